@@ -1,0 +1,1 @@
+"""Семейный навигатор: the application shell."""

@@ -1,0 +1,83 @@
+"""Factories shared by `__main__`, the demo and the tests: no globals, nothing at import time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.session.base import BaseSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.utils.callback_answer import CallbackAnswerMiddleware
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.clock import Clock, SystemClock
+from bot.config import Settings
+from bot.middlewares.db_session import DbSessionMiddleware
+from bot.middlewares.viewer import ViewerMiddleware
+from bot.privacy import PrivacyNotice
+from bot.services.catalogue import CatalogueHolder
+from bot.texts import Texts
+from db.engine import create_engine, create_session_factory
+
+
+@dataclass
+class App:
+    """Everything a handler, a job or a CLI command may need, built once per process."""
+
+    settings: Settings
+    engine: AsyncEngine
+    session_factory: async_sessionmaker[AsyncSession]
+    catalogue: CatalogueHolder
+    texts: Texts
+    privacy: PrivacyNotice
+    clock: Clock = field(default_factory=SystemClock)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def build_app(settings: Settings, clock: Clock | None = None) -> App:
+    engine = create_engine(settings.database_url)
+    session_factory = create_session_factory(engine)
+    return App(
+        settings=settings,
+        engine=engine,
+        session_factory=session_factory,
+        catalogue=CatalogueHolder(session_factory),
+        texts=Texts.load(settings.content_dir),
+        privacy=PrivacyNotice.load(settings.content_dir),
+        clock=clock or SystemClock(),
+    )
+
+
+def create_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
+    if session is None:
+        session = AiohttpSession()
+        if settings.telegram_api_url:
+            session.api = TelegramAPIServer.from_base(settings.telegram_api_url)
+    token = settings.bot_token.get_secret_value() if settings.bot_token else "1:local-demo-token"
+    return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
+
+
+def create_dispatcher(app: App, storage: BaseStorage | None = None) -> Dispatcher:
+    from handlers import get_routers
+
+    dp = Dispatcher(
+        storage=storage or MemoryStorage(),
+        app=app,
+        settings=app.settings,
+        clock=app.clock,
+        texts=app.texts,
+        catalogue=app.catalogue,
+        privacy=app.privacy,
+    )
+    dp.update.outer_middleware(DbSessionMiddleware(app.session_factory))
+    dp.update.outer_middleware(ViewerMiddleware(app.texts))
+    dp.callback_query.middleware(CallbackAnswerMiddleware())
+    dp.include_routers(*get_routers())
+    return dp

@@ -1,0 +1,237 @@
+"""Upsert a validated catalogue into the DB: idempotent, and removal means deactivation."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.catalogue.files import Catalogue
+from db import models
+
+
+@dataclass
+class LoadReport:
+    added: dict[str, int] = field(default_factory=dict)
+    changed: dict[str, int] = field(default_factory=dict)
+    deactivated: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def touched(self) -> bool:
+        return any((*self.added.values(), *self.changed.values(), *self.deactivated.values()))
+
+    def summary(self) -> str:
+        kinds = sorted(set(self.added) | set(self.changed) | set(self.deactivated))
+        parts = [
+            f"{kind}: +{self.added.get(kind, 0)} ~{self.changed.get(kind, 0)} "
+            f"-{self.deactivated.get(kind, 0)}"
+            for kind in kinds
+        ]
+        return "; ".join(parts) if parts else "nothing changed"
+
+
+def content_hash(payload: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _dump(entry: BaseModel) -> dict[str, Any]:
+    return entry.model_dump(mode="json", exclude_none=True)
+
+
+@dataclass(frozen=True)
+class _Row:
+    """One catalogue row to upsert: its columns and the link rows that belong to it."""
+
+    id: str
+    columns: dict[str, Any]
+    links: dict[type[Any], list[dict[str, Any]]] = field(default_factory=dict)
+
+
+async def load_catalogue(session: AsyncSession, catalogue: Catalogue) -> LoadReport:
+    """Write `catalogue` to the DB. The caller commits; a second run changes nothing."""
+    report = LoadReport()
+    await _upsert(
+        session, report, "regions", models.Region, models.Region.code, _regions(catalogue)
+    )
+    await _upsert(
+        session,
+        report,
+        "municipalities",
+        models.Municipality,
+        models.Municipality.id,
+        _municipalities(catalogue),
+    )
+    await _upsert(session, report, "needs", models.Need, models.Need.id, _needs(catalogue))
+    await _upsert(
+        session,
+        report,
+        "organizations",
+        models.Organization,
+        models.Organization.id,
+        _organizations(catalogue),
+    )
+    await _upsert(
+        session,
+        report,
+        "consultations",
+        models.Consultation,
+        models.Consultation.id,
+        _consultations(catalogue),
+    )
+    await _upsert(
+        session, report, "measures", models.Measure, models.Measure.id, _measures(catalogue)
+    )
+    return report
+
+
+def _regions(cat: Catalogue) -> list[_Row]:
+    rows = []
+    for region in cat.regions:
+        data = _dump(region)
+        data.pop("municipalities")
+        rows.append(
+            _Row(region.code, {"name": region.name, "timezone": region.timezone, "data": data})
+        )
+    return rows
+
+
+def _municipalities(cat: Catalogue) -> list[_Row]:
+    return [
+        _Row(m.id, {"region_code": r.code, "name": m.name, "data": _dump(m)})
+        for r in cat.regions
+        for m in r.municipalities
+    ]
+
+
+def _needs(cat: Catalogue) -> list[_Row]:
+    return [
+        _Row(n.id, {"title": n.title, "position": i, "data": _dump(n)})
+        for i, n in enumerate(cat.needs)
+    ]
+
+
+def _organizations(cat: Catalogue) -> list[_Row]:
+    rows = []
+    for org in cat.organizations:
+        data = _dump(org)
+        data.pop("consultations", None)
+        serves_all = org.municipalities == ["all"]
+        rows.append(
+            _Row(
+                org.id,
+                {
+                    "region_code": org.region,
+                    "name": org.name,
+                    "kind": org.kind.value,
+                    "capacity": org.capacity,
+                    "serves_all_municipalities": serves_all,
+                    "verified_on": org.verified_on,
+                    "demo": org.demo,
+                    "data": data,
+                },
+                {
+                    models.OrganizationNeed: [{"need_id": n} for n in dict.fromkeys(org.needs)],
+                    models.OrganizationMunicipality: (
+                        []
+                        if serves_all
+                        else [{"municipality_id": m} for m in dict.fromkeys(org.municipalities)]
+                    ),
+                },
+            )
+        )
+    return rows
+
+
+def _consultations(cat: Catalogue) -> list[_Row]:
+    return [
+        _Row(
+            c.id,
+            {
+                "organization_id": org.id,
+                "need_id": c.need,
+                "format": c.format.value,
+                "data": _dump(c),
+            },
+        )
+        for org in cat.organizations
+        for c in org.consultations
+    ]
+
+
+def _measures(cat: Catalogue) -> list[_Row]:
+    return [
+        _Row(
+            m.id,
+            {
+                "level": m.level.value,
+                "region_code": m.region,
+                "title": m.title,
+                "verified_on": m.verified_on,
+                "position": i,
+                "data": _dump(m),
+            },
+            {models.MeasureNeed: [{"need_id": n} for n in dict.fromkeys(m.needs)]},
+        )
+        for i, m in enumerate(cat.measures)
+    ]
+
+
+_LINK_OWNER = {
+    models.OrganizationNeed: "organization_id",
+    models.OrganizationMunicipality: "organization_id",
+    models.MeasureNeed: "measure_id",
+}
+
+
+async def _upsert(
+    session: AsyncSession,
+    report: LoadReport,
+    kind: str,
+    model: type[Any],
+    key: Any,
+    rows: Sequence[_Row],
+) -> None:
+    existing = {getattr(obj, key.key): obj for obj in (await session.scalars(select(model))).all()}
+    seen: set[str] = set()
+    for row in rows:
+        seen.add(row.id)
+        digest = content_hash({"columns": row.columns, "links": _links_key(row.links)})
+        current = existing.get(row.id)
+        if current is None:
+            session.add(
+                model(**{key.key: row.id}, **row.columns, content_hash=digest, active=True)
+            )
+            report.added[kind] = report.added.get(kind, 0) + 1
+        elif current.content_hash != digest or not current.active:
+            for column, value in row.columns.items():
+                setattr(current, column, value)
+            current.content_hash = digest
+            current.active = True
+            report.changed[kind] = report.changed.get(kind, 0) + 1
+        else:
+            continue
+        await session.flush()
+        await _replace_links(session, row)
+    for entry_id, obj in existing.items():
+        if entry_id not in seen and obj.active:
+            obj.active = False
+            report.deactivated[kind] = report.deactivated.get(kind, 0) + 1
+    await session.flush()
+
+
+def _links_key(links: dict[type[Any], list[dict[str, Any]]]) -> dict[str, Any]:
+    return {model.__tablename__: values for model, values in links.items()}
+
+
+async def _replace_links(session: AsyncSession, row: _Row) -> None:
+    for link_model, values in row.links.items():
+        owner = _LINK_OWNER[link_model]
+        await session.execute(delete(link_model).where(getattr(link_model, owner) == row.id))
+        session.add_all(link_model(**{owner: row.id}, **value) for value in values)
+    await session.flush()

@@ -1,0 +1,116 @@
+"""Command line of PRODUCT.md §4: run, demo, db, content, search, match, admin."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+
+from bot.config import Settings, SettingsError, load_settings
+
+Command = Callable[[argparse.Namespace, Settings], Awaitable[int]]
+
+NO_TOKEN = """\
+BOT_TOKEN is not set, so the bot cannot connect to Telegram.
+
+To get a token: open @BotFather in Telegram, send /newbot, follow the steps and copy the token.
+Then put it in .env (BOT_TOKEN=123456:ABC...) or the environment and run again.
+
+To try the bot right now without Telegram: python -m bot demo
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot", description="Семейный навигатор — family-support cluster bot."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="start the bot (long polling by default)")
+    run.add_argument("--webhook", action="store_true", help="receive updates by webhook")
+
+    demo = sub.add_parser("demo", help="chat with the bot in the terminal, no Telegram needed")
+    demo.add_argument("--database", help="database URL (default: a fresh SQLite file)")
+
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_sub.add_parser("upgrade", help="apply migrations up to the latest revision")
+
+    content = sub.add_parser("content", help="the catalogue in content/")
+    content_sub = content.add_subparsers(dest="content_command", required=True, metavar="ACTION")
+    for name, text in (
+        ("check", "validate the catalogue; one line per problem"),
+        ("load", "upsert the catalogue into the DB (idempotent)"),
+    ):
+        action = content_sub.add_parser(name, help=text)
+        action.add_argument("dir", nargs="?", type=Path, help="content directory")
+
+    search = sub.add_parser("search", help="ranked catalogue search")
+    search.add_argument("text")
+    search.add_argument("--region", help="region code such as RU-TAM")
+    search.add_argument("--limit", type=int, default=10)
+    search.add_argument("--json", action="store_true")
+
+    match = sub.add_parser("match", help="screener verdicts for a family profile")
+    match.add_argument("--profile", required=True, type=Path, help="JSON file (PRODUCT.md §4)")
+    match.add_argument("--json", action="store_true")
+    match.add_argument("--lang", choices=("ru", "en"), default="ru")
+
+    admin = sub.add_parser("admin", help="bootstrap roles and invites")
+    admin_sub = admin.add_subparsers(dest="admin_command", required=True, metavar="ACTION")
+    grant = admin_sub.add_parser("grant", help="give a person a manager or admin role")
+    grant.add_argument("--telegram-id", type=int, required=True)
+    grant.add_argument("--role", choices=("manager", "admin"), required=True)
+    grant.add_argument("--region", help="region code (required for manager)")
+    invite = admin_sub.add_parser("invite", help="print an invite deep link for an organisation")
+    invite.add_argument("--org", required=True, help="organisation id")
+    invite.add_argument("--role", choices=("volunteer", "coordinator"), default="volunteer")
+    return parser
+
+
+def _command(args: argparse.Namespace) -> Command:
+    from bot import commands
+
+    table: dict[str, Command] = {
+        "run": commands.cmd_run,
+        "demo": commands.cmd_demo,
+        "db": commands.cmd_db_upgrade,
+        "search": commands.cmd_search,
+        "match": commands.cmd_match,
+    }
+    if args.command == "content":
+        return commands.cmd_content_check if args.content_command == "check" else (
+            commands.cmd_content_load
+        )
+    if args.command == "admin":
+        return commands.cmd_admin_grant if args.admin_command == "grant" else (
+            commands.cmd_admin_invite
+        )
+    return table[args.command]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if settings.log_level != "DEBUG":
+        # Alembic narrates every plugin it sets up at INFO; operators need only its warnings.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+    try:
+        return asyncio.run(_command(args)(args, settings))
+    except KeyboardInterrupt:
+        return 130
+
+
+def print_json(data: object) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2))

@@ -1,0 +1,217 @@
+"""The CLI's commands; each returns a process exit code."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from bot.app import App, build_app
+from bot.bootstrap import CatalogueInvalid, load_content, prepare
+from bot.catalogue.files import read_catalogue
+from bot.cli import NO_TOKEN, print_json
+from bot.config import Settings
+from bot.services import people
+from bot.services.screener import FamilyProfile, group_by_need, match_json, render_reason, screen
+from bot.texts import Texts
+from db import migrate, models
+from db.enums import Role
+
+log = logging.getLogger(__name__)
+
+
+async def _with_app(settings: Settings, *, ready: bool = True) -> App:
+    app = build_app(settings)
+    if ready:
+        await prepare(app)
+    return app
+
+
+async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    if settings.bot_token is None:
+        print(NO_TOKEN, file=sys.stderr)
+        return 2
+    from bot.runner import run_bot
+
+    app = await _with_app(settings)
+    try:
+        await run_bot(app, webhook=args.webhook)
+    finally:
+        await app.close()
+    return 0
+
+
+async def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.demo import run_demo
+
+    return await run_demo(settings, args.database)
+
+
+async def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    app = build_app(settings)
+    try:
+        await migrate.upgrade(app.engine)
+    finally:
+        await app.close()
+    print("database is at the latest revision")
+    return 0
+
+
+async def cmd_content_check(args: argparse.Namespace, settings: Settings) -> int:
+    directory = args.dir or settings.content_dir
+    catalogue = read_catalogue(directory)
+    problems = [str(p) for p in catalogue.problems]
+    if directory == settings.content_dir or (directory / "texts").is_dir():
+        try:
+            problems += Texts.load(directory).problems()
+        except (OSError, ValueError) as exc:
+            problems.append(f"texts: (file): (file): {exc}")
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{len(problems)} problem(s)", file=sys.stderr)
+        return 1
+    print(
+        f"ok: {len(catalogue.regions)} regions, {len(catalogue.needs)} needs, "
+        f"{len(catalogue.measures)} measures, {len(catalogue.organizations)} organizations"
+    )
+    return 0
+
+
+async def cmd_content_load(args: argparse.Namespace, settings: Settings) -> int:
+    app = build_app(settings)
+    try:
+        await migrate.upgrade(app.engine)
+        report = await load_content(app, args.dir)
+    except CatalogueInvalid as exc:
+        for problem in exc.problems:
+            print(problem)
+        print("nothing loaded: fix the problems above", file=sys.stderr)
+        return 1
+    finally:
+        await app.close()
+    print(report.summary())
+    return 0
+
+
+async def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    app = await _with_app(settings)
+    try:
+        view = app.catalogue.view
+        if args.region and args.region not in view.regions:
+            print(f"unknown region {args.region!r}; known: {', '.join(view.regions)}", file=sys.stderr)
+            return 2
+        hits = view.index.search(args.text, args.region, max(1, min(args.limit, 100)))
+    finally:
+        await app.close()
+    if args.json:
+        print_json(
+            {"results": [{"id": h.id, "kind": h.kind, "title": h.title, "score": h.score} for h in hits]}
+        )
+    elif not hits:
+        print("nothing found")
+    else:
+        for h in hits:
+            print(f"{h.score:8.3f}  {h.kind:<12}  {h.id:<40}  {h.title}")
+    return 0
+
+
+async def cmd_match(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        profile = FamilyProfile.model_validate(json.loads(args.profile.read_text(encoding="utf-8")))
+    except OSError as exc:
+        print(f"cannot read {args.profile}: {exc.strerror}", file=sys.stderr)
+        return 2
+    except (json.JSONDecodeError, ValidationError) as exc:
+        print(f"bad profile {args.profile}: {exc}", file=sys.stderr)
+        return 2
+    app = await _with_app(settings)
+    try:
+        view = app.catalogue.view
+        if profile.region is not None and profile.region not in view.regions:
+            print(f"unknown region {profile.region!r}", file=sys.stderr)
+            return 2
+        verdicts = screen(view.measures.values(), profile, view.regions)
+        t = app.texts.get(args.lang)
+    finally:
+        await app.close()
+    if args.json:
+        print_json(match_json(verdicts, t))
+        return 0
+    for need, group in group_by_need(verdicts, view.measures):
+        title = view.needs[need].title if need in view.needs else need
+        print(f"== {title}")
+        for v in group:
+            print(f"  [{t(f'screener.verdict.{v.verdict.value}')}] {view.measures[v.measure_id].title}")
+            for reason in v.reasons:
+                print(f"      - {render_reason(reason, t)}")
+    return 0
+
+
+async def cmd_admin_grant(args: argparse.Namespace, settings: Settings) -> int:
+    role = Role(args.role)
+    app = await _with_app(settings)
+    try:
+        if role is Role.MANAGER and args.region not in app.catalogue.view.regions:
+            known = ", ".join(app.catalogue.view.regions)
+            print(f"--region must be one of: {known}", file=sys.stderr)
+            return 2
+        if args.region is not None and args.region not in app.catalogue.view.regions:
+            print(f"unknown region {args.region!r}", file=sys.stderr)
+            return 2
+        async with app.session_factory() as session:
+            await people.grant_role(
+                session, app.clock, telegram_id=args.telegram_id, role=role, region_code=args.region
+            )
+    finally:
+        await app.close()
+    where = f" of {args.region}" if args.region else ""
+    print(f"telegram id {args.telegram_id} is now {role.value}{where}")
+    return 0
+
+
+async def cmd_admin_invite(args: argparse.Namespace, settings: Settings) -> int:
+    app = await _with_app(settings)
+    try:
+        async with app.session_factory() as session:
+            org = await session.get(models.Organization, args.org)
+            if org is None or not org.active:
+                ids = await session.scalars(
+                    select(models.Organization.id).where(models.Organization.active)
+                )
+                print(f"unknown organization {args.org!r}; known: {', '.join(ids)}", file=sys.stderr)
+                return 2
+            invite = await people.create_invite(
+                session,
+                app.clock,
+                role=Role(args.role),
+                organization_id=org.id,
+                region_code=org.region_code,
+            )
+            username = await _bot_username(app)
+    finally:
+        await app.close()
+    print(f"https://t.me/{username}?start=join-{invite.token}")
+    print(f"valid until {invite.expires_at:%Y-%m-%d %H:%M} UTC, single use", file=sys.stderr)
+    return 0
+
+
+async def _bot_username(app: App) -> str:
+    """The bot's @username for the link; without a token (or offline) a placeholder."""
+    if app.settings.bot_token is None:
+        return "YOUR_BOT"
+    from bot.app import create_bot
+
+    bot = create_bot(app.settings)
+    try:
+        me = await bot.get_me()
+        return me.username or "YOUR_BOT"
+    except Exception as exc:  # the link is still useful with a placeholder name
+        log.warning("could not ask Telegram for the bot name: %s", type(exc).__name__)
+        return "YOUR_BOT"
+    finally:
+        await bot.session.close()

@@ -1,0 +1,93 @@
+"""Settings from the environment and `.env` (names fixed by PRODUCT.md §4)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import SettingsError as SourceError
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/navigator.sqlite3"
+
+
+class SettingsError(Exception):
+    """A bad setting, phrased as the one line an operator needs to fix it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    bot_token: SecretStr | None = None
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str | None = None
+    telegram_api_url: str | None = None
+    webhook_base_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_host: str = "0.0.0.0"
+    webhook_port: int = Field(default=8080, ge=1, le=65535)
+    admin_ids: Annotated[list[int], NoDecode] = []
+    content_dir: Path = Path("content")
+    sla_accept_hours: float = Field(default=24, gt=0, le=24 * 30)
+    sla_contact_hours: float = Field(default=48, gt=0, le=24 * 30)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        # "1,2 3" is how people write lists in .env; JSON lists work too.
+        if isinstance(value, str):
+            if value.strip().startswith("["):
+                return json.loads(value)
+            return [part for part in value.replace(",", " ").split() if part]
+        if isinstance(value, int):
+            return [value]
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        if value.startswith("postgresql://") or value.startswith("postgres://"):
+            value = "postgresql+asyncpg://" + value.split("://", 1)[1]
+        if not (
+            value.startswith("sqlite+aiosqlite://") or value.startswith("postgresql+asyncpg://")
+        ):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("bot_token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        head, _, tail = value.get_secret_value().partition(":")
+        if not head.isdigit() or len(tail) < 20:
+            raise ValueError("does not look like a token from @BotFather (digits:secret)")
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings, turning a validation error into one line that names the variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except SourceError as exc:
+        raise SettingsError(f"Bad setting: {exc}") from None
+    except json.JSONDecodeError:
+        raise SettingsError("Bad setting ADMIN_IDS: not a list of numbers") from None
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = str(error["loc"][0]).upper() if error["loc"] else "settings"
+        raise SettingsError(f"Bad setting {name}: {error['msg']}") from None

@@ -1,0 +1,68 @@
+"""Who is asking: the stored user (only with consent or a role) or an anonymous visitor."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiogram import BaseMiddleware
+from aiogram.fsm.context import FSMContext
+from aiogram.types import TelegramObject, User
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services import people
+from bot.texts import Texts, pick_language
+from db import models
+
+# FSM data keys for what an anonymous visitor chose: kept in the FSM storage, never in the DB.
+ANON_REGION = "anon_region"
+ANON_MUNICIPALITY = "anon_municipality"
+ANON_LANGUAGE = "anon_language"
+
+
+@dataclass
+class Viewer:
+    telegram_id: int
+    lang: str
+    user: models.User | None
+    region_code: str | None
+    municipality_id: str | None
+
+    @property
+    def consented(self) -> bool:
+        return self.user is not None and self.user.consent_version is not None
+
+
+class ViewerMiddleware(BaseMiddleware):
+    def __init__(self, texts: Texts) -> None:
+        self._texts = texts
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        tg_user: User | None = data.get("event_from_user")
+        if tg_user is None or tg_user.is_bot:
+            return await handler(event, data)
+        session: AsyncSession = data["session"]
+        state: FSMContext | None = data.get("state")
+        user = await people.get_user(session, tg_user.id)
+        if user is not None:
+            viewer = Viewer(
+                tg_user.id, user.language, user, user.region_code, user.municipality_id
+            )
+        else:
+            fsm = await state.get_data() if state is not None else {}
+            viewer = Viewer(
+                tg_user.id,
+                fsm.get(ANON_LANGUAGE) or pick_language(tg_user.language_code),
+                None,
+                fsm.get(ANON_REGION),
+                fsm.get(ANON_MUNICIPALITY),
+            )
+        data["viewer"] = viewer
+        data["t"] = self._texts.get(viewer.lang)
+        return await handler(event, data)

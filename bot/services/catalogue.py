@@ -1,0 +1,115 @@
+"""The active catalogue held in memory: read once from the DB, swapped after a reload.
+
+Families read the catalogue on every tap; keeping it (and its search index) in memory keeps
+those taps off the database entirely.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.catalogue import schema
+from bot.services.search_index import SearchIndex, build_docs, build_need_terms
+from db import models
+
+
+@dataclass(frozen=True)
+class CatalogueView:
+    regions: dict[str, schema.Region]
+    needs: dict[str, schema.Need]
+    measures: dict[str, schema.Measure]
+    organizations: dict[str, schema.Organization]
+    index: SearchIndex
+    consultations: dict[str, tuple[schema.Organization, schema.Consultation]] = field(
+        default_factory=dict
+    )
+
+    def municipality(self, municipality_id: str | None) -> schema.Municipality | None:
+        if municipality_id is None:
+            return None
+        for region in self.regions.values():
+            for mun in region.municipalities:
+                if mun.id == municipality_id:
+                    return mun
+        return None
+
+    def measures_for_region(self, region: str | None) -> list[schema.Measure]:
+        return [m for m in self.measures.values() if m.region is None or m.region == region]
+
+    def organizations_for_region(self, region: str | None) -> list[schema.Organization]:
+        return [o for o in self.organizations.values() if o.region == region]
+
+
+async def read_view(session: AsyncSession) -> CatalogueView:
+    municipalities: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for mun in await session.scalars(
+        select(models.Municipality)
+        .where(models.Municipality.active)
+        .order_by(models.Municipality.name)
+    ):
+        municipalities[mun.region_code].append(mun.data)
+    regions = {
+        r.code: schema.Region.model_validate({**r.data, "municipalities": municipalities[r.code]})
+        for r in await session.scalars(
+            select(models.Region).where(models.Region.active).order_by(models.Region.name)
+        )
+        if municipalities[r.code]
+    }
+    needs = {
+        n.id: schema.Need.model_validate(n.data)
+        for n in await session.scalars(
+            select(models.Need).where(models.Need.active).order_by(models.Need.position)
+        )
+    }
+    consultations_by_org: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for c in await session.scalars(
+        select(models.Consultation)
+        .where(models.Consultation.active)
+        .order_by(models.Consultation.id)
+    ):
+        consultations_by_org[c.organization_id].append(c.data)
+    organizations = {
+        o.id: schema.Organization.model_validate(
+            {**o.data, "consultations": consultations_by_org[o.id]}
+        )
+        for o in await session.scalars(
+            select(models.Organization)
+            .where(models.Organization.active)
+            .order_by(models.Organization.name)
+        )
+    }
+    measures = {
+        m.id: schema.Measure.model_validate(m.data)
+        for m in await session.scalars(
+            select(models.Measure).where(models.Measure.active).order_by(models.Measure.position)
+        )
+    }
+    index = SearchIndex.build(
+        build_docs(measures.values(), organizations.values()), build_need_terms(needs.values())
+    )
+    consultations = {c.id: (org, c) for org in organizations.values() for c in org.consultations}
+    return CatalogueView(regions, needs, measures, organizations, index, consultations)
+
+
+class CatalogueHolder:
+    """Shared by handlers, CLI and scheduler; `refresh()` swaps in a new view atomically."""
+
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        self._session_factory = session_factory
+        self._view: CatalogueView | None = None
+
+    @property
+    def view(self) -> CatalogueView:
+        if self._view is None:
+            raise RuntimeError("catalogue not loaded yet; call refresh() at start-up")
+        return self._view
+
+    async def refresh(self) -> CatalogueView:
+        async with self._session_factory() as session:
+            self._view = await read_view(session)
+        return self._view

@@ -1,0 +1,635 @@
+"""In-memory catalogue search: Russian stemming, colloquial expansions, typo tolerance, BM25F."""
+
+from __future__ import annotations
+
+import heapq
+import math
+import re
+import unicodedata
+from array import array
+from bisect import bisect_left
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+import snowballstemmer
+from rapidfuzz import fuzz, process
+from rapidfuzz.distance import OSA
+
+if TYPE_CHECKING:
+    from bot.catalogue.schema import Measure, Need, Organization
+
+__all__ = [
+    "Hit",
+    "NeedTerms",
+    "SearchDoc",
+    "SearchIndex",
+    "analyze",
+    "build_docs",
+    "build_need_terms",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class SearchDoc:
+    id: str
+    kind: str  # "measure" | "organization" | "consultation"
+    region: str | None  # None = federal / every region
+    title: str
+    keywords: tuple[str, ...]  # colloquial names, weighted high
+    needs: tuple[str, ...]  # need ids
+    body: str  # summary / description, weighted low
+
+
+@dataclass(frozen=True, slots=True)
+class NeedTerms:
+    id: str
+    title: str
+    synonyms: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    id: str
+    kind: str
+    title: str
+    score: float  # higher is better, rounded to 3 decimals
+
+
+# --- text analysis ------------------------------------------------------------------------
+
+# A family's message can be a pasted document; nothing past this changes the answer.
+MAX_QUERY_CHARS = 2_000
+MAX_QUERY_TOKENS = 32
+MIN_FUZZY_LEN = 4
+
+_TOKEN_RE = re.compile(r"[0-9a-zа-я]+")
+_CYRILLIC_RE = re.compile(r"[а-я]")
+_LATIN_RE = re.compile(r"[a-z]")
+
+# Latin letters that look Cyrillic: "мaткапитал" typed with a Latin "a" is still маткапитал.
+_HOMOGLYPHS = str.maketrans("aeopcxyk", "аеорсхук")
+
+# Text typed with the English keyboard layout switched on: "vfnrfgbnfk" is "маткапитал".
+_LAYOUT = str.maketrans(
+    "qwertyuiop[]asdfghjkl;'zxcvbnm,.`",
+    "йцукенгшщзхъфывапролджэячсмитьбюё",
+)
+
+_STOP_TEXT = """
+    а и в во на за к ко с со о об обо от до по для из изо у не ни ли же бы б ль
+    как что чтобы чтоб мне меня мной мой моя мое мои моих моим нам нас наш наша наше наши
+    я ты вы вам вас он она оно они его ее их им ему ей ней него них нем
+    где куда откуда когда зачем почему какой какая какое какие каких каким кто кого кому
+    это этот эта эти этого этой там тут здесь есть нет был была было были будет
+    или но да так уже еще очень можно нужно нужен нужна нужны надо хочу хотим хотела могу
+    то тот та те все всё весь вся при про без под над через если ведь вот бы либо
+    помогите подскажите пожалуйста скажите пожалуйста подскажи помоги
+    получить получать оформить узнать положено полагается
+"""
+_STOP_WORDS = frozenset(_STOP_TEXT.split())
+
+# Fleeting vowels and stems the Russian snowball stemmer splits although they are one word.
+_STEM_FIXES = {
+    "ребенок": "ребенк",
+    "отец": "отц",
+    "матер": "мат",
+    "дочер": "доч",
+}
+
+_STEMMER = snowballstemmer.stemmer("russian")
+
+
+@lru_cache(maxsize=65_536)
+def _stem(token: str) -> str:
+    if not token.isalpha() or token.isascii():
+        return token  # numbers and Latin words are kept as typed
+    # "многодетныи" for "многодетный": adjectives typed without the breve.
+    if len(token) >= 5 and token[-2:] in ("ыи", "ои"):
+        token = token[:-1] + "й"
+    stem = str(_STEMMER.stemWord(token))
+    return _STEM_FIXES.get(stem, stem)
+
+
+def _normalize(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).lower().replace("ё", "е")
+
+
+def _fold_token(token: str) -> str:
+    if _CYRILLIC_RE.search(token) and _LATIN_RE.search(token):
+        return token.translate(_HOMOGLYPHS)
+    return token
+
+
+def _words(normalized: str) -> list[str]:
+    return [_fold_token(t) for t in _TOKEN_RE.findall(normalized)]
+
+
+def analyze(text: str) -> list[str]:
+    """Text to the stems the index holds: lowercase, ё→е, no stop words, Russian snowball."""
+    return [_stem(w) for w in _words(_normalize(text)) if w not in _STOP_WORDS]
+
+
+# --- colloquial names ---------------------------------------------------------------------
+
+# Names that mean the same thing: any one in a query adds the others.
+_SYNONYM_GROUPS: tuple[tuple[str, ...], ...] = (
+    ("маткапитал", "материнский капитал", "мат капитал", "семейный капитал"),
+    ("соцконтракт", "социальный контракт", "соц контракт"),
+    ("садик", "детский сад", "детсад", "ясли"),
+    ("многодетка", "многодетная семья", "многодетные"),
+    ("декретные", "декрет", "беременность и роды", "бир"),
+    ("единое пособие", "еп", "универсальное пособие", "единая выплата"),
+    ("семейная ипотека", "ипотека 6", "ипотека под 6", "льготная ипотека"),
+    ("налоговый вычет", "вычет ндфл", "вычет на детей"),
+    ("семейная выплата", "налоговая выплата", "ежегодная семейная выплата"),
+    ("юридическая помощь", "юрист", "адвокат", "юридическая консультация"),
+    ("психологическая помощь", "психолог", "психотерапевт"),
+    ("малоимущие", "малообеспеченные", "низкий доход", "бедные"),
+    ("ребенок инвалид", "особенный ребенок", "особый ребенок", "инвалидность ребенка"),
+    ("кризисный центр", "приют", "убежище"),
+)
+
+# One-way: the colloquial phrase on the left also searches for the words on the right.
+_EXPANSIONS: tuple[tuple[str, str], ...] = (
+    ("маткапитал", "материнский капитал"),
+    ("детские", "пособие на ребенка"),
+    ("детские деньги", "пособие на ребенка"),
+    ("единое", "единое пособие"),
+    ("ипотека 6", "семейная ипотека"),
+    ("450", "многодетным погашение ипотеки"),
+    ("450 тысяч", "многодетным погашение ипотеки"),
+    ("450000", "многодетным погашение ипотеки"),
+    ("полтора", "уход за ребенком"),
+    ("полутора", "уход за ребенком"),
+    ("1 5", "уход за ребенком"),
+    ("декрет", "уход за ребенком"),
+    ("бьет", "насилие"),
+    ("избивает", "насилие"),
+    ("побои", "насилие"),
+    ("абьюз", "насилие"),
+    ("обижает", "насилие"),
+    ("угрожает", "насилие"),
+    ("родила", "рождение ребенка"),
+    ("родился", "рождение ребенка"),
+    ("родилась", "рождение ребенка"),
+    ("новорожденный", "рождение ребенка"),
+    ("беременна", "беременность"),
+    ("жду ребенка", "беременность"),
+    ("нечем платить", "малоимущие"),
+    ("не хватает денег", "малоимущие"),
+    ("безработная", "работа занятость"),
+    ("без работы", "работа занятость"),
+    ("переучиться", "переобучение"),
+    ("курсы", "переобучение обучение"),
+    ("квартира", "жилье"),
+    ("жилплощадь", "жилье"),
+    ("удостоверение многодетной", "статус многодетной семьи"),
+    ("инвалид", "инвалидность"),
+    ("налоги", "налоговый"),
+    ("пенсия многодетной", "досрочная пенсия"),
+    ("бесплатный юрист", "бесплатная юридическая помощь"),
+    ("депрессия", "психологическая помощь"),
+    ("тревога", "психологическая помощь"),
+)
+
+# Weights of the query terms that did not come from the text as typed.
+EXPANSION_WEIGHT = 0.7
+LAYOUT_WEIGHT = 0.9
+FUZZY_WEIGHTS = {1: 0.75, 2: 0.55}
+PREFIX_WEIGHT = 0.5
+NEED_WEIGHT = 1.5
+
+
+def _compile_expansions() -> dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]]:
+    """First stem of a pattern -> [(pattern stems, stems it adds)], longest patterns first."""
+    pairs: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
+    for group in _SYNONYM_GROUPS:
+        stemmed = [tuple(analyze(phrase)) for phrase in group]
+        for pattern in stemmed:
+            # "многодетные" adds "многодетка" but not the "семья" of "многодетная семья":
+            # words around the pattern itself are context, not a synonym.
+            others = [o for o in stemmed if o != pattern and not set(pattern) <= set(o)]
+            added = tuple(dict.fromkeys(s for other in others for s in other))
+            pairs.append((pattern, added))
+    for source, target in _EXPANSIONS:
+        pairs.append((tuple(analyze(source)), tuple(analyze(target))))
+    table: dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]] = {}
+    for pattern, added in pairs:
+        if pattern and added:
+            table.setdefault(pattern[0], []).append((pattern, added))
+    for patterns in table.values():
+        patterns.sort(key=lambda pair: -len(pair[0]))
+    return table
+
+
+_EXPANSION_TABLE = _compile_expansions()
+_EXPANSION_STEMS = frozenset(
+    s for patterns in _EXPANSION_TABLE.values() for p, a in patterns for s in (*p, *a)
+)
+
+
+# --- fields and BM25F ---------------------------------------------------------------------
+
+_K1 = 1.2
+# field: (weight, length normalisation b)
+_TITLE = (3.0, 0.5)
+_KEYWORDS = (3.0, 0.3)
+_NEEDS = (1.5, 0.5)
+_BODY = (1.0, 0.75)
+_NEED_PREFIX = "\x00need:"  # a pseudo-term no analysed text can produce
+
+_KIND_ORDER = {"measure": 0, "organization": 1, "consultation": 2}
+
+_EXACT_BONUS = 1.3  # the query is a whole title or keyword
+_PHRASE_BONUS = 1.15  # the query's words stand together in a title or keyword
+
+
+def _need_term(need_id: str) -> str:
+    return _NEED_PREFIX + need_id
+
+
+@dataclass(slots=True)
+class _Query:
+    terms: dict[str, float]  # stem -> weight
+    phrase: tuple[str, ...]  # the stems as typed (after correction), for the phrase bonus
+
+
+class _LRU:
+    """A small bounded cache; the bot runs on one event loop, so no lock is needed."""
+
+    __slots__ = ("_data", "_size")
+
+    def __init__(self, size: int) -> None:
+        self._data: OrderedDict[str, tuple[tuple[str, float], ...]] = OrderedDict()
+        self._size = size
+
+    def get(self, key: str) -> tuple[tuple[str, float], ...] | None:
+        value = self._data.get(key)
+        if value is not None:
+            self._data.move_to_end(key)
+        return value
+
+    def put(self, key: str, value: tuple[tuple[str, float], ...]) -> None:
+        self._data[key] = value
+        self._data.move_to_end(key)
+        if len(self._data) > self._size:
+            self._data.popitem(last=False)
+
+
+Postings = dict[str | None, tuple["array[int]", "array[float]"]]
+
+
+class SearchIndex:
+    """An immutable inverted index over the catalogue; build once, search many times."""
+
+    def __init__(
+        self,
+        docs: list[SearchDoc],
+        postings: dict[str, Postings],
+        df: dict[str, int],
+        need_phrases: list[tuple[str, frozenset[str], int]],
+        title_phrases: list[str],
+        keyword_phrases: list[tuple[str, ...]],
+    ) -> None:
+        self._docs = docs
+        self._postings = postings
+        self._df = df
+        self._need_phrases = need_phrases
+        self._title_phrases = title_phrases
+        self._keyword_phrases = keyword_phrases
+        vocab = {t for t in df if not t.startswith(_NEED_PREFIX)}
+        vocab.update(s for _, stems, _ in need_phrases for s in stems)
+        vocab.update(_EXPANSION_STEMS)
+        self._vocab = frozenset(vocab)
+        self._sorted_vocab = sorted(vocab)
+        by_len: dict[int, list[str]] = {}
+        for stem in self._sorted_vocab:
+            if stem.isalpha():
+                by_len.setdefault(len(stem), []).append(stem)
+        self._vocab_by_len = by_len
+        self._fuzzy_cache = _LRU(4_096)
+
+    @property
+    def size(self) -> int:
+        return len(self._docs)
+
+    @classmethod
+    def build(cls, docs: Iterable[SearchDoc], needs: Iterable[NeedTerms]) -> SearchIndex:
+        unique: dict[tuple[str, str], SearchDoc] = {}
+        for doc in docs:
+            unique.setdefault((doc.kind, doc.id), doc)  # the first entry of an id wins
+        doc_list = list(unique.values())
+
+        fields: list[tuple[list[str], list[str], list[str], list[str]]] = []
+        title_phrases: list[str] = []
+        keyword_phrases: list[tuple[str, ...]] = []
+        for doc in doc_list:
+            title = analyze(doc.title)
+            keyword_stems = [analyze(k) for k in doc.keywords]
+            keywords = [s for stems in keyword_stems for s in stems]
+            need_terms = [_need_term(n) for n in dict.fromkeys(doc.needs)]
+            body = analyze(doc.body)
+            fields.append((title, keywords, need_terms, body))
+            title_phrases.append(" ".join(title))
+            keyword_phrases.append(tuple(" ".join(k) for k in keyword_stems if k))
+
+        n_docs = len(doc_list)
+        specs = (_TITLE, _KEYWORDS, _NEEDS, _BODY)
+        avg = [
+            max(1.0, sum(len(f[i]) for f in fields) / n_docs) if n_docs else 1.0
+            for i in range(len(specs))
+        ]
+
+        # Per document: BM25F pseudo-frequency of each term, before the global idf is known.
+        pseudo: list[dict[str, float]] = []
+        df: dict[str, int] = {}
+        for doc_fields in fields:
+            tf: dict[str, float] = {}
+            for i, terms in enumerate(doc_fields):
+                if not terms:
+                    continue
+                weight, b = specs[i]
+                norm = weight / (1.0 - b + b * len(terms) / avg[i])
+                for term in terms:
+                    tf[term] = tf.get(term, 0.0) + norm
+            pseudo.append(tf)
+            for term in tf:
+                df[term] = df.get(term, 0) + 1
+
+        builders: dict[str, dict[str | None, tuple[array[int], array[float]]]] = {}
+        for doc_idx, tf in enumerate(pseudo):
+            region = doc_list[doc_idx].region
+            for term, value in tf.items():
+                idf = math.log(1.0 + (n_docs - df[term] + 0.5) / (df[term] + 0.5))
+                impact = idf * value * (_K1 + 1.0) / (value + _K1)
+                parts = builders.setdefault(term, {})
+                part = parts.get(region)
+                if part is None:
+                    part = parts[region] = (array("I"), array("d"))
+                part[0].append(doc_idx)
+                part[1].append(impact)
+
+        need_phrases: list[tuple[str, frozenset[str], int]] = []
+        for need in needs:
+            for phrase in (need.title, *need.synonyms):
+                stems = analyze(phrase)
+                if stems:
+                    need_phrases.append((need.id, frozenset(stems), len(stems)))
+
+        return cls(doc_list, builders, df, need_phrases, title_phrases, keyword_phrases)
+
+    # --- query analysis -------------------------------------------------------------------
+
+    def _known(self, stem: str) -> bool:
+        return stem in self._vocab
+
+    def _chunk_words(self, chunk: str) -> list[tuple[str, float]]:
+        """Words of one whitespace-separated chunk, undoing a wrong keyboard layout."""
+        words = _words(chunk)
+        if chunk.isascii() and any(c.isalpha() for c in chunk):
+            if any(self._known(_stem(w)) for w in words if w not in _STOP_WORDS):
+                return [(w, 1.0) for w in words]
+            swapped = _words(chunk.translate(_LAYOUT).replace("ё", "е"))
+            content = [w for w in swapped if w not in _STOP_WORDS]
+            if content and all(self._known(_stem(w)) for w in content):
+                return [(w, LAYOUT_WEIGHT) for w in swapped]
+        return [(w, 1.0) for w in words]
+
+    def _corrections(self, stem: str) -> tuple[tuple[str, float], ...]:
+        """Closest vocabulary stems for an unknown stem, with their weights; cached."""
+        cached = self._fuzzy_cache.get(stem)
+        if cached is not None:
+            return cached
+        result: tuple[tuple[str, float], ...] = ()
+        length = len(stem)
+        if length >= MIN_FUZZY_LEN and stem.isalpha():
+            max_edits = 1 if length <= 6 else 2
+            candidates: list[str] = []
+            for size in range(length - max_edits, length + max_edits + 1):
+                candidates.extend(self._vocab_by_len.get(size, ()))
+            matches = process.extract(
+                stem, candidates, scorer=OSA.distance, score_cutoff=max_edits, limit=None
+            )
+            if matches:
+                best = min(int(m[1]) for m in matches)
+                closest = sorted(
+                    (m[0] for m in matches if int(m[1]) == best),
+                    key=lambda s: (-self._df.get(s, 0), s),
+                )[:2]
+                result = tuple((s, FUZZY_WEIGHTS[best]) for s in closest)
+            elif length >= 5:
+                # An unfinished word: "многод" is the start of "многодетн".
+                start = bisect_left(self._sorted_vocab, stem)
+                prefixed: list[str] = []
+                for s in self._sorted_vocab[start : start + 3]:
+                    if s.startswith(stem):
+                        prefixed.append(s)
+                result = tuple((s, PREFIX_WEIGHT) for s in prefixed)
+        self._fuzzy_cache.put(stem, result)
+        return result
+
+    def _analyze_query(self, query: str) -> _Query:
+        text = _normalize(query[:MAX_QUERY_CHARS])
+        words: list[tuple[str, float]] = []
+        for chunk in text.split():
+            words.extend(self._chunk_words(chunk))
+            if len(words) >= MAX_QUERY_TOKENS:
+                break
+        terms: dict[str, float] = {}
+        sequence: list[tuple[str, float]] = []
+
+        def add(term: str, weight: float) -> None:
+            if weight > terms.get(term, 0.0):
+                terms[term] = weight
+
+        for word, base in words[:MAX_QUERY_TOKENS]:
+            if word in _STOP_WORDS:
+                continue
+            stem = _stem(word)
+            if self._known(stem) or not stem.isalpha():
+                # "6" or "17" alone says little; it still counts inside "ипотека 6" or a phrase.
+                if not (stem.isdigit() and len(stem) <= 2):
+                    add(stem, base)
+                sequence.append((stem, base))
+                continue
+            corrections = self._corrections(stem)
+            for corrected, weight in corrections:
+                add(corrected, base * weight)
+            if corrections:
+                sequence.append((corrections[0][0], base * corrections[0][1]))
+
+        stems = [s for s, _ in sequence]
+        for i, stem in enumerate(stems):
+            for pattern, added in _EXPANSION_TABLE.get(stem, ()):
+                end = i + len(pattern)
+                if tuple(stems[i:end]) == pattern:
+                    weight = EXPANSION_WEIGHT * min(w for _, w in sequence[i:end])
+                    for term in added:
+                        add(term, weight)
+        return _Query(terms, tuple(stems))
+
+    def _needs_of(self, terms: dict[str, float]) -> list[str]:
+        best: dict[str, int] = {}
+        for need_id, stems, size in self._need_phrases:
+            if size > best.get(need_id, 0) and all(s in terms for s in stems):
+                best[need_id] = size
+        order = {need_id: i for i, (need_id, _, _) in enumerate(self._need_phrases)}
+        return sorted(best, key=lambda n: (-best[n], order[n]))
+
+    # --- public API -----------------------------------------------------------------------
+
+    def matched_needs(self, query: str) -> list[str]:
+        """Need ids the query names through a need's title or one of its synonyms."""
+        return self._needs_of(self._analyze_query(query).terms)
+
+    def search(self, query: str, region: str | None = None, limit: int = 10) -> list[Hit]:
+        """Ranked hits; `region` keeps that region's entries and the federal ones."""
+        hits: list[Hit] = []
+        for score, doc_idx in self._rank(query, region, limit):
+            doc = self._docs[doc_idx]
+            hits.append(Hit(doc.id, doc.kind, doc.title, round(score, 3)))
+        return hits
+
+    def _rank(self, query: str, region: str | None, limit: int) -> list[tuple[float, int]]:
+        if limit <= 0 or not query:
+            return []
+        parsed = self._analyze_query(query)
+        if not parsed.terms:
+            return []
+        terms = dict(parsed.terms)
+        for need_id in self._needs_of(parsed.terms):
+            terms[_need_term(need_id)] = NEED_WEIGHT
+
+        parts: Sequence[str | None] | None = None if region is None else (None, region)
+        scores: dict[int, float] = {}
+        get = scores.get
+        for term, weight in terms.items():
+            postings = self._postings.get(term)
+            if postings is None:
+                continue
+            selected = postings.values() if parts is None else (postings.get(p) for p in parts)
+            for part in selected:
+                if part is None:
+                    continue
+                for doc_idx, impact in zip(part[0], part[1], strict=True):
+                    scores[doc_idx] = get(doc_idx, 0.0) + weight * impact
+        if not scores:
+            return []
+
+        pool = heapq.nlargest(
+            max(limit * 4, 50), scores.items(), key=lambda item: (item[1], -item[0])
+        )
+        ranked = [
+            (self._bonus(doc_idx, parsed.phrase) * score, doc_idx) for doc_idx, score in pool
+        ]
+        ranked.sort(key=lambda item: (-item[0], self._kind_rank(item[1]), item[1]))
+        # Ids are unique after build, so the first `limit` entries are already distinct.
+        return ranked[:limit]
+
+    def _kind_rank(self, doc_idx: int) -> int:
+        return _KIND_ORDER.get(self._docs[doc_idx].kind, len(_KIND_ORDER))
+
+    def _bonus(self, doc_idx: int, phrase: tuple[str, ...]) -> float:
+        if not phrase:
+            return 1.0
+        joined = " ".join(phrase)
+        title = self._title_phrases[doc_idx]
+        keywords = self._keyword_phrases[doc_idx]
+        if joined == title or joined in keywords:
+            return _EXACT_BONUS
+        if len(phrase) >= 2:
+            padded = f" {joined} "
+            if padded in f" {title} " or any(padded in f" {k} " for k in keywords):
+                return _PHRASE_BONUS
+        return 1.0
+
+    def closest_needs(self, query: str, limit: int = 3) -> list[str]:
+        """Needs nearest to a query, for an answer that found nothing; may be empty."""
+        if limit <= 0:
+            return []
+        parsed = self._analyze_query(query)
+        named = self._needs_of(parsed.terms)
+        scores: dict[str, float] = {need_id: 2.0 for need_id in named}
+        typed = [w for w in _words(_normalize(query[:MAX_QUERY_CHARS])) if w not in _STOP_WORDS]
+        query_stems = list(dict.fromkeys([*parsed.terms, *map(_stem, typed)]))[:MAX_QUERY_TOKENS]
+        if query_stems:
+            for need_id, stems, size in self._need_phrases:
+                total = sum(_similarity(s, query_stems) for s in stems) / size
+                if total >= 0.5 and total > scores.get(need_id, 0.0):
+                    scores[need_id] = total
+        if not scores:
+            # Fall back to the needs of whatever the search itself finds.
+            for rank, (_, doc_idx) in enumerate(self._rank(query, None, 5)):
+                for need_id in self._docs[doc_idx].needs:
+                    scores[need_id] = scores.get(need_id, 0.0) + 1.0 / (rank + 1)
+        order = {need_id: i for i, (need_id, _, _) in enumerate(self._need_phrases)}
+        ranked = sorted(scores, key=lambda n: (-scores[n], order.get(n, len(order)), n))
+        return ranked[:limit]
+
+
+def _similarity(stem: str, query_stems: Sequence[str]) -> float:
+    """How well one stem of a need phrase is matched by some stem of the query, 0..1."""
+    best = 0.0
+    for q in query_stems:
+        if q == stem:
+            return 1.0
+        if len(q) >= MIN_FUZZY_LEN and len(stem) >= MIN_FUZZY_LEN:
+            if q.startswith(stem) or stem.startswith(q):
+                best = max(best, 0.8)
+            else:
+                ratio = fuzz.ratio(q, stem, score_cutoff=75) / 100.0
+                best = max(best, ratio * 0.8)
+    return best
+
+
+# --- from the catalogue -------------------------------------------------------------------
+
+
+def build_docs(
+    measures: Iterable[Measure], organizations: Iterable[Organization]
+) -> list[SearchDoc]:
+    """Catalogue entries as search documents: measures, organisations, their consultations."""
+    docs = [
+        SearchDoc(
+            id=m.id,
+            kind="measure",
+            region=m.region,
+            title=m.title,
+            keywords=tuple(m.keywords),
+            needs=tuple(m.needs),
+            body=m.summary,
+        )
+        for m in measures
+    ]
+    for org in organizations:
+        docs.append(
+            SearchDoc(
+                id=org.id,
+                kind="organization",
+                region=org.region,
+                title=org.name,
+                keywords=tuple(org.keywords),
+                needs=tuple(org.needs),
+                body=org.description,
+            )
+        )
+        docs.extend(
+            SearchDoc(
+                id=c.id,
+                kind="consultation",
+                region=org.region,
+                title=f"{c.title} — {org.name}",
+                keywords=(),
+                needs=(c.need,),
+                body=c.description,
+            )
+            for c in org.consultations
+        )
+    return docs
+
+
+def build_need_terms(needs: Iterable[Need]) -> list[NeedTerms]:
+    return [NeedTerms(id=n.id, title=n.title, synonyms=tuple(n.synonyms)) for n in needs]

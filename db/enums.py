@@ -1,0 +1,71 @@
+"""Domain vocabularies stored as short strings (readable in SQL, portable across dialects)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    VOLUNTEER = "volunteer"
+    COORDINATOR = "coordinator"
+    MANAGER = "manager"
+    ADMIN = "admin"
+
+
+class ConsentKind(StrEnum):
+    PERSONAL_DATA = "personal_data"
+    REFERRAL_TRANSFER = "referral_transfer"
+    NEWS = "news"
+
+
+class ReferralStatus(StrEnum):
+    NEW = "new"
+    OFFERED = "offered"
+    ACCEPTED = "accepted"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    NOT_HELPED = "not_helped"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+    UNROUTED = "unrouted"
+
+
+OPEN_STATUSES = frozenset(
+    {
+        ReferralStatus.NEW,
+        ReferralStatus.OFFERED,
+        ReferralStatus.ACCEPTED,
+        ReferralStatus.IN_PROGRESS,
+    }
+)
+
+
+class ReferralKind(StrEnum):
+    REQUEST = "request"
+    CONSULTATION = "consultation"
+
+
+class ReasonCode(StrEnum):
+    """Decline / not-helped reasons (PRODUCT.md §2): the digest turns them into gap signals."""
+
+    NOT_ELIGIBLE = "not_eligible"
+    NO_CAPACITY = "no_capacity"
+    OUT_OF_AREA = "out_of_area"
+    MISSING_DOCUMENTS = "missing_documents"
+    NO_FUNDS = "no_funds"
+    UNREACHABLE = "unreachable"
+    NOT_INTERESTED = "not_interested"
+    DUPLICATE = "duplicate"
+    OTHER = "other"
+
+
+class FeedbackKind(StrEnum):
+    REFERRAL = "referral"
+    MEASURE = "measure"
+    GAP = "gap"
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"

@@ -1,0 +1,54 @@
+"""All mapped classes; importing this package registers every table on Base.metadata."""
+
+from db.models.catalogue import (
+    Consultation,
+    ConsultationSlot,
+    Measure,
+    MeasureNeed,
+    Municipality,
+    Need,
+    Organization,
+    OrganizationMunicipality,
+    OrganizationNeed,
+    Region,
+)
+from db.models.operations import (
+    AuditLog,
+    Digest,
+    DigestDelivery,
+    Feedback,
+    OutboxMessage,
+    ProcessedUpdate,
+    SearchLog,
+)
+from db.models.people import Consent, FamilyProfile, Invite, Membership, User
+from db.models.referrals import Referral, ReferralEvent, ReferralOffer, RelayMessage
+
+__all__ = [
+    "AuditLog",
+    "Consent",
+    "Consultation",
+    "ConsultationSlot",
+    "Digest",
+    "DigestDelivery",
+    "FamilyProfile",
+    "Feedback",
+    "Invite",
+    "Measure",
+    "MeasureNeed",
+    "Membership",
+    "Municipality",
+    "Need",
+    "Organization",
+    "OrganizationMunicipality",
+    "OrganizationNeed",
+    "OutboxMessage",
+    "ProcessedUpdate",
+    "Referral",
+    "ReferralEvent",
+    "ReferralOffer",
+    "Region",
+    "RelayMessage",
+    "SearchLog",
+    "User",
+]

@@ -1,0 +1,68 @@
+"""/help, /privacy and /cancel: available everywhere, in any dialog."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from aiogram import F, Router
+from aiogram.filters import Command
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.middlewares.viewer import Viewer
+from bot.privacy import PrivacyNotice
+from bot.services import people
+from bot.texts import Translator
+from db.enums import Role
+from handlers.dialogs import leave_dialog
+from handlers.render import send_long
+
+router = Router(name=__name__)
+
+
+class PrivacyAction(StrEnum):
+    FULL = "f"
+
+
+class PrivacyCD(CallbackData, prefix="prv"):
+    action: PrivacyAction
+
+
+@router.message(Command("help"))
+async def cmd_help(message: Message, viewer: Viewer, session: AsyncSession, t: Translator) -> None:
+    text = t("help.text")
+    if viewer.user is not None:
+        roles = {Role(m.role) for m in await people.memberships(session, viewer.user.id)}
+        if roles & {Role.VOLUNTEER, Role.COORDINATOR}:
+            text += t("help.staff")
+        if roles & {Role.MANAGER, Role.ADMIN}:
+            text += t("help.manager")
+    await message.answer(text)
+
+
+@router.message(Command("privacy"))
+async def cmd_privacy(
+    message: Message, viewer: Viewer, t: Translator, privacy: PrivacyNotice
+) -> None:
+    if viewer.consented and viewer.user is not None:
+        status = t("privacy.status_given", version=viewer.user.consent_version)
+    else:
+        status = t("privacy.status_none")
+    kb = InlineKeyboardBuilder()
+    kb.button(text=t("privacy.full"), callback_data=PrivacyCD(action=PrivacyAction.FULL))
+    await message.answer(t("privacy.summary", status=status), reply_markup=kb.as_markup())
+
+
+@router.callback_query(PrivacyCD.filter(F.action == PrivacyAction.FULL))
+async def cb_privacy_full(query: CallbackQuery, t: Translator, privacy: PrivacyNotice) -> None:
+    if isinstance(query.message, Message):
+        await send_long(query.message, privacy.for_language(t.lang))
+
+
+@router.message(Command("cancel"))
+async def cmd_cancel(message: Message, state: FSMContext, t: Translator) -> None:
+    left = await leave_dialog(state)
+    await message.answer(t("cancel.done" if left else "cancel.nothing"))

@@ -1,0 +1,18 @@
+"""Leaving a dialog without forgetting what an anonymous visitor chose."""
+
+from __future__ import annotations
+
+from aiogram.fsm.context import FSMContext
+
+from bot.middlewares.viewer import ANON_LANGUAGE, ANON_MUNICIPALITY, ANON_REGION
+
+_KEPT = (ANON_REGION, ANON_MUNICIPALITY, ANON_LANGUAGE)
+
+
+async def leave_dialog(state: FSMContext) -> bool:
+    """Clear the current dialog; True if there was one."""
+    was_in_dialog = await state.get_state() is not None
+    data = await state.get_data()
+    await state.set_state(None)
+    await state.set_data({key: data[key] for key in _KEPT if key in data})
+    return was_in_dialog

@@ -1,0 +1,164 @@
+"""/start: who the bot is for, separate versioned consent, then region and municipality."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from aiogram import F, Router
+from aiogram.filters import CommandObject, CommandStart
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock
+from bot.middlewares.viewer import Viewer
+from bot.privacy import PrivacyNotice
+from bot.services import people
+from bot.services.catalogue import CatalogueHolder
+from bot.texts import Translator
+from handlers.dialogs import leave_dialog
+from handlers.location import ask_region
+from handlers.render import send_long
+
+router = Router(name=__name__)
+
+
+class ConsentAction(StrEnum):
+    ACCEPT = "a"
+    DECLINE = "d"
+    NOTICE = "n"
+
+
+class ConsentCD(CallbackData, prefix="cns"):
+    action: ConsentAction
+
+
+def consent_keyboard(t: Translator) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=t("consent.accept"), callback_data=ConsentCD(action=ConsentAction.ACCEPT))
+    kb.button(text=t("consent.decline"), callback_data=ConsentCD(action=ConsentAction.DECLINE))
+    kb.button(text=t("consent.read_notice"), callback_data=ConsentCD(action=ConsentAction.NOTICE))
+    kb.adjust(1)
+    return kb.as_markup()
+
+
+async def ask_consent(message: Message, t: Translator, privacy: PrivacyNotice) -> None:
+    await message.answer(
+        t("consent.ask", version=privacy.version), reply_markup=consent_keyboard(t)
+    )
+
+
+async def greet(
+    message: Message,
+    viewer: Viewer,
+    t: Translator,
+    privacy: PrivacyNotice,
+    catalogue: CatalogueHolder,
+) -> None:
+    if viewer.consented and viewer.region_code:
+        await message.answer(t("start.welcome_back") + "\n\n" + t("ready"))
+        return
+    await message.answer(t("start.greeting"))
+    if viewer.consented:
+        await ask_region(message, t, catalogue)
+    else:
+        await ask_consent(message, t, privacy)
+
+
+@router.message(CommandStart(deep_link=True, magic=F.args.startswith("join-")))
+async def cmd_start_join(
+    message: Message,
+    command: CommandObject,
+    viewer: Viewer,
+    session: AsyncSession,
+    state: FSMContext,
+    clock: Clock,
+    t: Translator,
+    catalogue: CatalogueHolder,
+) -> None:
+    await leave_dialog(state)
+    token = (command.args or "")[len("join-") :]
+    result = await people.redeem_invite(
+        session, clock, token=token[:64], telegram_id=viewer.telegram_id, language=viewer.lang
+    )
+    if result.outcome is not people.InviteOutcome.JOINED or result.role is None:
+        await message.answer(t(f"join.{result.outcome.value}"))
+        return
+    role = t(f"roles.{result.role.value}")
+    view = catalogue.view
+    if result.organization_id and result.organization_id in view.organizations:
+        org = view.organizations[result.organization_id]
+        name = org.name if t.lang == "ru" else org.name_en
+        await message.answer(t("join.joined", organization=name, role=role))
+    else:
+        region = view.regions.get(result.region_code or "")
+        name = (region.name if t.lang == "ru" else region.name_en) if region else "—"
+        await message.answer(t("join.joined_region", region=name, role=role))
+
+
+@router.message(CommandStart())
+async def cmd_start(
+    message: Message,
+    viewer: Viewer,
+    state: FSMContext,
+    t: Translator,
+    privacy: PrivacyNotice,
+    catalogue: CatalogueHolder,
+    command: CommandObject,
+) -> None:
+    await leave_dialog(state)
+    if command.args and not command.args.startswith("m-"):
+        await message.answer(t("start.bad_link"))
+    await greet(message, viewer, t, privacy, catalogue)
+
+
+@router.callback_query(ConsentCD.filter(F.action == ConsentAction.ACCEPT))
+async def cb_consent_accept(
+    query: CallbackQuery,
+    viewer: Viewer,
+    session: AsyncSession,
+    clock: Clock,
+    t: Translator,
+    privacy: PrivacyNotice,
+    catalogue: CatalogueHolder,
+) -> None:
+    if not isinstance(query.message, Message):
+        return
+    if viewer.consented and viewer.user and viewer.user.consent_version == privacy.version:
+        await query.message.edit_text(t("consent.already", version=privacy.version))
+    else:
+        viewer.user = await people.give_consent(
+            session,
+            clock,
+            telegram_id=viewer.telegram_id,
+            language=viewer.lang,
+            version=privacy.version,
+            region_code=viewer.region_code,
+            municipality_id=viewer.municipality_id,
+        )
+        await query.message.edit_text(t("consent.accepted", version=privacy.version))
+    if viewer.user and viewer.user.region_code:
+        await query.message.answer(t("ready"))
+    else:
+        await ask_region(query.message, t, catalogue)
+
+
+@router.callback_query(ConsentCD.filter(F.action == ConsentAction.DECLINE))
+async def cb_consent_decline(
+    query: CallbackQuery, viewer: Viewer, t: Translator, catalogue: CatalogueHolder
+) -> None:
+    if not isinstance(query.message, Message):
+        return
+    await query.message.edit_text(t("consent.declined"))
+    if viewer.region_code is None:
+        await ask_region(query.message, t, catalogue)
+    else:
+        await query.message.answer(t("ready"))
+
+
+@router.callback_query(ConsentCD.filter(F.action == ConsentAction.NOTICE))
+async def cb_consent_notice(query: CallbackQuery, t: Translator, privacy: PrivacyNotice) -> None:
+    if isinstance(query.message, Message):
+        await send_long(query.message, privacy.for_language(t.lang))

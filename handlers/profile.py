@@ -1,0 +1,143 @@
+"""/profile: see and change region, municipality, language and consent."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from aiogram import F, Router
+from aiogram.filters import Command
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.middlewares.viewer import ANON_LANGUAGE, Viewer
+from bot.privacy import PrivacyNotice
+from bot.services import people
+from bot.services.catalogue import CatalogueHolder
+from bot.texts import Texts, Translator
+from handlers.dialogs import leave_dialog
+from handlers.location import LocationStates, ask_region, municipality_keyboard
+from handlers.onboarding import ask_consent
+
+router = Router(name=__name__)
+
+
+class ProfileAction(StrEnum):
+    REGION = "r"
+    MUNICIPALITY = "m"
+    LANGUAGE = "l"
+    CONSENT = "c"
+
+
+class ProfileCD(CallbackData, prefix="prf"):
+    action: ProfileAction
+
+
+def _profile_text(viewer: Viewer, t: Translator, catalogue: CatalogueHolder) -> str:
+    view = catalogue.view
+    region = view.regions.get(viewer.region_code or "")
+    mun = view.municipality(viewer.municipality_id)
+    ru = t.lang == "ru"
+    if viewer.consented and viewer.user is not None:
+        consent = t("profile.given", version=viewer.user.consent_version)
+    else:
+        consent = t("profile.anonymous")
+    return t(
+        "profile.text",
+        region=(region.name if ru else region.name_en) if region else t("profile.not_set"),
+        municipality=(mun.name if ru else mun.name_en) if mun else t("profile.not_set"),
+        language="Русский" if ru else "English",
+        consent=consent,
+    )
+
+
+def _profile_keyboard(viewer: Viewer, t: Translator) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(
+        text=t("profile.change_region"), callback_data=ProfileCD(action=ProfileAction.REGION)
+    )
+    if viewer.region_code:
+        kb.button(
+            text=t("profile.change_municipality"),
+            callback_data=ProfileCD(action=ProfileAction.MUNICIPALITY),
+        )
+    kb.button(text=t("profile.language"), callback_data=ProfileCD(action=ProfileAction.LANGUAGE))
+    if not viewer.consented:
+        kb.button(
+            text=t("profile.give_consent"), callback_data=ProfileCD(action=ProfileAction.CONSENT)
+        )
+    kb.adjust(1)
+    return kb.as_markup()
+
+
+@router.message(Command("profile"))
+async def cmd_profile(
+    message: Message,
+    viewer: Viewer,
+    state: FSMContext,
+    t: Translator,
+    catalogue: CatalogueHolder,
+) -> None:
+    await leave_dialog(state)
+    await message.answer(
+        _profile_text(viewer, t, catalogue), reply_markup=_profile_keyboard(viewer, t)
+    )
+
+
+@router.callback_query(ProfileCD.filter(F.action == ProfileAction.REGION))
+async def cb_change_region(
+    query: CallbackQuery, t: Translator, catalogue: CatalogueHolder
+) -> None:
+    if isinstance(query.message, Message):
+        await ask_region(query.message, t, catalogue)
+
+
+@router.callback_query(ProfileCD.filter(F.action == ProfileAction.MUNICIPALITY))
+async def cb_change_municipality(
+    query: CallbackQuery,
+    viewer: Viewer,
+    state: FSMContext,
+    t: Translator,
+    catalogue: CatalogueHolder,
+) -> None:
+    if not isinstance(query.message, Message):
+        return
+    if viewer.region_code not in catalogue.view.regions:
+        await ask_region(query.message, t, catalogue)
+        return
+    await state.set_state(LocationStates.typing_municipality)
+    await query.message.answer(
+        t("municipality.ask"),
+        reply_markup=municipality_keyboard(catalogue, viewer.region_code, 0, t),
+    )
+
+
+@router.callback_query(ProfileCD.filter(F.action == ProfileAction.LANGUAGE))
+async def cb_switch_language(
+    query: CallbackQuery,
+    viewer: Viewer,
+    session: AsyncSession,
+    state: FSMContext,
+    texts: Texts,
+    catalogue: CatalogueHolder,
+) -> None:
+    new_lang = "en" if viewer.lang == "ru" else "ru"
+    if viewer.user is not None:
+        await people.set_language(session, viewer.user, new_lang)
+    else:
+        await state.update_data({ANON_LANGUAGE: new_lang})
+    viewer.lang = new_lang
+    t = texts.get(new_lang)
+    if isinstance(query.message, Message):
+        await query.message.edit_text(
+            _profile_text(viewer, t, catalogue), reply_markup=_profile_keyboard(viewer, t)
+        )
+        await query.message.answer(t("profile.language_changed"))
+
+
+@router.callback_query(ProfileCD.filter(F.action == ProfileAction.CONSENT))
+async def cb_profile_consent(query: CallbackQuery, t: Translator, privacy: PrivacyNotice) -> None:
+    if isinstance(query.message, Message):
+        await ask_consent(query.message, t, privacy)

@@ -1,0 +1,42 @@
+"""Sending long texts safely: Telegram rejects messages over 4096 characters."""
+
+from __future__ import annotations
+
+from aiogram.types import InlineKeyboardMarkup, Message
+
+LIMIT = 4096
+
+
+def split_text(text: str, limit: int = LIMIT) -> list[str]:
+    """Split at paragraph, then line, then word boundaries; never inside an HTML tag's text."""
+    chunks: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        cut = rest.rfind("\n\n", 0, limit)
+        if cut <= 0:
+            cut = rest.rfind("\n", 0, limit)
+        if cut <= 0:
+            cut = rest.rfind(" ", 0, limit)
+        if cut <= 0:
+            cut = limit
+        chunks.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest:
+        chunks.append(rest)
+    return chunks
+
+
+async def send_long(
+    message: Message,
+    text: str,
+    reply_markup: InlineKeyboardMarkup | None = None,
+    parse_mode: str | None = None,
+) -> None:
+    """Plain text by default (the notice is not HTML); the keyboard goes on the last part."""
+    parts = split_text(text)
+    for i, part in enumerate(parts):
+        await message.answer(
+            part,
+            parse_mode=parse_mode,
+            reply_markup=reply_markup if i == len(parts) - 1 else None,
+        )

@@ -1,0 +1,142 @@
+"""A family's first conversation: consent, anonymous browsing, region and municipality."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.local_chat import LocalChat
+from db import models
+
+
+async def count(session: AsyncSession, model: type[object]) -> int:
+    return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def test_start_explains_who_the_bot_is_for_and_asks_consent(chat: LocalChat) -> None:
+    anna = chat.user(101)
+    replies = await anna.send("/start")
+    assert "Семейный навигатор" in replies[0].text
+    assert "семьям с детьми" in replies[0].text
+    consent = replies[-1]
+    assert "Согласие на обработку персональных данных" in consent.text
+    assert "версия 1.0" in consent.text
+    assert consent.button_texts == ["✅ Согласен(на)", "Смотреть анонимно", "📄 Прочитать условия"]
+
+
+async def test_consent_then_region_and_municipality_are_stored(
+    chat: LocalChat, session: AsyncSession
+) -> None:
+    anna = chat.user(102)
+    await anna.send("/start")
+    await anna.click("✅ Согласен(на)")
+    assert "Согласие записано (версия 1.0)" in anna.messages[-2].text
+    assert anna.last_text == "В каком регионе вы живёте?"
+    await anna.click("Тамбовская область")
+    assert "Выберите ваш город или округ" in anna.last_text
+    await anna.send("Мичуринск")
+    await anna.click("г. Мичуринск")
+    assert "Готово!" in anna.last_text
+
+    user = await session.scalar(select(models.User).where(models.User.telegram_id == 102))
+    assert user is not None
+    assert (user.region_code, user.municipality_id) == ("RU-TAM", "tam-michurinsk")
+    assert user.consent_version == "1.0"
+    consent = await session.scalar(select(models.Consent).where(models.Consent.user_id == user.id))
+    assert consent is not None and consent.kind == "personal_data" and consent.version == "1.0"
+
+
+async def test_declining_consent_stores_nothing_but_still_works(
+    chat: LocalChat, session: AsyncSession
+) -> None:
+    boris = chat.user(103)
+    await boris.send("/start")
+    await boris.click("Смотреть анонимно")
+    assert "ничего о вас не сохраняю" in boris.messages[-2].text
+    await boris.click("Нижегородская область")
+    await boris.click("Пропустить")
+    assert "анонимном режиме" in boris.last_text
+    assert await count(session, models.User) == 0
+    assert await count(session, models.Consent) == 0
+
+    await boris.send("/profile")
+    assert "Нижегородская область" in boris.last_text
+    assert "не дано" in boris.last_text
+
+
+async def test_anonymous_choice_is_kept_when_consent_is_given_later(
+    chat: LocalChat, session: AsyncSession
+) -> None:
+    vera = chat.user(104)
+    await vera.send("/start")
+    await vera.click("Смотреть анонимно")
+    await vera.click("Московская область")
+    await vera.send("Железнодорожный")
+    await vera.click("г.о. Балашиха")
+    await vera.send("/profile")
+    await vera.click("Дать согласие")
+    await vera.click("✅ Согласен(на)")
+    user = await session.scalar(select(models.User).where(models.User.telegram_id == 104))
+    assert user is not None
+    assert (user.region_code, user.municipality_id) == ("RU-MOS", "mos-balashikha")
+
+
+async def test_municipality_pages_and_unknown_name(chat: LocalChat) -> None:
+    gleb = chat.user(105)
+    await gleb.send("/start")
+    await gleb.click("Смотреть анонимно")
+    await gleb.click("Московская область")
+    first_page = gleb.last_reply().button_texts
+    await gleb.click("Дальше ›")
+    second_page = gleb.last_reply().button_texts
+    assert first_page != second_page
+    assert "‹ Назад" in second_page
+    await gleb.send("Абракадабринск")
+    assert "Не нашёл «Абракадабринск»" in gleb.last_text
+
+
+async def test_english_client_gets_english_and_can_switch_language(chat: LocalChat) -> None:
+    john = chat.user(106, "John", "en-GB")
+    replies = await john.send("/start")
+    assert "Family Navigator" in replies[0].text
+    await john.click("Browse anonymously")
+    await john.click("Tambov")
+    await john.click("Skip")
+    await john.send("/profile")
+    await john.click("🇷🇺 Русский")
+    assert john.last_text == "Язык: русский."
+    await john.send("/help")
+    assert "Семейный навигатор" in john.last_text
+
+
+async def test_returning_family_is_welcomed_back(chat: LocalChat) -> None:
+    anna = chat.user(107)
+    await anna.send("/start")
+    await anna.click("✅ Согласен(на)")
+    await anna.click("Тамбовская область")
+    await anna.click("Пропустить")
+    replies = await anna.send("/start")
+    assert len(replies) == 1
+    assert "С возвращением" in replies[0].text
+
+
+async def test_privacy_notice_is_sent_in_full(chat: LocalChat) -> None:
+    anna = chat.user(108)
+    await anna.send("/privacy")
+    assert "не дано (анонимный режим)" in anna.last_text
+    await anna.click("📄 Полный текст")
+    assert "ПОЛИТИКА ОБРАБОТКИ ПЕРСОНАЛЬНЫХ ДАННЫХ" in anna.last_text
+    assert "152-ФЗ" in anna.last_text
+
+
+async def test_cancel_leaves_a_dialog_and_says_so(chat: LocalChat) -> None:
+    anna = chat.user(109)
+    await anna.send("/cancel")
+    assert "нечего отменять" in anna.last_text
+    await anna.send("/start")
+    await anna.click("Смотреть анонимно")
+    await anna.click("Тамбовская область")
+    await anna.send("/cancel")
+    assert "вышли" in anna.last_text
+    await anna.send("/profile")
+    assert "Тамбовская область" in anna.last_text, "anonymous region survives /cancel"
