@@ -64,11 +64,20 @@ def create_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
     return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
 
+def create_storage(settings: Settings) -> BaseStorage:
+    """Redis keeps dialogs across restarts and shares them between replicas."""
+    if settings.redis_url:
+        from aiogram.fsm.storage.redis import RedisStorage
+
+        return RedisStorage.from_url(settings.redis_url)
+    return MemoryStorage()
+
+
 def create_dispatcher(app: App, storage: BaseStorage | None = None) -> Dispatcher:
     from handlers import get_routers
 
     dp = Dispatcher(
-        storage=storage or MemoryStorage(),
+        storage=storage or create_storage(app.settings),
         app=app,
         settings=app.settings,
         clock=app.clock,

@@ -83,12 +83,16 @@ def _command(args: argparse.Namespace) -> Command:
         "match": commands.cmd_match,
     }
     if args.command == "content":
-        return commands.cmd_content_check if args.content_command == "check" else (
-            commands.cmd_content_load
+        return (
+            commands.cmd_content_check
+            if args.content_command == "check"
+            else (commands.cmd_content_load)
         )
     if args.command == "admin":
-        return commands.cmd_admin_grant if args.admin_command == "grant" else (
-            commands.cmd_admin_invite
+        return (
+            commands.cmd_admin_grant
+            if args.admin_command == "grant"
+            else (commands.cmd_admin_invite)
         )
     return table[args.command]
 

@@ -103,14 +103,21 @@ async def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     try:
         view = app.catalogue.view
         if args.region and args.region not in view.regions:
-            print(f"unknown region {args.region!r}; known: {', '.join(view.regions)}", file=sys.stderr)
+            print(
+                f"unknown region {args.region!r}; known: {', '.join(view.regions)}",
+                file=sys.stderr,
+            )
             return 2
         hits = view.index.search(args.text, args.region, max(1, min(args.limit, 100)))
     finally:
         await app.close()
     if args.json:
         print_json(
-            {"results": [{"id": h.id, "kind": h.kind, "title": h.title, "score": h.score} for h in hits]}
+            {
+                "results": [
+                    {"id": h.id, "kind": h.kind, "title": h.title, "score": h.score} for h in hits
+                ]
+            }
         )
     elif not hits:
         print("nothing found")
@@ -122,7 +129,9 @@ async def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 
 async def cmd_match(args: argparse.Namespace, settings: Settings) -> int:
     try:
-        profile = FamilyProfile.model_validate(json.loads(args.profile.read_text(encoding="utf-8")))
+        profile = FamilyProfile.model_validate(
+            json.loads(args.profile.read_text(encoding="utf-8"))
+        )
     except OSError as exc:
         print(f"cannot read {args.profile}: {exc.strerror}", file=sys.stderr)
         return 2
@@ -146,7 +155,9 @@ async def cmd_match(args: argparse.Namespace, settings: Settings) -> int:
         title = view.needs[need].title if need in view.needs else need
         print(f"== {title}")
         for v in group:
-            print(f"  [{t(f'screener.verdict.{v.verdict.value}')}] {view.measures[v.measure_id].title}")
+            print(
+                f"  [{t(f'screener.verdict.{v.verdict.value}')}] {view.measures[v.measure_id].title}"
+            )
             for reason in v.reasons:
                 print(f"      - {render_reason(reason, t)}")
     return 0
@@ -165,7 +176,11 @@ async def cmd_admin_grant(args: argparse.Namespace, settings: Settings) -> int:
             return 2
         async with app.session_factory() as session:
             await people.grant_role(
-                session, app.clock, telegram_id=args.telegram_id, role=role, region_code=args.region
+                session,
+                app.clock,
+                telegram_id=args.telegram_id,
+                role=role,
+                region_code=args.region,
             )
     finally:
         await app.close()
@@ -183,7 +198,9 @@ async def cmd_admin_invite(args: argparse.Namespace, settings: Settings) -> int:
                 ids = await session.scalars(
                     select(models.Organization.id).where(models.Organization.active)
                 )
-                print(f"unknown organization {args.org!r}; known: {', '.join(ids)}", file=sys.stderr)
+                print(
+                    f"unknown organization {args.org!r}; known: {', '.join(ids)}", file=sys.stderr
+                )
                 return 2
             invite = await people.create_invite(
                 session,

@@ -12,8 +12,18 @@ from bot.texts import Texts
 
 log = logging.getLogger(__name__)
 
-FAMILY_COMMANDS = ("start", "find", "search", "request", "consult", "my", "profile", "privacy",
-                   "help", "cancel")
+FAMILY_COMMANDS = (
+    "start",
+    "find",
+    "search",
+    "request",
+    "consult",
+    "my",
+    "profile",
+    "privacy",
+    "help",
+    "cancel",
+)
 
 
 async def set_commands(bot: Bot, texts: Texts) -> None:
@@ -48,7 +58,9 @@ async def _run_webhook(app: App, bot: Bot, dp: Dispatcher) -> None:
 
     settings = app.settings
     if not settings.webhook_base_url or settings.webhook_secret is None:
-        raise SystemExit("Bad setting WEBHOOK_BASE_URL / WEBHOOK_SECRET: both are needed for --webhook")
+        raise SystemExit(
+            "Bad setting WEBHOOK_BASE_URL / WEBHOOK_SECRET: both are needed for --webhook"
+        )
     secret = settings.webhook_secret.get_secret_value()
     path = "/telegram/webhook"
     web_app = web.Application()

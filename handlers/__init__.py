@@ -1,4 +1,9 @@
-"""Telegram presentation: one router per feature, wired here; catch-alls go last."""
+"""Telegram presentation: one router per feature, built fresh for each dispatcher.
+
+Routers are made by `create_router()` functions rather than module globals, because an aiogram
+router can belong to only one dispatcher and the tests and the demo build several.
+Catch-alls go last.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,13 @@ from aiogram import Router
 
 
 def get_routers() -> list[Router]:
-    from handlers import common, errors, fallback, onboarding, profile
+    from handlers import common, errors, fallback, location, onboarding, profile
 
     return [
-        errors.router,
-        common.router,
-        onboarding.router,
-        profile.router,
-        fallback.router,
+        errors.create_router(),
+        common.create_router(),
+        onboarding.create_router(),
+        location.create_router(),
+        profile.create_router(),
+        fallback.create_router(),
     ]

@@ -20,8 +20,6 @@ from db.enums import Role
 from handlers.dialogs import leave_dialog
 from handlers.render import send_long
 
-router = Router(name=__name__)
-
 
 class PrivacyAction(StrEnum):
     FULL = "f"
@@ -31,7 +29,6 @@ class PrivacyCD(CallbackData, prefix="prv"):
     action: PrivacyAction
 
 
-@router.message(Command("help"))
 async def cmd_help(message: Message, viewer: Viewer, session: AsyncSession, t: Translator) -> None:
     text = t("help.text")
     if viewer.user is not None:
@@ -43,7 +40,6 @@ async def cmd_help(message: Message, viewer: Viewer, session: AsyncSession, t: T
     await message.answer(text)
 
 
-@router.message(Command("privacy"))
 async def cmd_privacy(
     message: Message, viewer: Viewer, t: Translator, privacy: PrivacyNotice
 ) -> None:
@@ -56,13 +52,22 @@ async def cmd_privacy(
     await message.answer(t("privacy.summary", status=status), reply_markup=kb.as_markup())
 
 
-@router.callback_query(PrivacyCD.filter(F.action == PrivacyAction.FULL))
 async def cb_privacy_full(query: CallbackQuery, t: Translator, privacy: PrivacyNotice) -> None:
     if isinstance(query.message, Message):
         await send_long(query.message, privacy.for_language(t.lang))
 
 
-@router.message(Command("cancel"))
 async def cmd_cancel(message: Message, state: FSMContext, t: Translator) -> None:
     left = await leave_dialog(state)
     await message.answer(t("cancel.done" if left else "cancel.nothing"))
+
+
+def create_router() -> Router:
+    router = Router(name=__name__)
+    router.message.register(cmd_help, Command("help"))
+    router.message.register(cmd_privacy, Command("privacy"))
+    router.callback_query.register(
+        cb_privacy_full, PrivacyCD.filter(F.action == PrivacyAction.FULL)
+    )
+    router.message.register(cmd_cancel, Command("cancel"))
+    return router

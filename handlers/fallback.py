@@ -4,22 +4,27 @@ from __future__ import annotations
 
 from aiogram import F, Router
 from aiogram.types import CallbackQuery, Message
+from aiogram.utils.callback_answer import CallbackAnswer
 
 from bot.texts import Translator
+from handlers.render import alert
 
-router = Router(name=__name__)
 
-
-@router.message(F.text.startswith("/"))
 async def msg_unknown_command(message: Message, t: Translator) -> None:
     await message.answer(t("fallback.unknown_command"))
 
 
-@router.message(F.chat.type == "private", ~F.text)
 async def msg_unsupported(message: Message, t: Translator) -> None:
     await message.answer(t("fallback.unsupported"))
 
 
-@router.callback_query()
-async def cb_stale(query: CallbackQuery, t: Translator) -> None:
-    await query.answer(t("fallback.stale_button"), show_alert=True)
+async def cb_stale(query: CallbackQuery, callback_answer: CallbackAnswer, t: Translator) -> None:
+    alert(callback_answer, t("fallback.stale_button"))
+
+
+def create_router() -> Router:
+    router = Router(name=__name__)
+    router.message.register(msg_unknown_command, F.text.startswith("/"))
+    router.message.register(msg_unsupported, F.chat.type == "private", ~F.text)
+    router.callback_query.register(cb_stale)
+    return router

@@ -9,6 +9,7 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,8 +18,8 @@ from bot.services import people
 from bot.services.catalogue import CatalogueHolder
 from bot.services.places import find_municipalities
 from bot.texts import Translator
+from handlers.render import alert
 
-router = Router(name=__name__)
 PAGE_SIZE = 10
 
 
@@ -114,9 +115,9 @@ async def _finish(message: Message, state: FSMContext, t: Translator, viewer: Vi
     await message.answer(text)
 
 
-@router.callback_query(LocationCD.filter(F.action == LocationAction.REGION))
 async def cb_region(
     query: CallbackQuery,
+    callback_answer: CallbackAnswer,
     callback_data: LocationCD,
     viewer: Viewer,
     session: AsyncSession,
@@ -126,7 +127,7 @@ async def cb_region(
 ) -> None:
     region = catalogue.view.regions.get(callback_data.value)
     if region is None or not isinstance(query.message, Message):
-        await query.answer(t("region.unknown"), show_alert=True)
+        alert(callback_answer, t("region.unknown"))
         return
     await _save_location(viewer, session, state, region.code, None)
     name = region.name if t.lang == "ru" else region.name_en
@@ -134,9 +135,9 @@ async def cb_region(
     await _ask_municipality(query.message, state, t, catalogue, region.code)
 
 
-@router.callback_query(LocationCD.filter(F.action == LocationAction.PAGE))
 async def cb_page(
     query: CallbackQuery,
+    callback_answer: CallbackAnswer,
     callback_data: LocationCD,
     viewer: Viewer,
     t: Translator,
@@ -147,7 +148,7 @@ async def cb_page(
         or not callback_data.value.isdigit()
         or not isinstance(query.message, Message)
     ):
-        await query.answer(t("fallback.stale_button"), show_alert=True)
+        alert(callback_answer, t("fallback.stale_button"))
         return
     await query.message.edit_reply_markup(
         reply_markup=municipality_keyboard(
@@ -156,9 +157,9 @@ async def cb_page(
     )
 
 
-@router.callback_query(LocationCD.filter(F.action == LocationAction.MUNICIPALITY))
 async def cb_municipality(
     query: CallbackQuery,
+    callback_answer: CallbackAnswer,
     callback_data: LocationCD,
     viewer: Viewer,
     session: AsyncSession,
@@ -174,7 +175,7 @@ async def cb_municipality(
         or mun not in region.municipalities
         or not isinstance(query.message, Message)
     ):
-        await query.answer(t("fallback.stale_button"), show_alert=True)
+        alert(callback_answer, t("fallback.stale_button"))
         return
     await _save_location(viewer, session, state, region.code, mun.id)
     name = mun.name if t.lang == "ru" else mun.name_en
@@ -182,7 +183,6 @@ async def cb_municipality(
     await _finish(query.message, state, t, viewer)
 
 
-@router.callback_query(LocationCD.filter(F.action == LocationAction.SKIP))
 async def cb_skip(query: CallbackQuery, viewer: Viewer, state: FSMContext, t: Translator) -> None:
     if not isinstance(query.message, Message):
         return
@@ -190,7 +190,6 @@ async def cb_skip(query: CallbackQuery, viewer: Viewer, state: FSMContext, t: Tr
     await _finish(query.message, state, t, viewer)
 
 
-@router.message(LocationStates.typing_municipality, F.text)
 async def msg_municipality_name(
     message: Message, viewer: Viewer, state: FSMContext, t: Translator, catalogue: CatalogueHolder
 ) -> None:
@@ -216,3 +215,15 @@ async def msg_municipality_name(
     kb.button(text=t("municipality.skip"), callback_data=LocationCD(action=LocationAction.SKIP))
     kb.adjust(1)
     await message.answer(t("municipality.matches"), reply_markup=kb.as_markup())
+
+
+def create_router() -> Router:
+    router = Router(name=__name__)
+    router.callback_query.register(cb_region, LocationCD.filter(F.action == LocationAction.REGION))
+    router.callback_query.register(cb_page, LocationCD.filter(F.action == LocationAction.PAGE))
+    router.callback_query.register(
+        cb_municipality, LocationCD.filter(F.action == LocationAction.MUNICIPALITY)
+    )
+    router.callback_query.register(cb_skip, LocationCD.filter(F.action == LocationAction.SKIP))
+    router.message.register(msg_municipality_name, LocationStates.typing_municipality, F.text)
+    return router

@@ -22,8 +22,6 @@ from handlers.dialogs import leave_dialog
 from handlers.location import ask_region
 from handlers.render import send_long
 
-router = Router(name=__name__)
-
 
 class ConsentAction(StrEnum):
     ACCEPT = "a"
@@ -67,7 +65,6 @@ async def greet(
         await ask_consent(message, t, privacy)
 
 
-@router.message(CommandStart(deep_link=True, magic=F.args.startswith("join-")))
 async def cmd_start_join(
     message: Message,
     command: CommandObject,
@@ -98,7 +95,6 @@ async def cmd_start_join(
         await message.answer(t("join.joined_region", region=name, role=role))
 
 
-@router.message(CommandStart())
 async def cmd_start(
     message: Message,
     viewer: Viewer,
@@ -114,7 +110,6 @@ async def cmd_start(
     await greet(message, viewer, t, privacy, catalogue)
 
 
-@router.callback_query(ConsentCD.filter(F.action == ConsentAction.ACCEPT))
 async def cb_consent_accept(
     query: CallbackQuery,
     viewer: Viewer,
@@ -145,7 +140,6 @@ async def cb_consent_accept(
         await ask_region(query.message, t, catalogue)
 
 
-@router.callback_query(ConsentCD.filter(F.action == ConsentAction.DECLINE))
 async def cb_consent_decline(
     query: CallbackQuery, viewer: Viewer, t: Translator, catalogue: CatalogueHolder
 ) -> None:
@@ -158,7 +152,24 @@ async def cb_consent_decline(
         await query.message.answer(t("ready"))
 
 
-@router.callback_query(ConsentCD.filter(F.action == ConsentAction.NOTICE))
 async def cb_consent_notice(query: CallbackQuery, t: Translator, privacy: PrivacyNotice) -> None:
     if isinstance(query.message, Message):
         await send_long(query.message, privacy.for_language(t.lang))
+
+
+def create_router() -> Router:
+    router = Router(name=__name__)
+    router.message.register(
+        cmd_start_join, CommandStart(deep_link=True, magic=F.args.startswith("join-"))
+    )
+    router.message.register(cmd_start, CommandStart())
+    router.callback_query.register(
+        cb_consent_accept, ConsentCD.filter(F.action == ConsentAction.ACCEPT)
+    )
+    router.callback_query.register(
+        cb_consent_decline, ConsentCD.filter(F.action == ConsentAction.DECLINE)
+    )
+    router.callback_query.register(
+        cb_consent_notice, ConsentCD.filter(F.action == ConsentAction.NOTICE)
+    )
+    return router

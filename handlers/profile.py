@@ -21,8 +21,6 @@ from handlers.dialogs import leave_dialog
 from handlers.location import LocationStates, ask_region, municipality_keyboard
 from handlers.onboarding import ask_consent
 
-router = Router(name=__name__)
-
 
 class ProfileAction(StrEnum):
     REGION = "r"
@@ -72,7 +70,6 @@ def _profile_keyboard(viewer: Viewer, t: Translator) -> InlineKeyboardMarkup:
     return kb.as_markup()
 
 
-@router.message(Command("profile"))
 async def cmd_profile(
     message: Message,
     viewer: Viewer,
@@ -86,7 +83,6 @@ async def cmd_profile(
     )
 
 
-@router.callback_query(ProfileCD.filter(F.action == ProfileAction.REGION))
 async def cb_change_region(
     query: CallbackQuery, t: Translator, catalogue: CatalogueHolder
 ) -> None:
@@ -94,7 +90,6 @@ async def cb_change_region(
         await ask_region(query.message, t, catalogue)
 
 
-@router.callback_query(ProfileCD.filter(F.action == ProfileAction.MUNICIPALITY))
 async def cb_change_municipality(
     query: CallbackQuery,
     viewer: Viewer,
@@ -114,7 +109,6 @@ async def cb_change_municipality(
     )
 
 
-@router.callback_query(ProfileCD.filter(F.action == ProfileAction.LANGUAGE))
 async def cb_switch_language(
     query: CallbackQuery,
     viewer: Viewer,
@@ -137,7 +131,24 @@ async def cb_switch_language(
         await query.message.answer(t("profile.language_changed"))
 
 
-@router.callback_query(ProfileCD.filter(F.action == ProfileAction.CONSENT))
 async def cb_profile_consent(query: CallbackQuery, t: Translator, privacy: PrivacyNotice) -> None:
     if isinstance(query.message, Message):
         await ask_consent(query.message, t, privacy)
+
+
+def create_router() -> Router:
+    router = Router(name=__name__)
+    router.message.register(cmd_profile, Command("profile"))
+    router.callback_query.register(
+        cb_change_region, ProfileCD.filter(F.action == ProfileAction.REGION)
+    )
+    router.callback_query.register(
+        cb_change_municipality, ProfileCD.filter(F.action == ProfileAction.MUNICIPALITY)
+    )
+    router.callback_query.register(
+        cb_switch_language, ProfileCD.filter(F.action == ProfileAction.LANGUAGE)
+    )
+    router.callback_query.register(
+        cb_profile_consent, ProfileCD.filter(F.action == ProfileAction.CONSENT)
+    )
+    return router

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aiogram.types import InlineKeyboardMarkup, Message
+from aiogram.utils.callback_answer import CallbackAnswer
 
 LIMIT = 4096
 
@@ -40,3 +41,9 @@ async def send_long(
             parse_mode=parse_mode,
             reply_markup=reply_markup if i == len(parts) - 1 else None,
         )
+
+
+def alert(callback_answer: CallbackAnswer, text: str) -> None:
+    """Answer the pressed button with a pop-up (sent once, by CallbackAnswerMiddleware)."""
+    callback_answer.text = text
+    callback_answer.show_alert = True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import functools
 import itertools
@@ -535,8 +536,8 @@ class FakeChat:
         self.messages: list[JSON] = []
         """Messages the bot sent here, oldest first; edits are applied in place."""
         self.deleted_message_ids: list[int] = []
-        self.reply_keyboard: list[list[str]] | None = None
-        """Button texts of the reply keyboard the bot currently shows, if any."""
+        self.reply_buttons: list[list[JSON]] | None = None
+        """The reply keyboard (KeyboardButton objects) the bot currently shows, if any."""
         self.chat_actions: list[str] = []
         self._by_id: dict[int, JSON] = {}
         self._message_ids = itertools.count(1)
@@ -559,6 +560,13 @@ class FakeChat:
             raise AssertionError(msg)
         return _message_text(self.messages[-1])
 
+    @property
+    def reply_keyboard(self) -> list[list[str]] | None:
+        """Button texts of the reply keyboard the bot currently shows, if any."""
+        if self.reply_buttons is None:
+            return None
+        return [[str(button["text"]) for button in row] for row in self.reply_buttons]
+
     def message(self, message_id: int) -> JSON:
         """Any message in this chat (sent by either side) by id."""
         return self._by_id[message_id]
@@ -568,7 +576,7 @@ class FakeChat:
         message = self._keyboard_message(message_id)
         return [[button["text"] for button in row] for row in _inline_rows(message)]
 
-    async def wait_reply(self, timeout: float = 5.0, count: int = 1) -> list[JSON]:
+    async def wait_reply(self, timeout: float = 5.0, count: int = 1) -> list[JSON]:  # noqa: ASYNC109
         """Wait for `count` messages sent or edited by the bot since the last user action."""
         arrived = await self._fake.wait_until(
             lambda: len(self._events) - self._mark >= count, timeout
@@ -585,7 +593,7 @@ class FakeChat:
         self._mark += count
         return replies
 
-    async def assert_no_reply(self, timeout: float = 0.3) -> None:
+    async def assert_no_reply(self, timeout: float = 0.3) -> None:  # noqa: ASYNC109
         """Fail if the bot sends or edits anything here within `timeout` seconds."""
         await self._fake.wait_until(lambda: len(self._events) > self._mark, timeout)
         if len(self._events) > self._mark:
@@ -692,7 +700,21 @@ class FakeUser(FakeChat):
         await asyncio.sleep(0)
         return query
 
-    async def wait_callback_answer(self, timeout: float = 5.0) -> JSON:
+    async def press(self, button_text: str, *, phone_number: str = "+79990000000") -> JSON:
+        """Tap a reply-keyboard button: sends its text, or the contact for request_contact."""
+        buttons = [button for row in self.reply_buttons or [] for button in row]
+        button = next((b for b in buttons if b["text"] == button_text), None)
+        if button is None:
+            msg = (
+                f"{self.title} sees no reply-keyboard button {button_text!r}; "
+                f"keyboard: {self.reply_keyboard!r}"
+            )
+            raise AssertionError(msg)
+        if button.get("request_contact"):
+            return await self.send_contact(phone_number)
+        return await self.send(button_text)
+
+    async def wait_callback_answer(self, timeout: float = 5.0) -> JSON:  # noqa: ASYNC109
         """Wait until the bot answers the last clicked callback; return answerCallbackQuery."""
         query_id = self._last_callback_id
         if query_id is None:
@@ -874,38 +896,36 @@ class FakeTelegram:
         self._closing = False
         self._runner: web.AppRunner | None = None
         self._base_url: str | None = None
-        self._methods: dict[str, Handler] = {
-            name.lower(): handler
-            for name, handler in {
-                "getMe": self._get_me,
-                "logOut": self._true,
-                "close": self._true,
-                "getUpdates": self._get_updates,
-                "setWebhook": self._set_webhook,
-                "deleteWebhook": self._delete_webhook,
-                "getWebhookInfo": self._get_webhook_info,
-                "setMyCommands": self._set_my_commands,
-                "getMyCommands": self._get_my_commands,
-                "deleteMyCommands": self._delete_my_commands,
-                "setChatMenuButton": self._set_chat_menu_button,
-                "getChatMenuButton": self._get_chat_menu_button,
-                "sendMessage": self._send_message,
-                "editMessageText": self._edit_message_text,
-                "editMessageCaption": self._edit_message_caption,
-                "editMessageReplyMarkup": self._edit_message_reply_markup,
-                "deleteMessage": self._delete_message,
-                "answerCallbackQuery": self._answer_callback_query,
-                "sendChatAction": self._send_chat_action,
-                "copyMessage": self._copy_message,
-                "forwardMessage": self._forward_message,
-                "sendDocument": functools.partial(self._send_media, "document"),
-                "sendPhoto": functools.partial(self._send_media, "photo"),
-                "sendVoice": functools.partial(self._send_media, "voice"),
-                "sendAudio": functools.partial(self._send_media, "audio"),
-                "sendVideo": functools.partial(self._send_media, "video"),
-                "getFile": self._get_file,
-            }.items()
+        handlers: dict[str, Handler] = {
+            "getMe": self._get_me,
+            "logOut": self._true,
+            "close": self._true,
+            "getUpdates": self._get_updates,
+            "setWebhook": self._set_webhook,
+            "deleteWebhook": self._delete_webhook,
+            "getWebhookInfo": self._get_webhook_info,
+            "setMyCommands": self._set_my_commands,
+            "getMyCommands": self._get_my_commands,
+            "deleteMyCommands": self._delete_my_commands,
+            "setChatMenuButton": self._set_chat_menu_button,
+            "getChatMenuButton": self._get_chat_menu_button,
+            "sendMessage": self._send_message,
+            "editMessageText": self._edit_message_text,
+            "editMessageCaption": self._edit_message_caption,
+            "editMessageReplyMarkup": self._edit_message_reply_markup,
+            "deleteMessage": self._delete_message,
+            "answerCallbackQuery": self._answer_callback_query,
+            "sendChatAction": self._send_chat_action,
+            "copyMessage": self._copy_message,
+            "forwardMessage": self._forward_message,
+            "sendDocument": functools.partial(self._send_media, "document"),
+            "sendPhoto": functools.partial(self._send_media, "photo"),
+            "sendVoice": functools.partial(self._send_media, "voice"),
+            "sendAudio": functools.partial(self._send_media, "audio"),
+            "sendVideo": functools.partial(self._send_media, "video"),
+            "getFile": self._get_file,
         }
+        self._methods = {name.lower(): handler for name, handler in handlers.items()}
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -1048,7 +1068,11 @@ class FakeTelegram:
             "username": self.username,
         }
 
-    async def wait_until(self, predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
+    async def wait_until(
+        self,
+        predicate: Callable[[], bool],
+        timeout: float = 5.0,  # noqa: ASYNC109
+    ) -> bool:
         """Wait until `predicate()` holds (re-checked on every API call); False on timeout."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
@@ -1058,10 +1082,8 @@ class FakeTelegram:
                 return predicate()
             tick = self._tick
             # The short cap lets predicates over state the fake does not own converge too.
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(tick.wait(), min(remaining, 0.05))
-            except TimeoutError:
-                pass
         return True
 
     # -- plumbing ------------------------------------------------------------------------------
@@ -1193,14 +1215,17 @@ class FakeTelegram:
         text = "" if raw is None else str(raw)
         parse_mode = str(params.get("parse_mode") or "").lower()
         entities: list[JSON]
-        if parse_mode == "html":
+        if params.get(entities_key):
+            # Explicit entities (aiogram.utils.formatting) win over any parse_mode.
+            entities = list(params[entities_key])
+        elif parse_mode == "html":
             try:
                 text, entities = parse_html(text)
             except EntityParseError as error:
                 raise _bad_request(f"can't parse entities: {error}") from None
         elif parse_mode in ("", "markdown", "markdownv2"):
             # Markdown is echoed as is: the bot under test uses HTML or explicit entities.
-            entities = list(params.get(entities_key) or [])
+            entities = []
         else:
             raise _bad_request("unsupported parse_mode")
         text, entities = _strip_text(text, entities)
@@ -1239,21 +1264,21 @@ class FakeTelegram:
         if "inline_keyboard" in markup:
             return _valid_inline_keyboard(markup["inline_keyboard"]), lambda: None
         if "keyboard" in markup:
-            rows = [
-                [b["text"] if isinstance(b, dict) else str(b) for b in row]
+            rows: list[list[JSON]] = [
+                [b if isinstance(b, dict) else {"text": str(b)} for b in row]
                 for row in markup["keyboard"]
             ]
-            if not any(rows):
+            if not any(rows) or not all(str(b.get("text") or "") for row in rows for b in row):
                 raise _bad_request("keyboard must be non-empty")
 
             def show_keyboard() -> None:
-                chat.reply_keyboard = rows
+                chat.reply_buttons = rows
 
             return None, show_keyboard
         if markup.get("remove_keyboard"):
 
             def remove_keyboard() -> None:
-                chat.reply_keyboard = None
+                chat.reply_buttons = None
 
             return None, remove_keyboard
         if markup.get("force_reply"):
@@ -1392,16 +1417,14 @@ class FakeTelegram:
         async with ClientSession(timeout=ClientTimeout(total=30)) as session:
             while not self._closing and self._webhook is not None:
                 hook = self._webhook
-                ready = await self.wait_until(
-                    lambda: (
-                        bool(self._drop_unwanted()) or self._closing or self._webhook is not hook
-                    ),
-                    60,
-                )
+                ready = await self.wait_until(functools.partial(self._webhook_has_work, hook), 60)
                 if not ready or self._closing or self._webhook is not hook:
                     continue
                 if not await self._post_update(session, hook, self._pending[0]):
                     await asyncio.sleep(0.1)
+
+    def _webhook_has_work(self, hook: _Webhook) -> bool:
+        return bool(self._drop_unwanted()) or self._closing or self._webhook is not hook
 
     async def _post_update(self, session: ClientSession, hook: _Webhook, update: JSON) -> bool:
         headers = {"Content-Type": "application/json"}

@@ -25,8 +25,9 @@ async def test_forged_and_stale_callbacks_are_answered_and_change_nothing(
     for data in ("garbage", "loc:r:RU-XXX", "loc:m:tam-tambov", "loc:p:abc", "cns:zz", "x" * 64):
         await anna.press(consent, data)
     answers = chat.session.answers
-    assert len(answers) == 6, "every callback query is answered"
-    assert all(a.show_alert for a in answers)
+    assert len(answers) == 6, "every callback query is answered exactly once"
+    assert len({a.callback_query_id for a in answers}) == 6
+    assert all(a.show_alert and a.text for a in answers), "each gets a visible explanation"
     assert not [m for m in anna.messages if "Готово" in m.text]
 
 

@@ -201,6 +201,7 @@ LAYOUT_WEIGHT = 0.9
 FUZZY_WEIGHTS = {1: 0.75, 2: 0.55}
 PREFIX_WEIGHT = 0.5
 NEED_WEIGHT = 1.5
+NEED_MATCH_MIN_WEIGHT = 0.7
 
 
 def _compile_expansions() -> dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]]:
@@ -298,6 +299,9 @@ class SearchIndex:
         self._postings = postings
         self._df = df
         self._need_phrases = need_phrases
+        self._need_order: dict[str, int] = {}
+        for need_id, _, _ in need_phrases:
+            self._need_order.setdefault(need_id, len(self._need_order))
         self._title_phrases = title_phrases
         self._keyword_phrases = keyword_phrases
         vocab = {t for t in df if not t.startswith(_NEED_PREFIX)}
@@ -472,12 +476,14 @@ class SearchIndex:
         return _Query(terms, tuple(stems))
 
     def _needs_of(self, terms: dict[str, float]) -> list[str]:
+        """Needs one of whose phrases the query holds whole; longer phrases count first."""
+        # A far-fetched typo guess or an unfinished word does not name a need.
+        sure = {t for t, w in terms.items() if w >= NEED_MATCH_MIN_WEIGHT}
         best: dict[str, int] = {}
         for need_id, stems, size in self._need_phrases:
-            if size > best.get(need_id, 0) and all(s in terms for s in stems):
+            if size > best.get(need_id, 0) and stems <= sure:
                 best[need_id] = size
-        order = {need_id: i for i, (need_id, _, _) in enumerate(self._need_phrases)}
-        return sorted(best, key=lambda n: (-best[n], order[n]))
+        return sorted(best, key=lambda n: (-best[n], self._need_order[n]))
 
     # --- public API -----------------------------------------------------------------------
 
@@ -565,8 +571,8 @@ class SearchIndex:
             for rank, (_, doc_idx) in enumerate(self._rank(query, None, 5)):
                 for need_id in self._docs[doc_idx].needs:
                     scores[need_id] = scores.get(need_id, 0.0) + 1.0 / (rank + 1)
-        order = {need_id: i for i, (need_id, _, _) in enumerate(self._need_phrases)}
-        ranked = sorted(scores, key=lambda n: (-scores[n], order.get(n, len(order)), n))
+        last = len(self._need_order)
+        ranked = sorted(scores, key=lambda n: (-scores[n], self._need_order.get(n, last), n))
         return ranked[:limit]
 
 

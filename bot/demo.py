@@ -1,0 +1,166 @@
+"""`python -m bot demo`: the real dispatcher and handlers in a terminal, no Telegram, no token.
+
+Buttons are shown as numbered choices; type the number to press one. `:as volunteer` or
+`:as manager` switches persona to see the other sides of the cluster on seeded demo data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TextIO
+
+from bot.app import App, build_app, create_bot, create_dispatcher
+from bot.bootstrap import prepare
+from bot.config import Settings
+from bot.local_chat import ChatUser, LocalChat
+from bot.local_session import LocalSession, Sent
+from bot.services import people
+from db.enums import Role
+
+DEMO_DB = Path("data/demo.sqlite3")
+DEMO_REGION = "RU-TAM"
+PERSONAS = {
+    # name: (telegram id, first name)
+    "family": (1001, "Анна"),
+    "volunteer": (2001, "Ольга"),
+    "manager": (3001, "Ирина"),
+}
+HELP = """\
+Type a message as the person would (for example /start, /help, or a question).
+A number presses the numbered button of the bot's last message.
+:as family | :as volunteer | :as manager  switch persona     :quit  leave
+"""
+
+_TAG = re.compile(r"<[^>]+>")
+
+
+def to_terminal(text: str) -> str:
+    """Telegram HTML to plain terminal text."""
+    text = text.replace("<b>", "\033[1m").replace("</b>", "\033[0m")
+    return html.unescape(_TAG.sub("", text))
+
+
+async def seed_demo(app: App) -> None:
+    """Staff personas on the first demo organisation of the demo region."""
+    view = app.catalogue.view
+    org = next(
+        (o for o in view.organizations_for_region(DEMO_REGION) if o.demo and o.capacity > 0),
+        None,
+    )
+    async with app.session_factory() as session:
+        await people.grant_role(
+            session,
+            app.clock,
+            telegram_id=PERSONAS["manager"][0],
+            role=Role.MANAGER,
+            region_code=DEMO_REGION,
+        )
+        if org is not None:
+            await people.grant_role(
+                session,
+                app.clock,
+                telegram_id=PERSONAS["volunteer"][0],
+                role=Role.VOLUNTEER,
+                organization_id=org.id,
+                region_code=DEMO_REGION,
+            )
+
+
+class Terminal:
+    def __init__(self, chat: LocalChat, out: TextIO) -> None:
+        self.chat = chat
+        self.out = out
+        self.users = {name: chat.user(uid, first) for name, (uid, first) in PERSONAS.items()}
+        self.persona = "family"
+        self.choices: list[tuple[Sent, str, str]] = []
+
+    @property
+    def user(self) -> ChatUser:
+        return self.users[self.persona]
+
+    def show(self, replies: list[Sent]) -> None:
+        for sent in replies:
+            self.out.write(f"\n\033[36m🤖\033[0m {to_terminal(sent.text)}\n")
+        with_buttons = [sent for sent in replies if sent.buttons][-1:]
+        self.choices = [
+            (sent, label, data)
+            for sent in with_buttons
+            for row in sent.buttons
+            for label, data in row
+        ]
+        for i, (_, label, _) in enumerate(self.choices, 1):
+            self.out.write(f"   [{i}] {label}\n")
+        self.out.flush()
+
+    async def handle(self, line: str) -> bool:
+        line = line.strip()
+        if not line:
+            return True
+        if line in (":quit", ":q", "exit"):
+            return False
+        if line == ":help":
+            self.out.write(HELP)
+            return True
+        if line.startswith(":as"):
+            name = line[3:].strip()
+            if name not in self.users:
+                self.out.write(f"personas: {', '.join(self.users)}\n")
+                return True
+            self.persona = name
+            self.out.write(f"— now you are the {name} ({PERSONAS[name][1]}) —\n")
+            self.choices = []
+            return True
+        if line.isdigit() and self.choices:
+            index = int(line) - 1
+            if not 0 <= index < len(self.choices):
+                self.out.write(f"choose 1–{len(self.choices)}\n")
+                return True
+            sent, _, data = self.choices[index]
+            before = len(self.user.messages)
+            edited_text = sent.text
+            replies = await self.user.press(sent, data)
+            if sent.text != edited_text or len(self.user.messages) == before:
+                replies = [sent, *replies]
+            self.show(replies)
+            return True
+        self.show(await self.user.send(line))
+        return True
+
+
+async def run_demo(
+    settings: Settings,
+    database: str | None = None,
+    read_line: Callable[[str], str] | None = None,
+    out: TextIO = sys.stdout,
+) -> int:
+    if database is None:
+        DEMO_DB.parent.mkdir(parents=True, exist_ok=True)
+        DEMO_DB.unlink(missing_ok=True)
+        database = f"sqlite+aiosqlite:///{DEMO_DB}"
+    settings = settings.model_copy(update={"database_url": database})
+    app = build_app(settings)
+    try:
+        await prepare(app)
+        await seed_demo(app)
+        session = LocalSession()
+        terminal = Terminal(
+            LocalChat(create_dispatcher(app), create_bot(settings, session=session), session), out
+        )
+        out.write("Семейный навигатор — demo (no Telegram). " + HELP + "\n")
+        terminal.show(await terminal.user.send("/start"))
+        reader = read_line or input
+        while True:
+            try:
+                line = await asyncio.to_thread(reader, f"\n[{terminal.persona}] > ")
+            except EOFError:
+                break
+            if not await terminal.handle(line):
+                break
+    finally:
+        await app.close()
+    return 0
