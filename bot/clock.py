@@ -1,4 +1,4 @@
-"""Time comes from an injectable clock, so SLA and digest logic can be tested with a moved clock."""
+"""An injectable clock, so SLA and digest logic can be tested with a moved clock."""
 
 from __future__ import annotations
 

@@ -155,9 +155,8 @@ async def cmd_match(args: argparse.Namespace, settings: Settings) -> int:
         title = view.needs[need].title if need in view.needs else need
         print(f"== {title}")
         for v in group:
-            print(
-                f"  [{t(f'screener.verdict.{v.verdict.value}')}] {view.measures[v.measure_id].title}"
-            )
+            label = t(f"screener.verdict.{v.verdict.value}")
+            print(f"  [{label}] {view.measures[v.measure_id].title}")
             for reason in v.reasons:
                 print(f"      - {render_reason(reason, t)}")
     return 0

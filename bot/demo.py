@@ -139,8 +139,9 @@ async def run_demo(
     out: TextIO = sys.stdout,
 ) -> int:
     if database is None:
+        # A fresh file each run: the demo always starts from the same seeded state.
         DEMO_DB.parent.mkdir(parents=True, exist_ok=True)
-        DEMO_DB.unlink(missing_ok=True)
+        DEMO_DB.unlink(missing_ok=True)  # noqa: ASYNC240
         database = f"sqlite+aiosqlite:///{DEMO_DB}"
     settings = settings.model_copy(update={"database_url": database})
     app = build_app(settings)

@@ -85,14 +85,17 @@ class LocalSession(BaseSession):
         self,
         url: str,
         headers: dict[str, Any] | None = None,
-        timeout: int = 30,
+        timeout: int = 30,  # noqa: ASYNC109 (BaseSession's signature)
         chunk_size: int = 65536,
         raise_for_status: bool = True,
     ) -> AsyncGenerator[bytes, None]:
         yield b""
 
     async def make_request(
-        self, bot: Bot, method: TelegramMethod[TelegramType], timeout: int | None = None
+        self,
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+        timeout: int | None = None,  # noqa: ASYNC109
     ) -> TelegramType:
         self.requests.append(method)
         failures = self._failures.get(method.__api_method__)
@@ -151,7 +154,7 @@ class LocalSession(BaseSession):
             if found is None:
                 return True
             if isinstance(method, EditMessageText):
-                found.text = method.text
+                found.text = method.text or ""
             found.buttons = _buttons(method.reply_markup)
             assert found.message is not None
             found.message = found.message.model_copy(

@@ -53,8 +53,8 @@ async def run_bot(app: App, *, webhook: bool = False) -> None:
 async def _run_webhook(app: App, bot: Bot, dp: Dispatcher) -> None:
     import asyncio
 
-    from aiohttp import web
     from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+    from aiohttp import web
 
     settings = app.settings
     if not settings.webhook_base_url or settings.webhook_secret is None:

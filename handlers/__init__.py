@@ -11,13 +11,27 @@ from aiogram import Router
 
 
 def get_routers() -> list[Router]:
-    from handlers import common, errors, fallback, location, onboarding, profile
+    from handlers import (
+        cards,
+        common,
+        errors,
+        fallback,
+        find,
+        location,
+        onboarding,
+        profile,
+        search,
+    )
 
     return [
         errors.create_router(),
         common.create_router(),
+        cards.create_router(),
         onboarding.create_router(),
         location.create_router(),
         profile.create_router(),
+        find.create_router(),
+        search.create_router(),
+        search.create_text_router(),
         fallback.create_router(),
     ]

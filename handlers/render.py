@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from aiogram.types import InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 
@@ -47,3 +49,25 @@ def alert(callback_answer: CallbackAnswer, text: str) -> None:
     """Answer the pressed button with a pop-up (sent once, by CallbackAnswerMiddleware)."""
     callback_answer.text = text
     callback_answer.show_alert = True
+
+
+_MONTHS_RU = (
+    "января",
+    "февраля",
+    "марта",
+    "апреля",
+    "мая",
+    "июня",
+    "июля",
+    "августа",
+    "сентября",
+    "октября",
+    "ноября",
+    "декабря",
+)
+
+
+def format_date(value: dt.date, lang: str) -> str:
+    if lang == "ru":
+        return f"{value.day} {_MONTHS_RU[value.month - 1]} {value.year}"
+    return value.strftime("%d %B %Y").lstrip("0")

@@ -35,7 +35,7 @@ async def telegram(app: App) -> AsyncIterator[FakeTelegram]:
 async def test_family_onboards_over_http(telegram: FakeTelegram, app: App) -> None:
     anna = telegram.user(5001, first_name="Анна", language_code="ru")
     await anna.send("/start")
-    greeting, consent = await anna.wait_reply(count=2)
+    greeting, _consent = await anna.wait_reply(count=2)
     assert "Семейный навигатор" in greeting["text"]
     await anna.click("✅ Согласен(на)")
     await anna.wait_reply(count=2)

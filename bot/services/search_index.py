@@ -204,23 +204,26 @@ NEED_WEIGHT = 1.5
 NEED_MATCH_MIN_WEIGHT = 0.7
 
 
-def _compile_expansions() -> dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]]:
-    """First stem of a pattern -> [(pattern stems, stems it adds)], longest patterns first."""
-    pairs: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
+Phrase = tuple[str, ...]
+
+
+def _compile_expansions() -> dict[str, list[tuple[Phrase, tuple[Phrase, ...]]]]:
+    """First stem of a pattern -> [(pattern, the phrases it may also mean)], longest first."""
+    pairs: dict[Phrase, list[Phrase]] = {}
     for group in _SYNONYM_GROUPS:
         stemmed = [tuple(analyze(phrase)) for phrase in group]
         for pattern in stemmed:
-            # "многодетные" adds "многодетка" but not the "семья" of "многодетная семья":
-            # words around the pattern itself are context, not a synonym.
+            # "многодетные" means "многодетка" but not the "семья" of "многодетная семья":
+            # a longer member that contains the pattern adds context, not a synonym.
             others = [o for o in stemmed if o != pattern and not set(pattern) <= set(o)]
-            added = tuple(dict.fromkeys(s for other in others for s in other))
-            pairs.append((pattern, added))
+            pairs.setdefault(pattern, []).extend(others)
     for source, target in _EXPANSIONS:
-        pairs.append((tuple(analyze(source)), tuple(analyze(target))))
-    table: dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]] = {}
-    for pattern, added in pairs:
-        if pattern and added:
-            table.setdefault(pattern[0], []).append((pattern, added))
+        pairs.setdefault(tuple(analyze(source)), []).append(tuple(analyze(target)))
+    table: dict[str, list[tuple[Phrase, tuple[Phrase, ...]]]] = {}
+    for pattern, meanings in pairs.items():
+        unique = tuple(dict.fromkeys(m for m in meanings if m and m != pattern))
+        if pattern and unique:
+            table.setdefault(pattern[0], []).append((pattern, unique))
     for patterns in table.values():
         patterns.sort(key=lambda pair: -len(pair[0]))
     return table
@@ -228,7 +231,10 @@ def _compile_expansions() -> dict[str, list[tuple[tuple[str, ...], tuple[str, ..
 
 _EXPANSION_TABLE = _compile_expansions()
 _EXPANSION_STEMS = frozenset(
-    s for patterns in _EXPANSION_TABLE.values() for p, a in patterns for s in (*p, *a)
+    s
+    for patterns in _EXPANSION_TABLE.values()
+    for pattern, meanings in patterns
+    for s in (*pattern, *(t for m in meanings for t in m))
 )
 
 
@@ -252,10 +258,26 @@ def _need_term(need_id: str) -> str:
     return _NEED_PREFIX + need_id
 
 
+# A query is a list of concepts: one per word (or per glued phrase such as "мат капитал").
+# A concept is a choice of alternatives: the word as typed, its typo corrections, and the
+# colloquial meanings of the expansion tables. A document scores the best alternative of each
+# concept, so a word with five synonyms does not count five times.
+Alternative = tuple[tuple[str, float], ...]  # (stem, weight) pairs, scored as a sum
+Concept = tuple[Alternative, ...]  # scored as the best of its alternatives
+
+
 @dataclass(slots=True)
 class _Query:
-    terms: dict[str, float]  # stem -> weight
+    concepts: list[Concept]
+    terms: dict[str, float]  # every stem of every alternative -> its highest weight
     phrase: tuple[str, ...]  # the stems as typed (after correction), for the phrase bonus
+
+
+@dataclass(slots=True)
+class _Word:
+    stem: str  # as typed, or its closest correction
+    weight: float
+    alternatives: list[Alternative]
 
 
 class _LRU:
@@ -437,43 +459,58 @@ class SearchIndex:
 
     def _analyze_query(self, query: str) -> _Query:
         text = _normalize(query[:MAX_QUERY_CHARS])
-        words: list[tuple[str, float]] = []
+        chunks: list[tuple[str, float]] = []
         for chunk in text.split():
-            words.extend(self._chunk_words(chunk))
-            if len(words) >= MAX_QUERY_TOKENS:
+            chunks.extend(self._chunk_words(chunk))
+            if len(chunks) >= MAX_QUERY_TOKENS:
                 break
-        terms: dict[str, float] = {}
-        sequence: list[tuple[str, float]] = []
 
-        def add(term: str, weight: float) -> None:
-            if weight > terms.get(term, 0.0):
-                terms[term] = weight
-
-        for word, base in words[:MAX_QUERY_TOKENS]:
+        words: list[_Word] = []
+        for word, base in chunks[:MAX_QUERY_TOKENS]:
             if word in _STOP_WORDS:
                 continue
             stem = _stem(word)
             if self._known(stem) or not stem.isalpha():
                 # "6" or "17" alone says little; it still counts inside "ипотека 6" or a phrase.
-                if not (stem.isdigit() and len(stem) <= 2):
-                    add(stem, base)
-                sequence.append((stem, base))
+                alone = [] if stem.isdigit() and len(stem) <= 2 else [((stem, base),)]
+                words.append(_Word(stem, base, alone))
                 continue
             corrections = self._corrections(stem)
-            for corrected, weight in corrections:
-                add(corrected, base * weight)
             if corrections:
-                sequence.append((corrections[0][0], base * corrections[0][1]))
+                alternatives = [((c, base * w),) for c, w in corrections]
+                words.append(_Word(corrections[0][0], base * corrections[0][1], alternatives))
 
-        stems = [s for s, _ in sequence]
-        for i, stem in enumerate(stems):
-            for pattern, added in _EXPANSION_TABLE.get(stem, ()):
+        concepts: list[Concept] = []
+        seen: set[Concept] = set()
+        stems = [w.stem for w in words]
+        i = 0
+        while i < len(words):
+            span = 1
+            alternatives = list(words[i].alternatives)
+            for pattern, meanings in _EXPANSION_TABLE.get(stems[i], ()):
                 end = i + len(pattern)
-                if tuple(stems[i:end]) == pattern:
-                    weight = EXPANSION_WEIGHT * min(w for _, w in sequence[i:end])
-                    for term in added:
-                        add(term, weight)
-        return _Query(terms, tuple(stems))
+                if tuple(stems[i:end]) != pattern:
+                    continue
+                weight = EXPANSION_WEIGHT * min(w.weight for w in words[i:end])
+                if len(pattern) > 1:
+                    # The glued phrase is one concept: the words as typed are one alternative.
+                    alternatives = [tuple((w.stem, w.weight) for w in words[i:end])]
+                    span = len(pattern)
+                alternatives.extend(tuple((t, weight) for t in m) for m in meanings)
+                break
+            concept = tuple(alternatives)
+            if concept and concept not in seen:  # "пособие пособие" counts once
+                seen.add(concept)
+                concepts.append(concept)
+            i += span
+
+        terms: dict[str, float] = {}
+        for concept in concepts:
+            for alternative in concept:
+                for term, weight in alternative:
+                    if weight > terms.get(term, 0.0):
+                        terms[term] = weight
+        return _Query(concepts, terms, tuple(stems))
 
     def _needs_of(self, terms: dict[str, float]) -> list[str]:
         """Needs one of whose phrases the query holds whole; longer phrases count first."""
@@ -503,25 +540,29 @@ class SearchIndex:
         if limit <= 0 or not query:
             return []
         parsed = self._analyze_query(query)
-        if not parsed.terms:
+        if not parsed.concepts:
             return []
-        terms = dict(parsed.terms)
+        concepts = list(parsed.concepts)
         for need_id in self._needs_of(parsed.terms):
-            terms[_need_term(need_id)] = NEED_WEIGHT
+            concepts.append((((_need_term(need_id), NEED_WEIGHT),),))
 
         parts: Sequence[str | None] | None = None if region is None else (None, region)
         scores: dict[int, float] = {}
-        get = scores.get
-        for term, weight in terms.items():
-            postings = self._postings.get(term)
-            if postings is None:
+        for concept in concepts:
+            if len(concept) == 1 and len(concept[0]) == 1:
+                term, weight = concept[0][0]
+                self._accumulate(scores, term, weight, parts)
                 continue
-            selected = postings.values() if parts is None else (postings.get(p) for p in parts)
-            for part in selected:
-                if part is None:
-                    continue
-                for doc_idx, impact in zip(part[0], part[1], strict=True):
-                    scores[doc_idx] = get(doc_idx, 0.0) + weight * impact
+            best: dict[int, float] = {}
+            for alternative in concept:
+                partial: dict[int, float] = {}
+                for term, weight in alternative:
+                    self._accumulate(partial, term, weight, parts)
+                for doc_idx, score in partial.items():
+                    if score > best.get(doc_idx, 0.0):
+                        best[doc_idx] = score
+            for doc_idx, score in best.items():
+                scores[doc_idx] = scores.get(doc_idx, 0.0) + score
         if not scores:
             return []
 
@@ -534,6 +575,24 @@ class SearchIndex:
         ranked.sort(key=lambda item: (-item[0], self._kind_rank(item[1]), item[1]))
         # Ids are unique after build, so the first `limit` entries are already distinct.
         return ranked[:limit]
+
+    def _accumulate(
+        self,
+        scores: dict[int, float],
+        term: str,
+        weight: float,
+        parts: Sequence[str | None] | None,
+    ) -> None:
+        postings = self._postings.get(term)
+        if postings is None:
+            return
+        get = scores.get
+        selected = postings.values() if parts is None else (postings.get(p) for p in parts)
+        for part in selected:
+            if part is None:
+                continue
+            for doc_idx, impact in zip(part[0], part[1], strict=True):
+                scores[doc_idx] = get(doc_idx, 0.0) + weight * impact
 
     def _kind_rank(self, doc_idx: int) -> int:
         return _KIND_ORDER.get(self._docs[doc_idx].kind, len(_KIND_ORDER))

@@ -1,0 +1,345 @@
+"""Measure and organisation cards, the `/start m-<id>` deep link, and "was it helpful?"."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from html import escape
+
+from aiogram import Bot, F, Router
+from aiogram.filters import CommandObject, CommandStart
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.callback_answer import CallbackAnswer
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.catalogue.schema import Measure, Organization
+from bot.clock import Clock
+from bot.middlewares.viewer import Viewer
+from bot.services import discovery
+from bot.services.catalogue import CatalogueHolder, CatalogueView
+from bot.services.discovery import MeasureFeedbackReason, MeasureVerdictFeedback
+from bot.services.screener import FamilyProfile, evaluate, render_reason, render_verdict
+from bot.texts import Translator
+from handlers.dialogs import leave_dialog
+from handlers.render import alert, format_date, send_long
+
+# FSM keys: the screener answers of this conversation, and the feedback a reason may join.
+SESSION_PROFILE = "screener_profile"
+LAST_FEEDBACK = "last_feedback"
+
+
+class CardAction(StrEnum):
+    MEASURE = "m"
+    ORGANIZATION = "o"
+    FEEDBACK = "f"
+    REASON = "r"
+
+
+class CardCD(CallbackData, prefix="card"):
+    action: CardAction
+    id: str
+    value: str = ""
+
+
+def measure_button(measure: Measure, t: Translator) -> tuple[str, CardCD]:
+    title = measure.title if t.lang == "ru" else measure.title_en
+    return _short(title), CardCD(action=CardAction.MEASURE, id=measure.id)
+
+
+def organization_button(org: Organization, t: Translator) -> tuple[str, CardCD]:
+    name = org.name if t.lang == "ru" else org.name_en
+    return _short(name), CardCD(action=CardAction.ORGANIZATION, id=org.id)
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+async def family_profile(
+    viewer: Viewer, session: AsyncSession, state: FSMContext
+) -> FamilyProfile | None:
+    """This conversation's screener answers, else the saved ones (only with consent)."""
+    data = await state.get_data()
+    if data.get(SESSION_PROFILE):
+        return FamilyProfile.model_validate(data[SESSION_PROFILE])
+    profile = await discovery.load_profile(session, viewer.user)
+    if profile is not None:
+        profile = profile.model_copy(update={"region": viewer.region_code})
+    return profile
+
+
+def render_measure(
+    measure: Measure,
+    t: Translator,
+    view: CatalogueView,
+    profile: FamilyProfile | None,
+    share_link: str,
+) -> str:
+    ru = t.lang == "ru"
+    lines = [f"<b>{escape(measure.title if ru else measure.title_en)}</b>"]
+    lines.append(f"<i>{escape(t(f'card.level.{measure.level.value}'))}</i>")
+    lines.append("")
+    lines.append(escape(measure.summary if ru else measure.summary_en))
+    lines.append("")
+    amount = escape(measure.amount.text if ru else measure.amount.text_en)
+    as_of = t("card.amount_as_of", date=format_date(measure.amount.as_of, t.lang))
+    lines.append(t("card.amount", amount=f"{amount} {as_of}"))
+    explanation = measure.eligibility.explanation if ru else measure.eligibility.explanation_en
+    lines.append(t("card.who", text=escape(explanation)))
+    if profile is not None:
+        minimum = None
+        region = view.regions.get(profile.region or "")
+        if region is not None:
+            minimum = region.subsistence_minimum
+        verdict = evaluate(measure, profile, minimum)
+        lines.append("")
+        lines.append(t("card.verdict", label=f"<b>{render_verdict(verdict.verdict, t)}</b>"))
+        lines.extend(f"• {escape(render_reason(r, t))}" for r in verdict.reasons)
+    lines.append("")
+    lines.append(t("card.documents"))
+    lines.extend(f"☐ {escape(d)}" for d in (measure.documents if ru else measure.documents_en))
+    lines.append("")
+    lines.append(t("card.how"))
+    channels = ", ".join(t(f"channel.{c.value}") for c in measure.how_to_apply.channels)
+    lines.append(t("card.where", channels=escape(channels)))
+    steps = measure.how_to_apply.steps if ru else measure.how_to_apply.steps_en
+    lines.extend(f"{i}. {escape(step)}" for i, step in enumerate(steps, 1))
+    caution = measure.caution if ru else measure.caution_en
+    if caution:
+        lines.append("")
+        lines.append(t("card.caution", text=escape(caution)))
+    lines.append("")
+    lines.append(t("card.legal", text=escape(measure.legal_basis)))
+    lines.append(
+        t(
+            "card.source",
+            url=escape(str(measure.source_url), quote=True),
+            date=format_date(measure.verified_on, t.lang),
+        )
+    )
+    lines.append(t("card.share", link=escape(share_link)))
+    lines.append("")
+    lines.append(t("card.helpful_question"))
+    return "\n".join(lines)
+
+
+def measure_keyboard(measure: Measure, t: Translator) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=t("card.apply"), url=str(measure.apply_url))
+    if str(measure.source_url) != str(measure.apply_url):
+        kb.button(text=t("card.official"), url=str(measure.source_url))
+    for verdict, label in (
+        (MeasureVerdictFeedback.HELPFUL, "card.helpful"),
+        (MeasureVerdictFeedback.NOT_HELPFUL, "card.not_helpful"),
+        (MeasureVerdictFeedback.HARD_TO_APPLY, "card.hard"),
+    ):
+        kb.button(
+            text=t(label),
+            callback_data=CardCD(action=CardAction.FEEDBACK, id=measure.id, value=verdict.value),
+        )
+    kb.adjust(2, 3)
+    return kb.as_markup()
+
+
+def render_organization(org: Organization, t: Translator, view: CatalogueView) -> str:
+    ru = t.lang == "ru"
+    lines = [t("org.header", name=escape(org.name if ru else org.name_en))]
+    if org.demo:
+        lines.append(f"<i>{t('org.demo')}</i>")
+    lines.append(escape(org.description if ru else org.description_en))
+    lines.append("")
+    needs = [view.needs[n] for n in org.needs if n in view.needs]
+    lines.append(
+        t("org.needs", needs=escape(", ".join(n.title if ru else n.title_en for n in needs)))
+    )
+    if org.municipalities == ["all"]:
+        area = t("org.whole_region")
+    else:
+        names = [view.municipality(m) for m in org.municipalities]
+        area = ", ".join((m.name if ru else m.name_en) for m in names if m is not None)
+    lines.append(t("org.area", area=escape(area)))
+    contacts = org.contacts
+    for key, value in (
+        ("phone", contacts.phone),
+        ("website", str(contacts.website) if contacts.website else None),
+        ("address", contacts.address),
+        ("hours", contacts.hours),
+    ):
+        if value:
+            lines.append(t(f"org.{key}", **{key: escape(value)}))
+    if org.consultations:
+        lines.append("")
+        lines.append(t("org.consultations"))
+        for c in org.consultations:
+            lines.append(
+                t(
+                    "org.consultation_line",
+                    title=escape(c.title if ru else c.title_en),
+                    format=t(f"format.{c.format.value}"),
+                )
+            )
+    if org.capacity > 0:
+        lines.append("")
+        lines.append(t("org.takes_requests"))
+    return "\n".join(lines)
+
+
+async def share_link(bot: Bot, measure_id: str) -> str:
+    me = await bot.me()
+    return f"https://t.me/{me.username}?start=m-{measure_id}"
+
+
+async def send_measure_card(
+    message: Message,
+    measure: Measure,
+    t: Translator,
+    view: CatalogueView,
+    profile: FamilyProfile | None,
+    bot: Bot,
+) -> None:
+    text = render_measure(measure, t, view, profile, await share_link(bot, measure.id))
+    await send_long(message, text, reply_markup=measure_keyboard(measure, t), parse_mode="HTML")
+
+
+async def cmd_start_measure(
+    message: Message,
+    command: CommandObject,
+    viewer: Viewer,
+    session: AsyncSession,
+    state: FSMContext,
+    t: Translator,
+    catalogue: CatalogueHolder,
+    bot: Bot,
+) -> None:
+    await leave_dialog(state)
+    measure_id = (command.args or "")[2:66]
+    measure = catalogue.view.measures.get(measure_id)
+    if measure is None:
+        await message.answer(t("card.not_found"))
+        return
+    profile = await family_profile(viewer, session, state)
+    await send_measure_card(message, measure, t, catalogue.view, profile, bot)
+
+
+async def cb_open_measure(
+    query: CallbackQuery,
+    callback_data: CardCD,
+    callback_answer: CallbackAnswer,
+    viewer: Viewer,
+    session: AsyncSession,
+    state: FSMContext,
+    t: Translator,
+    catalogue: CatalogueHolder,
+    bot: Bot,
+) -> None:
+    measure = catalogue.view.measures.get(callback_data.id)
+    if measure is None or not isinstance(query.message, Message):
+        alert(callback_answer, t("card.not_found"))
+        return
+    profile = await family_profile(viewer, session, state)
+    await send_measure_card(query.message, measure, t, catalogue.view, profile, bot)
+
+
+async def cb_open_organization(
+    query: CallbackQuery,
+    callback_data: CardCD,
+    callback_answer: CallbackAnswer,
+    t: Translator,
+    catalogue: CatalogueHolder,
+) -> None:
+    org = catalogue.view.organizations.get(callback_data.id)
+    if org is None or not isinstance(query.message, Message):
+        alert(callback_answer, t("fallback.stale_button"))
+        return
+    await query.message.answer(render_organization(org, t, catalogue.view))
+
+
+async def cb_measure_feedback(
+    query: CallbackQuery,
+    callback_data: CardCD,
+    callback_answer: CallbackAnswer,
+    viewer: Viewer,
+    session: AsyncSession,
+    state: FSMContext,
+    clock: Clock,
+    t: Translator,
+    catalogue: CatalogueHolder,
+) -> None:
+    measure = catalogue.view.measures.get(callback_data.id)
+    try:
+        verdict = MeasureVerdictFeedback(callback_data.value)
+    except ValueError:
+        verdict = None
+    if measure is None or verdict is None or not isinstance(query.message, Message):
+        alert(callback_answer, t("fallback.stale_button"))
+        return
+    feedback_id = await discovery.record_measure_feedback(
+        session,
+        clock,
+        measure_id=measure.id,
+        verdict=verdict,
+        region_code=viewer.region_code,
+        user=viewer.user,
+    )
+    callback_answer.text = t("feedback.thanks")
+    if verdict is MeasureVerdictFeedback.HELPFUL:
+        return
+    await state.update_data({LAST_FEEDBACK: feedback_id})
+    kb = InlineKeyboardBuilder()
+    for reason in MeasureFeedbackReason:
+        kb.button(
+            text=t(f"feedback.reason.{reason.value}"),
+            callback_data=CardCD(action=CardAction.REASON, id=measure.id, value=reason.value),
+        )
+    kb.adjust(1)
+    await query.message.answer(t("feedback.why"), reply_markup=kb.as_markup())
+
+
+async def cb_feedback_reason(
+    query: CallbackQuery,
+    callback_data: CardCD,
+    callback_answer: CallbackAnswer,
+    session: AsyncSession,
+    state: FSMContext,
+    t: Translator,
+) -> None:
+    feedback_id = (await state.get_data()).get(LAST_FEEDBACK)
+    try:
+        reason = MeasureFeedbackReason(callback_data.value)
+    except ValueError:
+        reason = None
+    if (
+        not isinstance(feedback_id, int)
+        or reason is None
+        or not isinstance(query.message, Message)
+    ):
+        alert(callback_answer, t("fallback.stale_button"))
+        return
+    saved = await discovery.add_feedback_reason(
+        session, feedback_id=feedback_id, measure_id=callback_data.id, reason=reason
+    )
+    if not saved:
+        alert(callback_answer, t("fallback.stale_button"))
+        return
+    await state.update_data({LAST_FEEDBACK: None})
+    await query.message.edit_text(t("feedback.reason_thanks"))
+
+
+def create_router() -> Router:
+    router = Router(name=__name__)
+    router.message.register(
+        cmd_start_measure, CommandStart(deep_link=True, magic=F.args.startswith("m-"))
+    )
+    router.callback_query.register(cb_open_measure, CardCD.filter(F.action == CardAction.MEASURE))
+    router.callback_query.register(
+        cb_open_organization, CardCD.filter(F.action == CardAction.ORGANIZATION)
+    )
+    router.callback_query.register(
+        cb_measure_feedback, CardCD.filter(F.action == CardAction.FEEDBACK)
+    )
+    router.callback_query.register(
+        cb_feedback_reason, CardCD.filter(F.action == CardAction.REASON)
+    )
+    return router

@@ -1,0 +1,525 @@
+"""/find: a short guided screener; every question can be skipped, results explain themselves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from html import escape
+from typing import Any
+
+from aiogram import F, Router
+from aiogram.filters import Command
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.callback_answer import CallbackAnswer
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock
+from bot.middlewares.viewer import ANON_REGION, Viewer
+from bot.services import discovery, people
+from bot.services.catalogue import CatalogueHolder, CatalogueView
+from bot.services.screener import (
+    Child,
+    FamilyProfile,
+    MeasureVerdict,
+    Verdict,
+    render_reason,
+    screen,
+)
+from bot.texts import Translator
+from handlers.cards import SESSION_PROFILE, measure_button
+from handlers.dialogs import leave_dialog
+from handlers.render import alert, send_long
+
+ANSWERS = "find_answers"
+MAX_CHILDREN_ASKED = 4
+SKIP, FINISH = "skip", "finish"
+
+
+class FindStates(StatesGroup):
+    answering = State()
+
+
+class FindCD(CallbackData, prefix="find"):
+    step: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Option:
+    label_key: str
+    value: Any
+
+
+YES_NO = (Option("find.yes", True), Option("find.no", False))
+CHILD_AGES = tuple(
+    Option(f"find.option.age_{i}", age)
+    for i, age in enumerate((0.5, 1.2, 2.0, 5.0, 12.0, 17.5, 20.0, 25.0), 1)
+)
+OPTIONS: dict[str, tuple[Option, ...]] = {
+    "pregnant": YES_NO,
+    "pregnancy_weeks": tuple(
+        Option(f"find.option.weeks_{i}", w) for i, w in enumerate((8, 17, 26, 34), 1)
+    ),
+    "children_count": (
+        Option("find.option.children_0", 0),
+        Option("1", 1),
+        Option("2", 2),
+        Option("3", 3),
+        Option("find.option.children_4", 4),
+    ),
+    "disabled_child": YES_NO,
+    "single_parent": YES_NO,
+    "mother_age": tuple(
+        Option(f"find.option.mother_{i}", a) for i, a in enumerate((22, 30, 40), 1)
+    ),
+    "employed": YES_NO,
+    "student": YES_NO,
+    "has_mortgage": YES_NO,
+    "citizen": YES_NO,
+    **{f"child_age_{i}": CHILD_AGES for i in range(MAX_CHILDREN_ASKED)},
+}
+ORDER = (
+    "region",
+    "pregnant",
+    "pregnancy_weeks",
+    "children_count",
+    *(f"child_age_{i}" for i in range(MAX_CHILDREN_ASKED)),
+    "disabled_child",
+    "single_parent",
+    "mother_age",
+    "income",
+    "employed",
+    "student",
+    "has_mortgage",
+    "citizen",
+)
+# Income ranges as multiples of the regional per-capita subsistence minimum; the answer stored
+# is a point inside the range, so the screener compares it with 1× and 2× thresholds exactly.
+INCOME_POINTS = (0.8, 1.5, 2.5)
+
+
+def _applies(step: str, answers: dict[str, Any], region: str | None) -> bool:
+    if step == "region":
+        return region is None
+    if step == "pregnancy_weeks":
+        return answers.get("pregnant") is True
+    if step.startswith("child_age_"):
+        return int(step.rsplit("_", 1)[1]) < min(
+            answers.get("children_count") or 0, MAX_CHILDREN_ASKED
+        )
+    if step == "disabled_child":
+        return bool(answers.get("children_count"))
+    return True
+
+
+def next_step(answers: dict[str, Any], region: str | None) -> str | None:
+    asked = set(answers.get("_asked", []))
+    for step in ORDER:
+        if step not in asked and _applies(step, answers, region):
+            return step
+    return None
+
+
+def to_profile(answers: dict[str, Any], region: str | None) -> FamilyProfile:
+    children: list[Child] | None = None
+    count = answers.get("children_count")
+    if count is not None:
+        disabled = answers.get("disabled_child")
+        children = []
+        for i in range(count):
+            age = answers.get(f"child_age_{i}") if i < MAX_CHILDREN_ASKED else None
+            # Which child has the disability does not matter to any rule: mark the first.
+            child_disabled = (
+                (i == 0) if disabled is True else (False if disabled is False else None)
+            )
+            children.append(Child(age_years=age, disabled=child_disabled))
+    return FamilyProfile(
+        region=region,
+        children=children,
+        pregnant=answers.get("pregnant"),
+        pregnancy_weeks=answers.get("pregnancy_weeks"),
+        mother_age=answers.get("mother_age"),
+        student=answers.get("student"),
+        employed=answers.get("employed"),
+        income_per_person=answers.get("income"),
+        single_parent=answers.get("single_parent"),
+        citizen=answers.get("citizen"),
+        has_mortgage=answers.get("has_mortgage"),
+    )
+
+
+def from_profile(profile: FamilyProfile) -> dict[str, Any]:
+    """Saved profile back to answers, so the results and cards use the same shape."""
+    answers: dict[str, Any] = {
+        key: value
+        for key, value in {
+            "pregnant": profile.pregnant,
+            "pregnancy_weeks": profile.pregnancy_weeks,
+            "mother_age": profile.mother_age,
+            "student": profile.student,
+            "employed": profile.employed,
+            "income": profile.income_per_person,
+            "single_parent": profile.single_parent,
+            "citizen": profile.citizen,
+            "has_mortgage": profile.has_mortgage,
+        }.items()
+        if value is not None
+    }
+    if profile.children is not None:
+        answers["children_count"] = len(profile.children)
+        for i, child in enumerate(profile.children[:MAX_CHILDREN_ASKED]):
+            if child.age_years is not None:
+                answers[f"child_age_{i}"] = child.age_years
+        flags = [c.disabled for c in profile.children if c.disabled is not None]
+        if flags:
+            answers["disabled_child"] = any(flags)
+    return answers
+
+
+def _money(value: float) -> str:
+    return f"{round(value):,}".replace(",", "\u202f")
+
+
+def question(
+    step: str, answers: dict[str, Any], t: Translator, view: CatalogueView, region: str | None
+) -> tuple[str, InlineKeyboardMarkup]:
+    kb = InlineKeyboardBuilder()
+    if step == "region":
+        text = t("find.q.region")
+        for r in view.regions.values():
+            kb.button(
+                text=r.name if t.lang == "ru" else r.name_en,
+                callback_data=FindCD(step=step, value=r.code),
+            )
+    elif step == "income":
+        region_obj = view.regions.get(region or "")
+        if region_obj is None:
+            text = t("find.q.income_no_region")
+        else:
+            text = t("find.q.income")
+            pm = region_obj.subsistence_minimum.per_capita
+            low, high = _money(pm), _money(2 * pm)
+            for i, _ in enumerate(INCOME_POINTS, 1):
+                kb.button(
+                    text=t(f"find.option.income_{i}", low=low, high=high),
+                    callback_data=FindCD(step=step, value=str(i)),
+                )
+    else:
+        if step.startswith("child_age_"):
+            text = t("find.q.child_age", n=int(step.rsplit("_", 1)[1]) + 1)
+        else:
+            text = t(f"find.q.{step}")
+        for i, option in enumerate(OPTIONS[step]):
+            label = (
+                t(option.label_key) if option.label_key.startswith("find.") else option.label_key
+            )
+            kb.button(text=label, callback_data=FindCD(step=step, value=str(i)))
+    kb.adjust(2)
+    tail = InlineKeyboardBuilder()
+    tail.button(text=t("find.skip"), callback_data=FindCD(step=step, value=SKIP))
+    tail.button(text=t("find.finish"), callback_data=FindCD(step=step, value=FINISH))
+    tail.adjust(2)
+    kb.attach(tail)
+    return text, kb.as_markup()
+
+
+async def _region_of(viewer: Viewer, answers: dict[str, Any]) -> str | None:
+    return viewer.region_code or answers.get("region")
+
+
+async def cmd_find(
+    message: Message,
+    viewer: Viewer,
+    session: AsyncSession,
+    state: FSMContext,
+    t: Translator,
+    catalogue: CatalogueHolder,
+) -> None:
+    await leave_dialog(state)
+    saved = await discovery.load_profile(session, viewer.user)
+    if saved is not None:
+        kb = InlineKeyboardBuilder()
+        kb.button(text=t("find.reuse_yes"), callback_data=FindCD(step="reuse", value="yes"))
+        kb.button(text=t("find.reuse_no"), callback_data=FindCD(step="reuse", value="no"))
+        await state.set_state(FindStates.answering)
+        await message.answer(t("find.reuse"), reply_markup=kb.as_markup())
+        return
+    intro = (
+        t("find.intro")
+        + "\n"
+        + t("find.intro_saved" if viewer.consented else "find.intro_anonymous")
+    )
+    await message.answer(intro)
+    await _start(message, viewer, state, t, catalogue)
+
+
+async def _start(
+    message: Message, viewer: Viewer, state: FSMContext, t: Translator, catalogue: CatalogueHolder
+) -> None:
+    answers: dict[str, Any] = {"_asked": []}
+    await state.set_state(FindStates.answering)
+    await state.update_data({ANSWERS: answers})
+    await _ask_next(message, viewer, None, state, t, catalogue)
+
+
+async def _ask_next(
+    message: Message,
+    viewer: Viewer,
+    session: AsyncSession | None,
+    state: FSMContext,
+    t: Translator,
+    catalogue: CatalogueHolder,
+    clock: Clock | None = None,
+) -> None:
+    answers: dict[str, Any] = (await state.get_data()).get(ANSWERS, {"_asked": []})
+    region = await _region_of(viewer, answers)
+    step = next_step(answers, region)
+    if step is None:
+        assert session is not None and clock is not None
+        await _show_results(message, viewer, session, state, clock, t, catalogue, answers)
+        return
+    text, keyboard = question(step, answers, t, catalogue.view, region)
+    await message.answer(text, reply_markup=keyboard)
+
+
+async def _record(state: FSMContext, step: str, value: Any) -> dict[str, Any]:
+    answers: dict[str, Any] = dict((await state.get_data()).get(ANSWERS, {"_asked": []}))
+    answers["_asked"] = [*answers.get("_asked", []), step]
+    if value is not None:
+        answers[step] = value
+    await state.update_data({ANSWERS: answers})
+    return answers
+
+
+async def cb_answer(
+    query: CallbackQuery,
+    callback_data: FindCD,
+    callback_answer: CallbackAnswer,
+    viewer: Viewer,
+    session: AsyncSession,
+    state: FSMContext,
+    clock: Clock,
+    t: Translator,
+    catalogue: CatalogueHolder,
+) -> None:
+    message = query.message
+    if not isinstance(message, Message):
+        return
+    data = await state.get_data()
+    answers: dict[str, Any] = data.get(ANSWERS, {"_asked": []})
+    if callback_data.step == "reuse":
+        saved = await discovery.load_profile(session, viewer.user)
+        await message.edit_reply_markup(reply_markup=None)
+        if callback_data.value == "yes" and saved is not None:
+            answers = {**from_profile(saved), "_asked": list(ORDER)}
+            await state.update_data({ANSWERS: answers})
+            await _show_results(message, viewer, session, state, clock, t, catalogue, answers)
+        else:
+            await _start(message, viewer, state, t, catalogue)
+        return
+    region = await _region_of(viewer, answers)
+    # Only the question being asked now may be answered: an old or forged button changes nothing.
+    if await state.get_state() != FindStates.answering or callback_data.step != next_step(
+        answers, region
+    ):
+        alert(callback_answer, t("fallback.stale_button"))
+        return
+    value = _decode(callback_data.step, callback_data.value, catalogue.view, region)
+    if value is _INVALID:
+        alert(callback_answer, t("fallback.stale_button"))
+        return
+    await message.edit_reply_markup(reply_markup=None)
+    if callback_data.value == FINISH:
+        answers = await _record(state, callback_data.step, None)
+        await _show_results(message, viewer, session, state, clock, t, catalogue, answers)
+        return
+    if callback_data.step == "region" and isinstance(value, str):
+        await _remember_region(viewer, session, state, value)
+    await _record(state, callback_data.step, value)
+    await _ask_next(message, viewer, session, state, t, catalogue, clock)
+
+
+_INVALID = object()
+
+
+def _decode(step: str, raw: str, view: CatalogueView, region: str | None) -> Any:
+    if raw in (SKIP, FINISH):
+        return None
+    if step == "region":
+        return raw if raw in view.regions else _INVALID
+    if step == "income":
+        region_obj = view.regions.get(region or "")
+        if region_obj is None or raw not in ("1", "2", "3"):
+            return _INVALID
+        return round(INCOME_POINTS[int(raw) - 1] * region_obj.subsistence_minimum.per_capita)
+    options = OPTIONS.get(step)
+    if options is None or not raw.isdigit() or int(raw) >= len(options):
+        return _INVALID
+    return options[int(raw)].value
+
+
+async def _remember_region(
+    viewer: Viewer, session: AsyncSession, state: FSMContext, region: str
+) -> None:
+    if viewer.user is not None:
+        await people.set_location(session, viewer.user, region, None)
+    else:
+        await state.update_data({ANON_REGION: region})
+    viewer.region_code = region
+
+
+async def msg_typed_answer(
+    message: Message,
+    viewer: Viewer,
+    session: AsyncSession,
+    state: FSMContext,
+    clock: Clock,
+    t: Translator,
+    catalogue: CatalogueHolder,
+) -> None:
+    """A typed number answers the income or a child's age; anything else gets a hint."""
+    answers: dict[str, Any] = (await state.get_data()).get(ANSWERS, {"_asked": []})
+    step = next_step(answers, await _region_of(viewer, answers))
+    text = (message.text or "").replace("\u00a0", "").replace(" ", "").replace(",", ".")
+    text = text.removesuffix("₽").removesuffix("руб").removesuffix("р")
+    try:
+        number = float(text[:20])
+    except ValueError:
+        number = -1.0
+    if step == "income" and 0 <= number <= 10_000_000:
+        value: Any = round(number)
+    elif step is not None and step.startswith("child_age_") and 0 <= number <= 25:
+        value = number
+    else:
+        await message.answer(t("find.bad_number"))
+        return
+    await message.answer(
+        t("find.typed_answer", value=escape(_money(value) if step == "income" else str(value)))
+    )
+    await _record(state, step, value)
+    await _ask_next(message, viewer, session, state, t, catalogue, clock)
+
+
+async def _show_results(
+    message: Message,
+    viewer: Viewer,
+    session: AsyncSession,
+    state: FSMContext,
+    clock: Clock,
+    t: Translator,
+    catalogue: CatalogueHolder,
+    answers: dict[str, Any],
+) -> None:
+    view = catalogue.view
+    region = await _region_of(viewer, answers)
+    profile = to_profile(answers, region)
+    verdicts = screen(view.measures.values(), profile, view.regions)
+    fitting = [v for v in verdicts if v.verdict is not Verdict.NOT_ELIGIBLE]
+    await state.set_state(None)
+    await state.update_data({ANSWERS: None, SESSION_PROFILE: profile.model_dump(mode="json")})
+    if await discovery.save_profile(session, clock, viewer.user, profile):
+        await message.answer(t("find.saved"))
+    await discovery.log_screening(
+        session, clock, region_code=region, user=viewer.user, found=len(fitting)
+    )
+    if not fitting:
+        await message.answer(t("find.nothing"))
+        return
+    text, keyboard = render_results(verdicts, view, t)
+    await send_long(message, text, reply_markup=keyboard, parse_mode="HTML")
+
+
+def render_results(
+    verdicts: list[MeasureVerdict], view: CatalogueView, t: Translator
+) -> tuple[str, InlineKeyboardMarkup]:
+    ru = t.lang == "ru"
+    fitting = [v for v in verdicts if v.verdict is not Verdict.NOT_ELIGIBLE]
+    rejected = [v for v in verdicts if v.verdict is Verdict.NOT_ELIGIBLE]
+    eligible = sum(1 for v in fitting if v.verdict is Verdict.ELIGIBLE)
+    lines = [
+        t("find.results_title"),
+        t("find.results_counts", eligible=eligible, maybe=len(fitting) - eligible),
+    ]
+    # Each measure once, under its main need; needs ordered by their best measure.
+    groups: dict[str, list[MeasureVerdict]] = {}
+    for verdict in fitting:
+        groups.setdefault(view.measures[verdict.measure_id].needs[0], []).append(verdict)
+    kb = InlineKeyboardBuilder()
+    for need_id, group in groups.items():
+        need = view.needs.get(need_id)
+        lines.append("")
+        if need is not None:
+            lines.append(
+                t(
+                    "find.need_header",
+                    emoji=need.emoji,
+                    title=escape(need.title if ru else need.title_en),
+                )
+            )
+        for verdict in group:
+            measure = view.measures[verdict.measure_id]
+            title = escape(measure.title if ru else measure.title_en)
+            if verdict.verdict is Verdict.ELIGIBLE:
+                lines.append(t("find.line_eligible", title=title))
+            else:
+                unknown = next((r for r in verdict.reasons if r.met is None), None)
+                reason = escape(render_reason(unknown, t)) if unknown else ""
+                lines.append(t("find.line_maybe", title=title, reason=reason))
+            label, data = measure_button(measure, t)
+            mark = "✅" if verdict.verdict is Verdict.ELIGIBLE else "❓"
+            kb.button(text=f"{mark} {label}", callback_data=data)
+    lines.append("")
+    lines.append(t("find.results_hint"))
+    if rejected:
+        kb.button(
+            text=t("find.why_not", count=len(rejected)),
+            callback_data=FindCD(step="why_not", value="1"),
+        )
+    kb.adjust(1)
+    return "\n".join(lines), kb.as_markup()
+
+
+async def cb_why_not(
+    query: CallbackQuery,
+    callback_answer: CallbackAnswer,
+    state: FSMContext,
+    t: Translator,
+    catalogue: CatalogueHolder,
+) -> None:
+    data = (await state.get_data()).get(SESSION_PROFILE)
+    if not data or not isinstance(query.message, Message):
+        alert(callback_answer, t("fallback.stale_button"))
+        return
+    view = catalogue.view
+    profile = FamilyProfile.model_validate(data)
+    rejected = [
+        v
+        for v in screen(view.measures.values(), profile, view.regions)
+        if v.verdict is Verdict.NOT_ELIGIBLE
+    ]
+    lines = [t("find.why_not_title"), ""]
+    for verdict in rejected:
+        measure = view.measures[verdict.measure_id]
+        failing = next((r for r in verdict.reasons if r.met is False), None)
+        lines.append(
+            t(
+                "find.why_not_line",
+                title=escape(measure.title if t.lang == "ru" else measure.title_en),
+                reason=escape(render_reason(failing, t)) if failing else "",
+            )
+        )
+    await send_long(query.message, "\n".join(lines), parse_mode="HTML")
+
+
+def create_router() -> Router:
+    router = Router(name=__name__)
+    router.message.register(cmd_find, Command("find"))
+    router.callback_query.register(cb_why_not, FindCD.filter(F.step == "why_not"))
+    router.callback_query.register(cb_answer, FindCD.filter())
+    router.message.register(
+        msg_typed_answer, FindStates.answering, F.text, ~F.text.startswith("/")
+    )
+    return router

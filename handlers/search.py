@@ -1,0 +1,178 @@
+"""/search and any plain text outside a dialog: ranked results, or the closest needs."""
+
+from __future__ import annotations
+
+from html import escape
+
+from aiogram import F, Router
+from aiogram.filters import Command, CommandObject
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.callback_answer import CallbackAnswer
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock
+from bot.middlewares.viewer import Viewer
+from bot.services import discovery
+from bot.services.catalogue import CatalogueHolder, CatalogueView
+from bot.services.search_index import Hit
+from bot.texts import Translator
+from handlers.cards import measure_button, organization_button
+from handlers.render import alert
+
+QUERY_SHOWN = 80
+
+
+class SearchStates(StatesGroup):
+    typing_query = State()
+
+
+class NeedCD(CallbackData, prefix="need"):
+    id: str
+
+
+def _hit_button(hit: Hit, view: CatalogueView, t: Translator) -> tuple[str, object] | None:
+    prefix = t(f"search.kind.{hit.kind}")
+    if hit.kind == "measure" and hit.id in view.measures:
+        label, data = measure_button(view.measures[hit.id], t)
+    elif hit.kind == "organization" and hit.id in view.organizations:
+        label, data = organization_button(view.organizations[hit.id], t)
+    elif hit.kind == "consultation" and hit.id in view.consultations:
+        org, _ = view.consultations[hit.id]
+        label, data = organization_button(org, t)
+        label = hit.title[:60]
+    else:
+        return None
+    return f"{prefix} {label}", data
+
+
+def results_keyboard(hits: list[Hit], view: CatalogueView, t: Translator) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    for hit in hits:
+        button = _hit_button(hit, view, t)
+        if button is not None:
+            kb.button(text=button[0], callback_data=button[1])  # type: ignore[arg-type]
+    kb.adjust(1)
+    return kb.as_markup()
+
+
+def needs_keyboard(
+    need_ids: list[str], view: CatalogueView, t: Translator
+) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    for need_id in need_ids:
+        need = view.needs.get(need_id)
+        if need is not None:
+            title = need.title if t.lang == "ru" else need.title_en
+            kb.button(text=f"{need.emoji} {title}".strip(), callback_data=NeedCD(id=need.id))
+    kb.adjust(1)
+    return kb.as_markup()
+
+
+async def run_search(
+    message: Message,
+    query: str,
+    viewer: Viewer,
+    session: AsyncSession,
+    clock: Clock,
+    t: Translator,
+    catalogue: CatalogueHolder,
+) -> None:
+    query = " ".join(query.split())
+    if not any(ch.isalnum() for ch in query):
+        await message.answer(t("search.too_short"))
+        return
+    view = catalogue.view
+    outcome = await discovery.search(
+        session, clock, view, query=query, region_code=viewer.region_code, user=viewer.user
+    )
+    shown = escape(query if len(query) <= QUERY_SHOWN else query[: QUERY_SHOWN - 1] + "…")
+    if outcome.hits:
+        text = t("search.results", query=shown)
+        if viewer.region_code is None:
+            text += "\n\n" + t("search.region_hint")
+        await message.answer(text, reply_markup=results_keyboard(outcome.hits, view, t))
+        return
+    text = t("search.nothing", query=shown)
+    if outcome.closest_needs:
+        text += "\n" + t("search.closest")
+    text += "\n\n" + t("search.offer_help")
+    await message.answer(text, reply_markup=needs_keyboard(outcome.closest_needs, view, t))
+
+
+async def cmd_search(
+    message: Message,
+    command: CommandObject,
+    viewer: Viewer,
+    session: AsyncSession,
+    state: FSMContext,
+    clock: Clock,
+    t: Translator,
+    catalogue: CatalogueHolder,
+) -> None:
+    if not command.args:
+        await state.set_state(SearchStates.typing_query)
+        await message.answer(t("search.ask"))
+        return
+    await run_search(message, command.args, viewer, session, clock, t, catalogue)
+
+
+async def msg_search_text(
+    message: Message,
+    viewer: Viewer,
+    session: AsyncSession,
+    state: FSMContext,
+    clock: Clock,
+    t: Translator,
+    catalogue: CatalogueHolder,
+) -> None:
+    if await state.get_state() == SearchStates.typing_query:
+        await state.set_state(None)
+    await run_search(message, message.text or "", viewer, session, clock, t, catalogue)
+
+
+async def cb_need(
+    query: CallbackQuery,
+    callback_data: NeedCD,
+    callback_answer: CallbackAnswer,
+    viewer: Viewer,
+    t: Translator,
+    catalogue: CatalogueHolder,
+) -> None:
+    view = catalogue.view
+    need = view.needs.get(callback_data.id)
+    if need is None or not isinstance(query.message, Message):
+        alert(callback_answer, t("fallback.stale_button"))
+        return
+    title = need.title if t.lang == "ru" else need.title_en
+    measures = [m for m in view.measures_for_region(viewer.region_code) if need.id in m.needs]
+    orgs = [o for o in view.organizations_for_region(viewer.region_code) if need.id in o.needs]
+    if not measures and not orgs:
+        await query.message.answer(t("need.none") + "\n\n" + t("search.offer_help"))
+        return
+    kb = InlineKeyboardBuilder()
+    for measure in measures[:20]:
+        label, data = measure_button(measure, t)
+        kb.button(text=f"{t('search.kind.measure')} {label}", callback_data=data)
+    for org in orgs[:10]:
+        label, data = organization_button(org, t)
+        kb.button(text=f"{t('search.kind.organization')} {label}", callback_data=data)
+    kb.adjust(1)
+    await query.message.answer(t("need.measures", need=escape(title)), reply_markup=kb.as_markup())
+
+
+def create_router() -> Router:
+    router = Router(name=__name__)
+    router.message.register(cmd_search, Command("search"))
+    router.callback_query.register(cb_need, NeedCD.filter())
+    return router
+
+
+def create_text_router() -> Router:
+    """Plain text outside any dialog is a search; registered after every dialog's handlers."""
+    router = Router(name=f"{__name__}.text")
+    router.message.register(msg_search_text, F.text, ~F.text.startswith("/"))
+    return router
