@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import logging
 import re
 import sys
 from collections.abc import Callable
@@ -37,10 +38,12 @@ A number presses the numbered button of the bot's last message.
 """
 
 _TAG = re.compile(r"<[^>]+>")
+_LINK = re.compile(r'<a href="([^"]+)">([^<]*)</a>')
 
 
 def to_terminal(text: str) -> str:
     """Telegram HTML to plain terminal text."""
+    text = _LINK.sub(r"\2 (\1)", text)
     text = text.replace("<b>", "\033[1m").replace("</b>", "\033[0m")
     return html.unescape(_TAG.sub("", text))
 
@@ -144,6 +147,8 @@ async def run_demo(
         DEMO_DB.unlink(missing_ok=True)  # noqa: ASYNC240
         database = f"sqlite+aiosqlite:///{DEMO_DB}"
     settings = settings.model_copy(update={"database_url": database})
+    # The conversation is the output; per-update INFO lines would drown it.
+    logging.getLogger("aiogram").setLevel(logging.WARNING)
     app = build_app(settings)
     try:
         await prepare(app)

@@ -26,6 +26,9 @@ def pick_language(code: str | None) -> str:
 def _flatten(prefix: str, node: Any, out: dict[str, str], origin: str) -> None:
     if isinstance(node, Mapping):
         for key, value in node.items():
+            if not isinstance(key, str):
+                # YAML 1.1 reads bare yes/no/on/off keys as booleans: quote or rename them.
+                raise ValueError(f"{origin}: {prefix}: key {key!r} is not a string")
             _flatten(f"{prefix}.{key}" if prefix else str(key), value, out, origin)
         return
     if not isinstance(node, str):

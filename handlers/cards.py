@@ -22,11 +22,10 @@ from bot.services.catalogue import CatalogueHolder, CatalogueView
 from bot.services.discovery import MeasureFeedbackReason, MeasureVerdictFeedback
 from bot.services.screener import FamilyProfile, evaluate, render_reason, render_verdict
 from bot.texts import Translator
-from handlers.dialogs import leave_dialog
+from handlers.dialogs import SESSION_PROFILE, leave_dialog
 from handlers.render import alert, format_date, send_long
 
-# FSM keys: the screener answers of this conversation, and the feedback a reason may join.
-SESSION_PROFILE = "screener_profile"
+# FSM key: the feedback answer that a following reason belongs to.
 LAST_FEEDBACK = "last_feedback"
 
 

@@ -6,7 +6,10 @@ from aiogram.fsm.context import FSMContext
 
 from bot.middlewares.viewer import ANON_LANGUAGE, ANON_MUNICIPALITY, ANON_REGION
 
-_KEPT = (ANON_REGION, ANON_MUNICIPALITY, ANON_LANGUAGE)
+# The screener answers of this conversation: cards keep showing a personal verdict after
+# the dialog ends, even for a person who did not consent to saving them.
+SESSION_PROFILE = "screener_profile"
+_KEPT = (ANON_REGION, ANON_MUNICIPALITY, ANON_LANGUAGE, SESSION_PROFILE)
 
 
 async def leave_dialog(state: FSMContext) -> bool:

@@ -29,8 +29,8 @@ from bot.services.screener import (
     screen,
 )
 from bot.texts import Translator
-from handlers.cards import SESSION_PROFILE, measure_button
-from handlers.dialogs import leave_dialog
+from handlers.cards import measure_button
+from handlers.dialogs import SESSION_PROFILE, leave_dialog
 from handlers.render import alert, send_long
 
 ANSWERS = "find_answers"
@@ -53,7 +53,7 @@ class Option:
     value: Any
 
 
-YES_NO = (Option("find.yes", True), Option("find.no", False))
+YES_NO = (Option("find.answer_yes", True), Option("find.answer_no", False))
 CHILD_AGES = tuple(
     Option(f"find.option.age_{i}", age)
     for i, age in enumerate((0.5, 1.2, 2.0, 5.0, 12.0, 17.5, 20.0, 25.0), 1)

@@ -250,8 +250,12 @@ _NEED_PREFIX = "\x00need:"  # a pseudo-term no analysed text can produce
 
 _KIND_ORDER = {"measure": 0, "organization": 1, "consultation": 2}
 
-_EXACT_BONUS = 1.3  # the query is a whole title or keyword
-_PHRASE_BONUS = 1.15  # the query's words stand together in a title or keyword
+# The query is the entry's title, has all the title's words, is one of its aliases, or has all
+# of an alias's words. The title names the entry; aliases only point to it.
+_TITLE_EXACT_BONUS = 1.3
+_TITLE_WORDS_BONUS = 1.2
+_KEYWORD_EXACT_BONUS = 1.2
+_KEYWORD_WORDS_BONUS = 1.1
 
 
 def _need_term(need_id: str) -> str:
@@ -314,8 +318,8 @@ class SearchIndex:
         postings: dict[str, Postings],
         df: dict[str, int],
         need_phrases: list[tuple[str, frozenset[str], int]],
-        title_phrases: list[str],
-        keyword_phrases: list[tuple[str, ...]],
+        title_phrases: list[Phrase],
+        keyword_phrases: list[tuple[Phrase, ...]],
     ) -> None:
         self._docs = docs
         self._postings = postings
@@ -350,8 +354,8 @@ class SearchIndex:
         doc_list = list(unique.values())
 
         fields: list[tuple[list[str], list[str], list[str], list[str]]] = []
-        title_phrases: list[str] = []
-        keyword_phrases: list[tuple[str, ...]] = []
+        title_phrases: list[Phrase] = []
+        keyword_phrases: list[tuple[Phrase, ...]] = []
         for doc in doc_list:
             title = analyze(doc.title)
             keyword_stems = [analyze(k) for k in doc.keywords]
@@ -359,8 +363,8 @@ class SearchIndex:
             need_terms = [_need_term(n) for n in dict.fromkeys(doc.needs)]
             body = analyze(doc.body)
             fields.append((title, keywords, need_terms, body))
-            title_phrases.append(" ".join(title))
-            keyword_phrases.append(tuple(" ".join(k) for k in keyword_stems if k))
+            title_phrases.append(tuple(title))
+            keyword_phrases.append(tuple(tuple(k) for k in keyword_stems if k))
 
         n_docs = len(doc_list)
         specs = (_TITLE, _KEYWORDS, _NEEDS, _BODY)
@@ -472,13 +476,15 @@ class SearchIndex:
             stem = _stem(word)
             if self._known(stem) or not stem.isalpha():
                 # "6" or "17" alone says little; it still counts inside "ипотека 6" or a phrase.
-                alone = [] if stem.isdigit() and len(stem) <= 2 else [((stem, base),)]
+                alone: list[Alternative] = (
+                    [] if stem.isdigit() and len(stem) <= 2 else [((stem, base),)]
+                )
                 words.append(_Word(stem, base, alone))
                 continue
             corrections = self._corrections(stem)
             if corrections:
-                alternatives = [((c, base * w),) for c, w in corrections]
-                words.append(_Word(corrections[0][0], base * corrections[0][1], alternatives))
+                corrected: list[Alternative] = [((c, base * w),) for c, w in corrections]
+                words.append(_Word(corrections[0][0], base * corrections[0][1], corrected))
 
         concepts: list[Concept] = []
         seen: set[Concept] = set()
@@ -486,7 +492,7 @@ class SearchIndex:
         i = 0
         while i < len(words):
             span = 1
-            alternatives = list(words[i].alternatives)
+            alternatives: list[Alternative] = list(words[i].alternatives)
             for pattern, meanings in _EXPANSION_TABLE.get(stems[i], ()):
                 end = i + len(pattern)
                 if tuple(stems[i:end]) != pattern:
@@ -597,18 +603,21 @@ class SearchIndex:
     def _kind_rank(self, doc_idx: int) -> int:
         return _KIND_ORDER.get(self._docs[doc_idx].kind, len(_KIND_ORDER))
 
-    def _bonus(self, doc_idx: int, phrase: tuple[str, ...]) -> float:
+    def _bonus(self, doc_idx: int, phrase: Phrase) -> float:
+        """Reward a query that names the entry as a whole: its title first, then an alias."""
         if not phrase:
             return 1.0
-        joined = " ".join(phrase)
         title = self._title_phrases[doc_idx]
+        wanted = set(phrase)
+        if phrase == title:
+            return _TITLE_EXACT_BONUS
+        if len(wanted) >= 2 and wanted <= set(title):
+            return _TITLE_WORDS_BONUS
         keywords = self._keyword_phrases[doc_idx]
-        if joined == title or joined in keywords:
-            return _EXACT_BONUS
-        if len(phrase) >= 2:
-            padded = f" {joined} "
-            if padded in f" {title} " or any(padded in f" {k} " for k in keywords):
-                return _PHRASE_BONUS
+        if phrase in keywords:
+            return _KEYWORD_EXACT_BONUS
+        if len(wanted) >= 2 and any(wanted <= set(k) for k in keywords):
+            return _KEYWORD_WORDS_BONUS
         return 1.0
 
     def closest_needs(self, query: str, limit: int = 3) -> list[str]:

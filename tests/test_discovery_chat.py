@@ -1,0 +1,239 @@
+"""Discovery through the chat: search, cards, feedback and the /find screener."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.local_chat import ChatUser, LocalChat
+from db import models
+
+
+async def anonymous_in(chat: LocalChat, user_id: int, region: str) -> ChatUser:
+    person = chat.user(user_id)
+    await person.send("/start")
+    await person.click("Смотреть анонимно")
+    await person.click(region)
+    await person.click("Пропустить")
+    return person
+
+
+async def consented_in(chat: LocalChat, user_id: int, region: str) -> ChatUser:
+    person = chat.user(user_id)
+    await person.send("/start")
+    await person.click("✅ Согласен(на)")
+    await person.click(region)
+    await person.click("Пропустить")
+    return person
+
+
+async def search_rows(session: AsyncSession) -> list[models.SearchLog]:
+    return list(await session.scalars(select(models.SearchLog).order_by(models.SearchLog.id)))
+
+
+async def test_plain_text_is_a_search_with_card_buttons(
+    chat: LocalChat, session: AsyncSession
+) -> None:
+    anna = await anonymous_in(chat, 301, "Тамбовская область")
+    replies = await anna.send("маткапитал")
+    assert replies[-1].text == "Вот что нашлось по запросу «маткапитал»:"
+    assert replies[-1].button_texts[0] == "📌 Материнский (семейный) капитал"
+    [row] = await search_rows(session)
+    assert (row.query, row.region_code, row.results, row.user_id) == (
+        "маткапитал",
+        "RU-TAM",
+        len(replies[-1].buttons),
+        None,
+    )
+
+
+async def test_search_command_without_text_asks_then_searches(chat: LocalChat) -> None:
+    anna = chat.user(302)
+    await anna.send("/search")
+    assert "Что вы ищете?" in anna.last_text
+    await anna.send("декретные")
+    assert "Пособие по беременности и родам" in " ".join(anna.last_reply().button_texts)
+    assert "выберите его в /profile" in anna.last_text, "no region: says only federal is shown"
+
+
+async def test_regional_results_only_for_the_familys_region(chat: LocalChat) -> None:
+    tambov = await anonymous_in(chat, 303, "Тамбовская область")
+    await tambov.send("/search 300 тысяч при рождении третьего")
+    buttons = " ".join(tambov.last_reply().button_texts)
+    assert "300" in buttons
+    assert "Подмосков" not in buttons
+
+
+async def test_nothing_found_offers_needs_and_help_and_is_logged(
+    chat: LocalChat, session: AsyncSession
+) -> None:
+    anna = await anonymous_in(chat, 304, "Нижегородская область")
+    replies = await anna.send("квантовая хромодинамика")
+    assert "ничего не нашлось" in replies[-1].text
+    assert "/request" in replies[-1].text
+    [row] = await search_rows(session)
+    assert row.results == 0 and row.region_code == "RU-NIZ"
+
+
+async def test_needs_words_lead_to_that_need(chat: LocalChat) -> None:
+    anna = await anonymous_in(chat, 305, "Московская область")
+    await anna.send("муж бьёт, некуда идти")
+    labels = " ".join(anna.last_reply().button_texts)
+    assert "телефон доверия" in labels.lower() or "горячая линия" in labels.lower()
+
+
+async def test_garbage_input_is_answered_sensibly(chat: LocalChat, session: AsyncSession) -> None:
+    anna = await anonymous_in(chat, 306, "Тамбовская область")
+    await anna.send("🙂🙂🙂")
+    assert "хотя бы одно слово" in anna.last_text
+    await anna.send("'; DROP TABLE measures; --")
+    assert anna.last_text
+    await anna.send("пособие " * 1250)
+    assert "Вот что нашлось" in anna.last_text
+    assert len(anna.last_text) < 200, "the echoed query is shortened"
+    rows = await search_rows(session)
+    assert all(len(r.query) <= 500 for r in rows)
+    assert await session.get(models.Measure, "fed-matcap") is not None
+
+
+async def test_measure_card_has_everything_a_family_needs(chat: LocalChat) -> None:
+    anna = await anonymous_in(chat, 307, "Тамбовская область")
+    await anna.send("единое пособие на детей")
+    await anna.click("📌 Единое пособие на детей")
+    card = anna.last_reply()
+    for part in (
+        "Сколько:",
+        "Кому положено:",
+        "Документы:",
+        "Как оформить:",
+        "Основание:",
+        "проверено",
+        "https://t.me/family_nav_bot?start=m-fed-unified-allowance-children",
+        "Помогла ли информация?",
+    ):
+        assert part in card.text, part
+    assert card.button_texts[:1] == ["Оформить ↗"]
+    assert "👍 Помогла" in card.button_texts
+
+
+async def test_deep_link_opens_a_card_with_a_personal_verdict(chat: LocalChat) -> None:
+    anna = await anonymous_in(chat, 308, "Тамбовская область")
+    await anna.send("/find")
+    await anna.click("Нет")  # pregnant
+    await anna.click("1")  # children
+    await anna.click("1,5–3 года")
+    await anna.click("Хватит, покажите результат")
+    replies = await anna.send("/start m-fed-matcap-monthly")
+    card = replies[-1].text
+    assert "Скорее всего положено" in card or "Возможно" in card
+    assert "ребёнку 2 года" in card
+    await anna.send("/start m-no-such-measure")
+    assert "нет в каталоге" in anna.last_text
+
+
+async def test_card_feedback_with_reason_is_stored(chat: LocalChat, session: AsyncSession) -> None:
+    anna = await anonymous_in(chat, 309, "Тамбовская область")
+    await anna.send("/start m-fed-birth-grant")
+    await anna.click("😕 Сложно оформить")
+    assert anna.last_text == "Что пошло не так?"
+    await anna.click("Сложно с документами")
+    assert "Спасибо, записали" in anna.last_text
+    [row] = list(await session.scalars(select(models.Feedback)))
+    assert (row.kind, row.measure_id, row.verdict, row.reason, row.region_code) == (
+        "measure",
+        "fed-birth-grant",
+        "hard_to_apply",
+        "documents",
+        "RU-TAM",
+    )
+    assert row.user_id is None, "anonymous feedback stays anonymous"
+    # Pressing the reason again (a replay) changes nothing.
+    before = len(chat.session.answers)
+    await anna.press(anna.last_reply(), "card:r:fed-birth-grant:refused")
+    assert chat.session.answers[before].show_alert
+    await session.refresh(row)
+    assert row.reason == "documents"
+
+
+async def test_screener_for_a_pregnant_student_with_low_income(
+    chat: LocalChat, session: AsyncSession
+) -> None:
+    masha = await consented_in(chat, 310, "Тамбовская область")
+    await masha.send("/find")
+    assert "Ответы сохранятся в вашем профиле" in masha.messages[-2].text
+    await masha.click("Да")  # pregnant
+    await masha.click("12–22 недели")
+    await masha.click("Пока нет")  # children
+    await masha.click("Нет")  # single parent
+    await masha.click("до 25")
+    assert "на одного человека" in masha.last_text
+    assert "меньше 15\u202f719 ₽" in masha.last_reply().button_texts
+    await masha.click("меньше 15")
+    await masha.click("Нет")  # employed
+    await masha.click("Да")  # student
+    await masha.click("Нет")  # mortgage
+    await masha.click("Да")  # citizen
+    results = masha.last_reply()
+    assert "Что может подойти вашей семье" in results.text
+    labels = " ".join(results.button_texts)
+    assert "Единое пособие беременным" in labels or "беременн" in labels.lower()
+    assert "100" in labels, "Tambov's payment to pregnant students is found"
+    profile = await session.get(
+        models.FamilyProfile,
+        (await session.scalar(select(models.User.id).where(models.User.telegram_id == 310))),
+    )
+    assert profile is not None
+    assert profile.data["pregnant"] is True and profile.data["student"] is True
+    assert profile.data["income_per_person"] == round(0.8 * 15719)
+
+    await masha.send("/find")
+    assert "прошлые ответы" in masha.last_text
+    await masha.click("Показать подбор")
+    assert "Что может подойти вашей семье" in masha.last_text
+
+
+async def test_screener_skips_everything_and_still_explains(chat: LocalChat) -> None:
+    anna = await anonymous_in(chat, 311, "Московская область")
+    await anna.send("/find")
+    for _ in range(20):
+        if "Что может подойти" in anna.last_text:
+            break
+        await anna.click("Пропустить")
+    text = anna.last_text
+    assert "❓" in text, "unknown answers mean 'maybe', never a silent omission"
+    assert "доход не указан" in text or "не указан" in text
+
+
+async def test_screener_why_not_lists_reasons(chat: LocalChat) -> None:
+    anna = await anonymous_in(chat, 312, "Нижегородская область")
+    await anna.send("/find")
+    await anna.click("Нет")  # pregnant
+    await anna.click("Пока нет")
+    await anna.click("Хватит, покажите результат")
+    await anna.click("Почему не подходят другие")
+    assert "не подходят" in anna.last_text
+    assert "✖️" in anna.last_text
+
+
+async def test_screener_ignores_stale_and_forged_answers(chat: LocalChat) -> None:
+    anna = await anonymous_in(chat, 313, "Тамбовская область")
+    await anna.send("/find")
+    question = anna.last_reply()
+    await anna.click("Да")
+    answers_before = len(chat.session.answers)
+    await anna.press(question, "find:pregnant:1")  # the old question again
+    await anna.press(anna.last_reply(), "find:income:9")  # a step not asked now
+    await anna.press(anna.last_reply(), "find:pregnancy_weeks:77")  # no such option
+    assert all(a.show_alert for a in chat.session.answers[answers_before:])
+    assert anna.last_text == "Какой срок беременности?"
+
+
+async def test_screener_accepts_typed_income(chat: LocalChat) -> None:
+    anna = await anonymous_in(chat, 314, "Тамбовская область")
+    await anna.send("/find")
+    for label in ("Нет", "Пока нет", "Нет", "до 25"):
+        await anna.click(label)
+    await anna.send("сто рублей")
+    assert "Не понял сумму" in anna.last_text
+    await anna.send("12 500 ₽")
+    assert anna.messages[-2].text == "Понял: 12\u202f500."
