@@ -20,6 +20,7 @@ from bot.config import Settings
 from bot.middlewares.db_session import DbSessionMiddleware
 from bot.middlewares.viewer import ViewerMiddleware
 from bot.privacy import PrivacyNotice
+from bot.scheduler import Jobs, SchedulerJobs
 from bot.services.catalogue import CatalogueHolder
 from bot.texts import Texts
 from db.engine import create_engine, create_session_factory
@@ -36,12 +37,13 @@ class App:
     texts: Texts
     privacy: PrivacyNotice
     clock: Clock = field(default_factory=SystemClock)
+    jobs: Jobs = field(default_factory=SchedulerJobs)
 
     async def close(self) -> None:
         await self.engine.dispose()
 
 
-def build_app(settings: Settings, clock: Clock | None = None) -> App:
+def build_app(settings: Settings, clock: Clock | None = None, jobs: Jobs | None = None) -> App:
     engine = create_engine(settings.database_url)
     session_factory = create_session_factory(engine)
     return App(
@@ -52,6 +54,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
         texts=Texts.load(settings.content_dir),
         privacy=PrivacyNotice.load(settings.content_dir),
         clock=clock or SystemClock(),
+        jobs=jobs or SchedulerJobs(),
     )
 
 
@@ -84,6 +87,7 @@ def create_dispatcher(app: App, storage: BaseStorage | None = None) -> Dispatche
         texts=app.texts,
         catalogue=app.catalogue,
         privacy=app.privacy,
+        jobs=app.jobs,
     )
     dp.update.outer_middleware(DbSessionMiddleware(app.session_factory))
     dp.update.outer_middleware(ViewerMiddleware(app.texts))

@@ -40,6 +40,31 @@ OPEN_STATUSES = frozenset(
 )
 
 
+class EventAction(StrEnum):
+    """What happened to a referral; one `referral_events` row each (the audit trail).
+
+    The digest counts a week's events by action: `created`, `accepted`, `resolved`,
+    `not_helped`, `declined` (an organisation said no, with a reason), `unrouted`,
+    `sla_breach` (a deadline passed), `confirmed` (the family answered: the loop is closed).
+    """
+
+    CREATED = "created"
+    OFFERED = "offered"
+    DECLINED = "declined"
+    EXPIRED = "expired"  # an offer nobody took in time, re-offered to the next organisation
+    ACCEPTED = "accepted"
+    CONTACTED = "contacted"
+    RESOLVED = "resolved"
+    NOT_HELPED = "not_helped"
+    CONFIRMED = "confirmed"
+    CANCELLED = "cancelled"
+    UNROUTED = "unrouted"
+    SLA_BREACH = "sla_breach"
+    DETAILS_ADDED = "details_added"
+    REMINDED = "reminded"
+    MANAGER_ALERTED = "manager_alerted"
+
+
 class ReferralKind(StrEnum):
     REQUEST = "request"
     CONSULTATION = "consultation"

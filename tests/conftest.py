@@ -17,6 +17,7 @@ from bot.clock import FrozenClock
 from bot.config import Settings
 from bot.local_chat import LocalChat
 from bot.local_session import LocalSession
+from bot.scheduler import RecordingJobs
 from db import migrate
 from db.base import Base
 from db.engine import create_engine
@@ -71,7 +72,7 @@ async def app(db_url: str, clock: FrozenClock) -> AsyncIterator[App]:
     if db_url.startswith("postgresql"):
         await reset_postgres(db_url)
     settings = Settings(database_url=db_url, content_dir=CONTENT, admin_ids=[900])
-    application = build_app(settings, clock=clock)
+    application = build_app(settings, clock=clock, jobs=RecordingJobs())
     await migrate.upgrade(application.engine)
     await load_content(application)
     yield application

@@ -99,6 +99,13 @@ _STEM_FIXES = {
     "дочер": "доч",
 }
 
+# Pronoun adverbs the stemmer would merge: "нечем платить" is not "нечего есть".
+_WORD_STEMS = {w: w for w in ("нечего", "нечем", "некуда", "негде", "некому", "некогда")}
+
+# Stop words for ranking, but a need phrase keeps them: "без мужа" is not "муж бьёт",
+# "нет сил" is not "сила".
+_NEGATIONS = frozenset(("не", "нет", "без", "ни"))
+
 _STEMMER = snowballstemmer.stemmer("russian")
 
 
@@ -106,6 +113,8 @@ _STEMMER = snowballstemmer.stemmer("russian")
 def _stem(token: str) -> str:
     if not token.isalpha() or token.isascii():
         return token  # numbers and Latin words are kept as typed
+    if token in _WORD_STEMS:
+        return _WORD_STEMS[token]
     # "многодетныи" for "многодетный": adjectives typed without the breve.
     if len(token) >= 5 and token[-2:] in ("ыи", "ои"):
         token = token[:-1] + "й"
@@ -130,6 +139,10 @@ def _words(normalized: str) -> list[str]:
 def analyze(text: str) -> list[str]:
     """Text to the stems the index holds: lowercase, ё→е, no stop words, Russian snowball."""
     return [_stem(w) for w in _words(_normalize(text)) if w not in _STOP_WORDS]
+
+
+def _need_phrase_stems(text: str) -> list[str]:
+    return [_stem(w) for w in _words(_normalize(text)) if w not in _STOP_WORDS or w in _NEGATIONS]
 
 
 # --- colloquial names ---------------------------------------------------------------------
@@ -181,7 +194,6 @@ _EXPANSIONS: tuple[tuple[str, str], ...] = (
     ("нечем платить", "малоимущие"),
     ("не хватает денег", "малоимущие"),
     ("безработная", "работа занятость"),
-    ("без работы", "работа занятость"),
     ("переучиться", "переобучение"),
     ("курсы", "переобучение обучение"),
     ("квартира", "жилье"),
@@ -245,7 +257,7 @@ _K1 = 1.2
 _TITLE = (3.0, 0.5)
 _KEYWORDS = (3.0, 0.3)
 _NEEDS = (1.5, 0.5)
-_BODY = (1.0, 0.75)
+_BODY = (0.5, 0.75)
 _NEED_PREFIX = "\x00need:"  # a pseudo-term no analysed text can produce
 
 _KIND_ORDER = {"measure": 0, "organization": 1, "consultation": 2}
@@ -331,7 +343,7 @@ class SearchIndex:
         self._title_phrases = title_phrases
         self._keyword_phrases = keyword_phrases
         vocab = {t for t in df if not t.startswith(_NEED_PREFIX)}
-        vocab.update(s for _, stems, _ in need_phrases for s in stems)
+        vocab.update(s for _, stems, _ in need_phrases for s in stems - _NEGATIONS)
         vocab.update(_EXPANSION_STEMS)
         self._vocab = frozenset(vocab)
         self._sorted_vocab = sorted(vocab)
@@ -405,7 +417,7 @@ class SearchIndex:
         need_phrases: list[tuple[str, frozenset[str], int]] = []
         for need in needs:
             for phrase in (need.title, *need.synonyms):
-                stems = analyze(phrase)
+                stems = _need_phrase_stems(phrase)
                 if stems:
                     need_phrases.append((need.id, frozenset(stems), len(stems)))
 
@@ -470,8 +482,11 @@ class SearchIndex:
                 break
 
         words: list[_Word] = []
+        negations: set[str] = set()
         for word, base in chunks[:MAX_QUERY_TOKENS]:
             if word in _STOP_WORDS:
+                if word in _NEGATIONS:
+                    negations.add(word)
                 continue
             stem = _stem(word)
             if self._known(stem) or not stem.isalpha():
@@ -516,12 +531,14 @@ class SearchIndex:
                 for term, weight in alternative:
                     if weight > terms.get(term, 0.0):
                         terms[term] = weight
+        for word in negations:
+            terms.setdefault(word, 0.0)  # for need phrases only: no posting holds a stop word
         return _Query(concepts, terms, tuple(stems))
 
     def _needs_of(self, terms: dict[str, float]) -> list[str]:
         """Needs one of whose phrases the query holds whole; longer phrases count first."""
         # A far-fetched typo guess or an unfinished word does not name a need.
-        sure = {t for t, w in terms.items() if w >= NEED_MATCH_MIN_WEIGHT}
+        sure = {t for t, w in terms.items() if w >= NEED_MATCH_MIN_WEIGHT or t in _NEGATIONS}
         best: dict[str, int] = {}
         for need_id, stems, size in self._need_phrases:
             if size > best.get(need_id, 0) and stems <= sure:
@@ -628,10 +645,15 @@ class SearchIndex:
         named = self._needs_of(parsed.terms)
         scores: dict[str, float] = {need_id: 2.0 for need_id in named}
         typed = [w for w in _words(_normalize(query[:MAX_QUERY_CHARS])) if w not in _STOP_WORDS]
-        query_stems = list(dict.fromkeys([*parsed.terms, *map(_stem, typed)]))[:MAX_QUERY_TOKENS]
+        query_stems = [
+            s for s in dict.fromkeys([*parsed.terms, *map(_stem, typed)]) if s not in _NEGATIONS
+        ][:MAX_QUERY_TOKENS]
         if query_stems:
-            for need_id, stems, size in self._need_phrases:
-                total = sum(_similarity(s, query_stems) for s in stems) / size
+            for need_id, stems, _ in self._need_phrases:
+                content = stems - _NEGATIONS  # near misses are judged on the meaningful words
+                if not content:
+                    continue
+                total = sum(_similarity(s, query_stems) for s in content) / len(content)
                 if total >= 0.5 and total > scores.get(need_id, 0.0):
                     scores[need_id] = total
         if not scores:

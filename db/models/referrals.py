@@ -43,18 +43,22 @@ class Referral(Base):
     first_contact_at: Mapped[dt.datetime | None]
     resolved_at: Mapped[dt.datetime | None]
     closed_at: Mapped[dt.datetime | None]
+    # The next SLA check (reminder, re-offer, alert); indexed so a sweep finds due ones fast.
+    sla_due_at: Mapped[dt.datetime | None] = mapped_column(index=True)
+    sla_stage: Mapped[int] = mapped_column(Integer, default=0)
     # Bumped on every transition: the compare-and-set that lets only the first accept win.
     version: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class ReferralEvent(Base):
     __tablename__ = "referral_events"
-    __table_args__ = (Index("ix_referral_events_at", "at"),)
+    __table_args__ = (Index("ix_referral_events_action_at", "action", "at"),)
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     referral_id: Mapped[int] = mapped_column(ForeignKey("referrals.id"), index=True)
     at: Mapped[dt.datetime]
     actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(24))
     from_status: Mapped[str | None] = mapped_column(String(16))
     to_status: Mapped[str] = mapped_column(String(16))
     organization_id: Mapped[str | None] = mapped_column(ForeignKey("organizations.id"))

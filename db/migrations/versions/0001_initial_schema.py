@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+
 revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
@@ -464,6 +465,8 @@ def upgrade() -> None:
         sa.Column("first_contact_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("sla_due_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("sla_stage", sa.Integer(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["assignee_user_id"],
@@ -510,6 +513,7 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_referrals_region_created", ["region_code", "created_at"], unique=False
         )
+        batch_op.create_index(batch_op.f("ix_referrals_sla_due_at"), ["sla_due_at"], unique=False)
         batch_op.create_index(
             "ix_referrals_status_org", ["status", "organization_id"], unique=False
         )
@@ -629,6 +633,7 @@ def upgrade() -> None:
         sa.Column(
             "actor_user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
+        sa.Column("action", sa.String(length=24), nullable=False),
         sa.Column("from_status", sa.String(length=16), nullable=True),
         sa.Column("to_status", sa.String(length=16), nullable=False),
         sa.Column("organization_id", sa.String(length=64), nullable=True),
@@ -652,7 +657,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_referral_events")),
     )
     with op.batch_alter_table("referral_events", schema=None) as batch_op:
-        batch_op.create_index("ix_referral_events_at", ["at"], unique=False)
+        batch_op.create_index("ix_referral_events_action_at", ["action", "at"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_referral_events_referral_id"), ["referral_id"], unique=False
         )
@@ -742,7 +747,7 @@ def downgrade() -> None:
     op.drop_table("referral_offers")
     with op.batch_alter_table("referral_events", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_referral_events_referral_id"))
-        batch_op.drop_index("ix_referral_events_at")
+        batch_op.drop_index("ix_referral_events_action_at")
 
     op.drop_table("referral_events")
     with op.batch_alter_table("outbox", schema=None) as batch_op:
@@ -760,6 +765,7 @@ def downgrade() -> None:
     op.drop_table("audit_log")
     with op.batch_alter_table("referrals", schema=None) as batch_op:
         batch_op.drop_index("ix_referrals_status_org")
+        batch_op.drop_index(batch_op.f("ix_referrals_sla_due_at"))
         batch_op.drop_index("ix_referrals_region_created")
         batch_op.drop_index(batch_op.f("ix_referrals_family_user_id"))
 

@@ -1,0 +1,83 @@
+"""Notifications go to the outbox in the caller's transaction; a worker sends them later.
+
+Writing the message together with the state change that caused it means a crash can never
+leave a changed referral without its notification (or a notification without the change).
+Services never commit here: the calling use case does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock
+from db import models
+from db.enums import OutboxStatus
+
+# Outbox methods: "notify" renders a template for the recipient's language at send time;
+# "copy" copies a person's media message (never forwards, so no account is revealed).
+NOTIFY = "notify"
+COPY = "copy"
+
+
+def notify(
+    session: AsyncSession,
+    clock: Clock,
+    *,
+    chat_id: int,
+    lang: str,
+    kind: str,
+    params: dict[str, Any] | None = None,
+    referral_id: int | None = None,
+    not_before: dt.datetime | None = None,
+) -> models.OutboxMessage:
+    """Queue a message of template `kind` (see handlers/notifications.py) to one chat."""
+    now = clock.now()
+    row = models.OutboxMessage(
+        chat_id=chat_id,
+        method=NOTIFY,
+        payload={"kind": kind, "lang": lang, "params": params or {}},
+        status=OutboxStatus.PENDING,
+        attempts=0,
+        created_at=now,
+        not_before=not_before or now,
+        referral_id=referral_id,
+    )
+    session.add(row)
+    return row
+
+
+def copy(
+    session: AsyncSession,
+    clock: Clock,
+    *,
+    chat_id: int,
+    lang: str,
+    from_chat_id: int,
+    message_id: int,
+    caption_kind: str,
+    params: dict[str, Any],
+    referral_id: int | None = None,
+) -> models.OutboxMessage:
+    """Queue a copy of a message (photo, document, voice) with a caption from a template."""
+    now = clock.now()
+    row = models.OutboxMessage(
+        chat_id=chat_id,
+        method=COPY,
+        payload={
+            "kind": caption_kind,
+            "lang": lang,
+            "params": params,
+            "from_chat_id": from_chat_id,
+            "message_id": message_id,
+        },
+        status=OutboxStatus.PENDING,
+        attempts=0,
+        created_at=now,
+        not_before=now,
+        referral_id=referral_id,
+    )
+    session.add(row)
+    return row
