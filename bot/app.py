@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aiogram import Bot, Dispatcher
@@ -22,6 +23,8 @@ from bot.middlewares.viewer import ViewerMiddleware
 from bot.privacy import PrivacyNotice
 from bot.scheduler import Jobs, SchedulerJobs
 from bot.services.catalogue import CatalogueHolder
+from bot.services.referrals import Context, NoTimers, Sla, Timers
+from bot.sla import SlaTimers
 from bot.texts import Texts
 from db.engine import create_engine, create_session_factory
 
@@ -38,6 +41,16 @@ class App:
     privacy: PrivacyNotice
     clock: Clock = field(default_factory=SystemClock)
     jobs: Jobs = field(default_factory=SchedulerJobs)
+    timers: Timers = field(default_factory=NoTimers)
+    # Set by the runner to wake the outbox worker right after a commit that queued messages.
+    outbox_wake: Callable[[], None] = field(default=lambda: None)
+
+    @property
+    def sla(self) -> Sla:
+        return Sla.hours(self.settings.sla_accept_hours, self.settings.sla_contact_hours)
+
+    def referral_context(self) -> Context:
+        return Context(self.clock, self.catalogue.view, self.sla, self.timers)
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -46,7 +59,7 @@ class App:
 def build_app(settings: Settings, clock: Clock | None = None, jobs: Jobs | None = None) -> App:
     engine = create_engine(settings.database_url)
     session_factory = create_session_factory(engine)
-    return App(
+    app = App(
         settings=settings,
         engine=engine,
         session_factory=session_factory,
@@ -56,6 +69,8 @@ def build_app(settings: Settings, clock: Clock | None = None, jobs: Jobs | None 
         clock=clock or SystemClock(),
         jobs=jobs or SchedulerJobs(),
     )
+    app.timers = SlaTimers(app)
+    return app
 
 
 def create_bot(settings: Settings, session: BaseSession | None = None) -> Bot:

@@ -20,7 +20,10 @@ def get_routers() -> list[Router]:
         location,
         onboarding,
         profile,
+        relay,
+        requests,
         search,
+        staff,
     )
 
     return [
@@ -31,6 +34,9 @@ def get_routers() -> list[Router]:
         location.create_router(),
         profile.create_router(),
         find.create_router(),
+        requests.create_router(),
+        staff.create_router(),
+        relay.create_router(),
         search.create_router(),
         search.create_text_router(),
         fallback.create_router(),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -105,3 +105,24 @@ def chat(app: App) -> Iterator[LocalChat]:
     local = LocalSession()
     bot = create_bot(app.settings, session=local)
     yield LocalChat(create_dispatcher(app), bot, local)
+
+
+@pytest.fixture
+def deliver(app: App, chat: LocalChat) -> Callable[[], Awaitable[int]]:
+    """Send everything due in the outbox through the chat's bot, without real waiting."""
+    from bot.outbox_worker import OutboxWorker
+
+    from handlers.notifications import NotificationRenderer
+
+    async def no_sleep(_: float) -> None:
+        return None
+
+    worker = OutboxWorker(
+        app.session_factory,
+        chat.bot,
+        app.clock,
+        NotificationRenderer(app.texts, app.catalogue),
+        per_chat_interval=0,
+        sleep=no_sleep,
+    )
+    return worker.drain

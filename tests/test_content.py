@@ -79,7 +79,18 @@ WRONG_TIMEZONE = (
     "    name_en: Tambov Oblast\n    timezone: Europe/Moscow\n",
     "    name_en: Tambov Oblast\n    timezone: Europe/Tambov\n",
 )
-BROKEN_NEEDS_FILE = ("needs.yaml", "needs:\n", "needs:\n  - id: [unclosed\n")
+
+
+def tab_after(file: str, anchor: str) -> tuple[tuple[str, str, str], str]:
+    """An edit that puts a tab (illegal in YAML indentation) on the line after `anchor`."""
+    original = (CONTENT / file).read_text(encoding="utf-8")
+    line = original.count("\n", 0, original.index(anchor)) + 2
+    problem = f"{file}: line {line}: (yaml): found character '\\t' that cannot start any token"
+    return (file, anchor, anchor + "\t- id: x\n"), problem
+
+
+BROKEN_NEEDS_FILE, BROKEN_NEEDS_PROBLEM = tab_after("needs.yaml", "needs:\n")
+BROKEN_NIZ_MEASURES, BROKEN_NIZ_PROBLEM = tab_after("measures/RU-NIZ.yaml", "measures:\n")
 
 
 def broken_copy(tmp_path: Path, *edits: tuple[str, str, str]) -> Path:
@@ -211,7 +222,7 @@ def test_a_missing_english_text_is_reported(tmp_path: Path) -> None:
         ),
         pytest.param(
             BROKEN_NEEDS_FILE,
-            "needs.yaml: line 3: (yaml): expected ',' or ']', but got '<block end>'",
+            BROKEN_NEEDS_PROBLEM,
             id="broken-needs-file",
             marks=pytest.mark.xfail(
                 strict=True,
@@ -243,15 +254,19 @@ def test_every_problem_is_reported_in_one_pass(tmp_path: Path) -> None:
     root = broken_copy(
         tmp_path,
         MISSING_TITLE_EN,
-        ("measures/RU-NIZ.yaml", "measures:\n", "measures: [\n"),
+        BROKEN_NIZ_MEASURES,
         UNKNOWN_MUNICIPALITY,
-        ("organizations/RU-MOS.yaml", "  - id: mos-pravo-semyi-demo\n", "  - id: mos-vmeste-demo\n"),
+        (
+            "organizations/RU-MOS.yaml",
+            "  - id: mos-pravo-semyi-demo\n",
+            "  - id: mos-vmeste-demo\n",
+        ),
     )
     lines = problem_lines(root)
     assert sorted(lines) == sorted(
         [
             f"measures/RU-TAM.yaml: {FIRST_TAM_MEASURE}: title_en: Field required",
-            "measures/RU-NIZ.yaml: line 5: (yaml): expected ',' or ']', but got '-'",
+            BROKEN_NIZ_PROBLEM,
             "organizations/RU-TAM.yaml: tam-raduga-demo: municipalities: "
             "unknown municipality 'tam-nowhere' in RU-TAM",
             "organizations/RU-MOS.yaml: mos-vmeste-demo: id: "
@@ -288,9 +303,7 @@ async def own_database_url(tmp_path: Path) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-async def own_app(
-    own_database_url: str, tmp_path: Path, clock: FrozenClock
-) -> AsyncIterator[App]:
+async def own_app(own_database_url: str, tmp_path: Path, clock: FrozenClock) -> AsyncIterator[App]:
     content = tmp_path / "content"
     shutil.copytree(CONTENT, content)
     app = build_app(Settings(database_url=own_database_url, content_dir=content), clock=clock)

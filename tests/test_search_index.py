@@ -139,7 +139,9 @@ NEEDS = [
     NeedTerms("parent_employment", "Работа родителей", ("работа", "безработная")),
     NeedTerms("legal_aid", "Юридическая помощь", ("юрист", "адвокат", "суд")),
     NeedTerms("crisis", "Кризисная ситуация", ("муж бьет", "насилие", "побои", "выгнали")),
-    NeedTerms("psych_help", "Психологическая помощь", ("психолог", "депрессия", "истерики")),
+    NeedTerms("psych_help", "Психологическая помощь", ("психолог", "депрессия", "нет сил")),
+    NeedTerms("single_parent", "Одинокий родитель", ("без мужа", "мать-одиночка")),
+    NeedTerms("humanitarian_aid", "Продукты и вещи", ("нечего есть", "подгузники")),
 ]
 
 
@@ -284,6 +286,17 @@ def test_matched_needs_named_by_synonyms(index: SearchIndex) -> None:
     assert index.matched_needs("погода завтра") == []
 
 
+def test_need_phrases_keep_their_negations(index: SearchIndex) -> None:
+    # "без мужа" and "муж бьёт" share a word; "нет сил" and "сила" share a stem;
+    # "нечем" and "нечего" share a stem for the stemmer but not for a family.
+    assert index.matched_needs("осталась без мужа") == ["single_parent"]
+    assert "single_parent" not in index.matched_needs("муж бьёт")
+    assert index.matched_needs("нет сил") == ["psych_help"]
+    assert index.matched_needs("сила воли") == []
+    assert index.matched_needs("нечего есть") == ["humanitarian_aid"]
+    assert "humanitarian_aid" not in index.matched_needs("нечем платить")
+
+
 def test_need_phrase_without_title_words_finds_tagged_docs(index: SearchIndex) -> None:
     assert top(index, "муж бьёт", region="RU-NIZ") == ["niz-crisis-center"]
     assert top(index, "нужен психолог", region="RU-NIZ") == ["niz-psychologist"]
@@ -308,7 +321,7 @@ def test_need_tag_alone_links_query_to_docs(index: SearchIndex) -> None:
 def test_closest_needs_for_near_miss(index: SearchIndex) -> None:
     assert index.closest_needs("психологг срочно")[:1] == ["psych_help"]
     assert "large_family" in index.closest_needs("у нас трое детишек")
-    assert index.closest_needs("муж бьёт") == ["crisis"]
+    assert index.closest_needs("муж бьёт")[0] == "crisis"  # named outright, so first
 
 
 def test_closest_needs_may_be_empty(index: SearchIndex) -> None:
@@ -365,6 +378,20 @@ def test_exact_title_phrase_wins_a_tie() -> None:
     assert hits[0].score > hits[1].score
     # Without the phrase the two are equal and the catalogue order decides.
     assert ids(index.search("ипотека")) == ["reversed", "exact"]
+
+
+def test_synonyms_of_one_word_count_once() -> None:
+    # "юрист" expands to юридическая помощь / адвокат / юридическая консультация; an entry
+    # that lists all of them must not outscore the one that is literally about a lawyer.
+    docs = [
+        doc(
+            "bureau",
+            "Правовое бюро",
+            keywords=("юридическая помощь", "адвокат", "юридическая консультация"),
+        ),
+        doc("lawyer", "Юрист для семьи"),
+    ]
+    assert ids(SearchIndex.build(docs, []).search("юрист")) == ["lawyer", "bureau"]
 
 
 def test_search_is_deterministic(index: SearchIndex) -> None:

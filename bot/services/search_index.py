@@ -8,10 +8,10 @@ import re
 import unicodedata
 from array import array
 from bisect import bisect_left
-from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import itemgetter
 from typing import TYPE_CHECKING
 
 import snowballstemmer
@@ -212,6 +212,7 @@ EXPANSION_WEIGHT = 0.7
 LAYOUT_WEIGHT = 0.9
 FUZZY_WEIGHTS = {1: 0.75, 2: 0.55}
 PREFIX_WEIGHT = 0.5
+FUZZY_CACHE_SIZE = 4_096
 NEED_WEIGHT = 1.5
 NEED_MATCH_MIN_WEIGHT = 0.7
 
@@ -296,29 +297,25 @@ class _Word:
     alternatives: list[Alternative]
 
 
-class _LRU:
-    """A small bounded cache; the bot runs on one event loop, so no lock is needed."""
-
-    __slots__ = ("_data", "_size")
-
-    def __init__(self, size: int) -> None:
-        self._data: OrderedDict[str, tuple[tuple[str, float], ...]] = OrderedDict()
-        self._size = size
-
-    def get(self, key: str) -> tuple[tuple[str, float], ...] | None:
-        value = self._data.get(key)
-        if value is not None:
-            self._data.move_to_end(key)
-        return value
-
-    def put(self, key: str, value: tuple[tuple[str, float], ...]) -> None:
-        self._data[key] = value
-        self._data.move_to_end(key)
-        if len(self._data) > self._size:
-            self._data.popitem(last=False)
+Corrections = tuple[tuple[str, float], ...]  # (vocabulary stem, weight)
+PostingList = tuple["array[int]", "array[float]"]  # doc indexes, their impacts for the term
+Postings = dict[str | None, PostingList]  # by region; None holds the federal entries
 
 
-Postings = dict[str | None, tuple["array[int]", "array[float]"]]
+def _add_into(scores: dict[int, float], lists: list[PostingList], weight: float) -> None:
+    get = scores.get
+    for docs, impacts in lists:
+        for doc_idx, impact in zip(docs, impacts, strict=False):
+            scores[doc_idx] = get(doc_idx, 0.0) + weight * impact
+
+
+def _max_into(best: dict[int, float], lists: list[PostingList], weight: float) -> None:
+    get = best.get
+    for docs, impacts in lists:
+        for doc_idx, impact in zip(docs, impacts, strict=False):
+            score = weight * impact
+            if score > get(doc_idx, 0.0):
+                best[doc_idx] = score
 
 
 class SearchIndex:
@@ -352,7 +349,10 @@ class SearchIndex:
             if stem.isalpha():
                 by_len.setdefault(len(stem), []).append(stem)
         self._vocab_by_len = by_len
-        self._fuzzy_cache = _LRU(4_096)
+        # Typo lookups repeat (the same misspelling from many families): a bounded cache each.
+        self._corrections: Callable[[str], Corrections] = lru_cache(maxsize=FUZZY_CACHE_SIZE)(
+            self._find_corrections
+        )
 
     @property
     def size(self) -> int:
@@ -401,7 +401,7 @@ class SearchIndex:
             for term in tf:
                 df[term] = df.get(term, 0) + 1
 
-        builders: dict[str, dict[str | None, tuple[array[int], array[float]]]] = {}
+        builders: dict[str, Postings] = {}
         for doc_idx, tf in enumerate(pseudo):
             region = doc_list[doc_idx].region
             for term, value in tf.items():
@@ -440,12 +440,9 @@ class SearchIndex:
                 return [(w, LAYOUT_WEIGHT) for w in swapped]
         return [(w, 1.0) for w in words]
 
-    def _corrections(self, stem: str) -> tuple[tuple[str, float], ...]:
-        """Closest vocabulary stems for an unknown stem, with their weights; cached."""
-        cached = self._fuzzy_cache.get(stem)
-        if cached is not None:
-            return cached
-        result: tuple[tuple[str, float], ...] = ()
+    def _find_corrections(self, stem: str) -> Corrections:
+        """Closest vocabulary stems for an unknown stem, with their weights."""
+        result: Corrections = ()
         length = len(stem)
         if length >= MIN_FUZZY_LEN and stem.isalpha():
             max_edits = 1 if length <= 6 else 2
@@ -461,7 +458,8 @@ class SearchIndex:
                     (m[0] for m in matches if int(m[1]) == best),
                     key=lambda s: (-self._df.get(s, 0), s),
                 )[:2]
-                result = tuple((s, FUZZY_WEIGHTS[best]) for s in closest)
+                weight = FUZZY_WEIGHTS.get(best, min(FUZZY_WEIGHTS.values()))
+                result = tuple((s, weight) for s in closest)
             elif length >= 5:
                 # An unfinished word: "многод" is the start of "многодетн".
                 start = bisect_left(self._sorted_vocab, stem)
@@ -470,7 +468,6 @@ class SearchIndex:
                     if s.startswith(stem):
                         prefixed.append(s)
                 result = tuple((s, PREFIX_WEIGHT) for s in prefixed)
-        self._fuzzy_cache.put(stem, result)
         return result
 
     def _analyze_query(self, query: str) -> _Query:
@@ -503,6 +500,14 @@ class SearchIndex:
 
         concepts: list[Concept] = []
         seen: set[Concept] = set()
+        # Every stem the query means, with how sure we are of it (before weights are spread
+        # over the words of a meaning): what needs are matched against.
+        terms: dict[str, float] = {}
+
+        def note(term: str, weight: float) -> None:
+            if weight > terms.get(term, 0.0):
+                terms[term] = weight
+
         stems = [w.stem for w in words]
         i = 0
         while i < len(words):
@@ -517,7 +522,13 @@ class SearchIndex:
                     # The glued phrase is one concept: the words as typed are one alternative.
                     alternatives = [tuple((w.stem, w.weight) for w in words[i:end])]
                     span = len(pattern)
-                alternatives.extend(tuple((t, weight) for t in m) for m in meanings)
+                for meaning in meanings:
+                    # A meaning stands for the words it replaces: "юрист" -> "юридическая
+                    # помощь" spreads one word's weight over two, so it counts as one word.
+                    share = weight * min(1.0, len(pattern) / len(meaning))
+                    alternatives.append(tuple((t, share) for t in meaning))
+                    for t in meaning:
+                        note(t, weight)
                 break
             concept = tuple(alternatives)
             if concept and concept not in seen:  # "пособие пособие" counts once
@@ -525,14 +536,13 @@ class SearchIndex:
                 concepts.append(concept)
             i += span
 
-        terms: dict[str, float] = {}
-        for concept in concepts:
-            for alternative in concept:
+        for typed in words:
+            for alternative in typed.alternatives:
                 for term, weight in alternative:
-                    if weight > terms.get(term, 0.0):
-                        terms[term] = weight
-        for word in negations:
-            terms.setdefault(word, 0.0)  # for need phrases only: no posting holds a stop word
+                    note(term, weight)
+            note(typed.stem, typed.weight)  # "6" in "ипотека 6" names a need phrase too
+        for negation in negations:
+            terms.setdefault(negation, 0.0)  # for need phrases only: no posting has stop words
         return _Query(concepts, terms, tuple(stems))
 
     def _needs_of(self, terms: dict[str, float]) -> list[str]:
@@ -552,7 +562,11 @@ class SearchIndex:
         return self._needs_of(self._analyze_query(query).terms)
 
     def search(self, query: str, region: str | None = None, limit: int = 10) -> list[Hit]:
-        """Ranked hits; `region` keeps that region's entries and the federal ones."""
+        """Ranked hits, best first, at most `limit`.
+
+        With a region, that region's entries and the federal ones (region None); without one,
+        every entry. Never raises on odd input: garbage finds nothing.
+        """
         hits: list[Hit] = []
         for score, doc_idx in self._rank(query, region, limit):
             doc = self._docs[doc_idx]
@@ -569,29 +583,36 @@ class SearchIndex:
         for need_id in self._needs_of(parsed.terms):
             concepts.append((((_need_term(need_id), NEED_WEIGHT),),))
 
-        parts: Sequence[str | None] | None = None if region is None else (None, region)
+        parts: tuple[str | None, ...] | None = None
+        if region is not None:
+            parts = (None, region.strip().upper())
         scores: dict[int, float] = {}
         for concept in concepts:
-            if len(concept) == 1 and len(concept[0]) == 1:
-                term, weight = concept[0][0]
-                self._accumulate(scores, term, weight, parts)
+            if len(concept) == 1:  # nothing to choose from: the terms simply add up
+                for term, weight in concept[0]:
+                    _add_into(scores, self._lists(term, parts), weight)
                 continue
             best: dict[int, float] = {}
             for alternative in concept:
+                if len(alternative) == 1:
+                    term, weight = alternative[0]
+                    _max_into(best, self._lists(term, parts), weight)
+                    continue
                 partial: dict[int, float] = {}
                 for term, weight in alternative:
-                    self._accumulate(partial, term, weight, parts)
+                    _add_into(partial, self._lists(term, parts), weight)
+                get = best.get
                 for doc_idx, score in partial.items():
-                    if score > best.get(doc_idx, 0.0):
+                    if score > get(doc_idx, 0.0):
                         best[doc_idx] = score
+            get = scores.get
             for doc_idx, score in best.items():
-                scores[doc_idx] = scores.get(doc_idx, 0.0) + score
+                scores[doc_idx] = get(doc_idx, 0.0) + score
         if not scores:
             return []
 
-        pool = heapq.nlargest(
-            max(limit * 4, 50), scores.items(), key=lambda item: (item[1], -item[0])
-        )
+        # nlargest is stable and dict order follows the query, so the pool is deterministic.
+        pool = heapq.nlargest(max(limit * 4, 50), scores.items(), key=itemgetter(1))
         ranked = [
             (self._bonus(doc_idx, parsed.phrase) * score, doc_idx) for doc_idx, score in pool
         ]
@@ -599,23 +620,14 @@ class SearchIndex:
         # Ids are unique after build, so the first `limit` entries are already distinct.
         return ranked[:limit]
 
-    def _accumulate(
-        self,
-        scores: dict[int, float],
-        term: str,
-        weight: float,
-        parts: Sequence[str | None] | None,
-    ) -> None:
+    def _lists(self, term: str, parts: tuple[str | None, ...] | None) -> list[PostingList]:
+        """The posting lists of a term for the regions searched."""
         postings = self._postings.get(term)
         if postings is None:
-            return
-        get = scores.get
-        selected = postings.values() if parts is None else (postings.get(p) for p in parts)
-        for part in selected:
-            if part is None:
-                continue
-            for doc_idx, impact in zip(part[0], part[1], strict=True):
-                scores[doc_idx] = get(doc_idx, 0.0) + weight * impact
+            return []
+        if parts is None:
+            return list(postings.values())
+        return [postings[p] for p in parts if p in postings]
 
     def _kind_rank(self, doc_idx: int) -> int:
         return _KIND_ORDER.get(self._docs[doc_idx].kind, len(_KIND_ORDER))

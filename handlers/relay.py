@@ -1,0 +1,99 @@
+"""The relay thread: family and volunteer write through the bot, never seeing each other."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.callback_answer import CallbackAnswer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.app import App
+from bot.middlewares.viewer import Viewer
+from bot.services import referrals
+from bot.services.referrals import Outcome
+from bot.texts import Translator
+from handlers.dialogs import leave_dialog
+from handlers.referral_callbacks import RelayCD
+from handlers.render import alert
+
+RELAY_NUMBER = "relay_number"
+TEXT_LIMIT = 3500
+
+
+class RelayStates(StatesGroup):
+    writing = State()
+
+
+async def cb_open_relay(
+    query: CallbackQuery,
+    callback_data: RelayCD,
+    callback_answer: CallbackAnswer,
+    viewer: Viewer,
+    session: AsyncSession,
+    state: FSMContext,
+    t: Translator,
+) -> None:
+    if not isinstance(query.message, Message) or viewer.user is None:
+        alert(callback_answer, t("my.not_yours"))
+        return
+    target = await referrals.relay_target(session, callback_data.number, viewer.user)
+    if target is Outcome.TAKEN:
+        alert(callback_answer, t("relay.closed", number=callback_data.number))
+        return
+    if isinstance(target, Outcome):
+        alert(callback_answer, t("my.not_yours"))
+        return
+    await leave_dialog(state)
+    await state.set_state(RelayStates.writing)
+    await state.update_data({RELAY_NUMBER: callback_data.number})
+    whom = t("relay.to_volunteer" if target.side == "family" else "relay.to_family")
+    await query.message.answer(t("relay.enter", number=callback_data.number, whom=whom))
+
+
+async def msg_relay(
+    message: Message,
+    viewer: Viewer,
+    session: AsyncSession,
+    state: FSMContext,
+    t: Translator,
+    app: App,
+) -> None:
+    number = (await state.get_data()).get(RELAY_NUMBER)
+    if not isinstance(number, int) or viewer.user is None:
+        await leave_dialog(state)
+        return
+    content_type = str(message.content_type)
+    text: str | None = None
+    if message.text is not None:
+        text = message.text[:TEXT_LIMIT]
+    elif not (
+        message.photo or message.document or message.voice or message.video or message.audio
+    ):
+        await message.answer(t("relay.unsupported"))
+        return
+    outcome = await referrals.relay(
+        session,
+        app.referral_context(),
+        referral_id=number,
+        sender=viewer.user,
+        from_chat_id=message.chat.id,
+        message_id=message.message_id,
+        content_type=content_type,
+        text=text,
+        caption=(message.caption or "")[:900] if text is None else None,
+    )
+    if outcome is not Outcome.OK:
+        await leave_dialog(state)
+        await message.answer(t("relay.closed", number=number))
+        return
+    app.outbox_wake()
+    await message.answer(t("relay.sent", number=number))
+
+
+def create_router() -> Router:
+    router = Router(name=__name__)
+    router.callback_query.register(cb_open_relay, RelayCD.filter())
+    router.message.register(msg_relay, RelayStates.writing, ~F.text.startswith("/"))
+    return router

@@ -1,0 +1,613 @@
+"""Family side of referrals: /request, /my, cancelling, adding details, closing the loop."""
+
+from __future__ import annotations
+
+import re
+from html import escape
+from typing import Any
+
+from aiogram import F, Router
+from aiogram.filters import Command
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import (
+    CallbackQuery,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    Message,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+)
+from aiogram.utils.callback_answer import CallbackAnswer
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.app import App
+from bot.middlewares.viewer import Viewer
+from bot.privacy import PrivacyNotice
+from bot.services import referrals
+from bot.services.catalogue import CatalogueHolder
+from bot.services.places import find_municipalities
+from bot.services.referrals import DESCRIPTION_LIMIT, Outcome
+from bot.texts import Translator
+from db import models
+from db.enums import ReferralStatus
+from handlers.dialogs import leave_dialog
+from handlers.location import ask_region
+from handlers.onboarding import consent_keyboard
+from handlers.referral_callbacks import FamilyAction, FamilyCD, LoopAction, LoopCD
+from handlers.render import alert, format_date
+
+PHONE = re.compile(r"^\+?[0-9][0-9 ()\-]{8,18}[0-9]$")
+WHOLE_REGION = "-"
+
+
+class RequestStates(StatesGroup):
+    need = State()
+    municipality = State()
+    description = State()
+    contact = State()
+    phone = State()
+    confirm = State()
+
+
+class FamilyStates(StatesGroup):
+    details = State()
+    comment = State()
+
+
+class RequestCD(CallbackData, prefix="rq"):
+    step: str
+    value: str = ""
+
+
+def ask_help_button(
+    t: Translator, need_id: str = "", measure_id: str = ""
+) -> tuple[str, RequestCD]:
+    """The "ask for help" entry used by cards and empty searches."""
+    return t("card.ask_help"), RequestCD(step="start", value=f"{need_id}|{measure_id}")
+
+
+def need_title(catalogue: CatalogueHolder, need_id: str, lang: str) -> str:
+    need = catalogue.view.needs.get(need_id)
+    if need is None:
+        return need_id
+    return need.title if lang == "ru" else need.title_en
+
+
+def municipality_name(catalogue: CatalogueHolder, municipality_id: str | None, lang: str) -> str:
+    mun = catalogue.view.municipality(municipality_id)
+    if mun is None:
+        return "—"
+    return mun.name if lang == "ru" else mun.name_en
+
+
+async def begin_request(
+    message: Message,
+    viewer: Viewer,
+    state: FSMContext,
+    t: Translator,
+    privacy: PrivacyNotice,
+    catalogue: CatalogueHolder,
+    *,
+    need_id: str = "",
+    measure_id: str = "",
+) -> None:
+    await leave_dialog(state)
+    if not viewer.consented:
+        await message.answer(t("request.need_consent"), reply_markup=consent_keyboard(t))
+        return
+    if viewer.region_code is None:
+        await message.answer(t("request.region_first"))
+        await ask_region(message, t, catalogue)
+        return
+    await state.update_data(req={"measure": measure_id or None})
+    if need_id in catalogue.view.needs:
+        await _set(state, need=need_id)
+        await _ask_municipality(message, viewer, state, t, catalogue)
+        return
+    kb = InlineKeyboardBuilder()
+    for need in catalogue.view.needs.values():
+        title = need.title if t.lang == "ru" else need.title_en
+        kb.button(
+            text=f"{need.emoji} {title}".strip(),
+            callback_data=RequestCD(step="need", value=need.id),
+        )
+    kb.adjust(2)
+    await state.set_state(RequestStates.need)
+    await message.answer(t("request.ask_need"), reply_markup=kb.as_markup())
+
+
+async def _set(state: FSMContext, **values: Any) -> dict[str, Any]:
+    data = dict((await state.get_data()).get("req") or {})
+    data.update(values)
+    await state.update_data(req=data)
+    return data
+
+
+async def _ask_municipality(
+    message: Message, viewer: Viewer, state: FSMContext, t: Translator, catalogue: CatalogueHolder
+) -> None:
+    kb = InlineKeyboardBuilder()
+    if viewer.municipality_id:
+        kb.button(
+            text=t(
+                "request.use_municipality",
+                municipality=municipality_name(catalogue, viewer.municipality_id, t.lang),
+            ),
+            callback_data=RequestCD(step="mun", value=viewer.municipality_id),
+        )
+    kb.button(
+        text=t("request.whole_region"), callback_data=RequestCD(step="mun", value=WHOLE_REGION)
+    )
+    kb.adjust(1)
+    await state.set_state(RequestStates.municipality)
+    await message.answer(
+        t("request.ask_municipality") + "\n" + t("municipality.ask"), reply_markup=kb.as_markup()
+    )
+
+
+async def _ask_description(message: Message, state: FSMContext, t: Translator) -> None:
+    kb = InlineKeyboardBuilder()
+    kb.button(
+        text=t("request.skip_description"), callback_data=RequestCD(step="desc", value="skip")
+    )
+    await state.set_state(RequestStates.description)
+    await message.answer(
+        t("request.ask_description", limit=DESCRIPTION_LIMIT), reply_markup=kb.as_markup()
+    )
+
+
+async def _ask_contact(message: Message, state: FSMContext, t: Translator) -> None:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=t("request.contact_bot"), callback_data=RequestCD(step="contact", value="bot"))
+    kb.button(
+        text=t("request.contact_phone"), callback_data=RequestCD(step="contact", value="phone")
+    )
+    kb.adjust(1)
+    await state.set_state(RequestStates.contact)
+    await message.answer(t("request.ask_contact"), reply_markup=kb.as_markup())
+
+
+async def _ask_confirm(
+    message: Message, state: FSMContext, t: Translator, catalogue: CatalogueHolder
+) -> None:
+    data = (await state.get_data()).get("req") or {}
+    phone = data.get("phone")
+    kb = InlineKeyboardBuilder()
+    kb.button(text=t("request.transfer_yes"), callback_data=RequestCD(step="send", value="yes"))
+    kb.button(text=t("request.transfer_no"), callback_data=RequestCD(step="send", value="no"))
+    await state.set_state(RequestStates.confirm)
+    await message.answer(
+        t(
+            "request.ask_transfer",
+            need=escape(need_title(catalogue, data.get("need", ""), t.lang)),
+            municipality=escape(
+                municipality_name(catalogue, data.get("mun"), t.lang)
+                if data.get("mun")
+                else t("request.whole_region")
+            ),
+            description=escape(data.get("desc") or t("request.no_description")),
+            contact=t("request.contact_by_phone" if phone else "request.contact_by_bot"),
+            phone_note=t("request.phone_note") if phone else "",
+        ),
+        reply_markup=kb.as_markup(),
+    )
+
+
+async def cmd_request(
+    message: Message,
+    viewer: Viewer,
+    state: FSMContext,
+    t: Translator,
+    privacy: PrivacyNotice,
+    catalogue: CatalogueHolder,
+) -> None:
+    await begin_request(message, viewer, state, t, privacy, catalogue)
+
+
+async def cb_request(
+    query: CallbackQuery,
+    callback_data: RequestCD,
+    callback_answer: CallbackAnswer,
+    viewer: Viewer,
+    session: AsyncSession,
+    state: FSMContext,
+    t: Translator,
+    privacy: PrivacyNotice,
+    catalogue: CatalogueHolder,
+    app: App,
+) -> None:
+    message = query.message
+    if not isinstance(message, Message):
+        return
+    step, value = callback_data.step, callback_data.value
+    if step == "start":
+        need_id, _, measure_id = value.partition("|")
+        await begin_request(
+            message, viewer, state, t, privacy, catalogue, need_id=need_id, measure_id=measure_id
+        )
+        return
+    expected = {
+        "need": RequestStates.need,
+        "mun": RequestStates.municipality,
+        "desc": RequestStates.description,
+        "contact": RequestStates.contact,
+        "send": RequestStates.confirm,
+    }.get(step)
+    if expected is None or await state.get_state() != expected.state:
+        alert(callback_answer, t("request.stale"))
+        return
+    await message.edit_reply_markup(reply_markup=None)
+    if step == "need":
+        if value not in catalogue.view.needs:
+            alert(callback_answer, t("fallback.stale_button"))
+            return
+        await _set(state, need=value)
+        await _ask_municipality(message, viewer, state, t, catalogue)
+    elif step == "mun":
+        region = catalogue.view.regions.get(viewer.region_code or "")
+        valid = value == WHOLE_REGION or (
+            region is not None and any(m.id == value for m in region.municipalities)
+        )
+        if not valid:
+            alert(callback_answer, t("fallback.stale_button"))
+            return
+        await _set(state, mun=None if value == WHOLE_REGION else value)
+        await _ask_description(message, state, t)
+    elif step == "desc":
+        await _set(state, desc=None)
+        await _ask_contact(message, state, t)
+    elif step == "contact":
+        if value == "phone":
+            await state.set_state(RequestStates.phone)
+            keyboard = ReplyKeyboardMarkup(
+                keyboard=[
+                    [KeyboardButton(text=t("request.share_phone_button"), request_contact=True)]
+                ],
+                resize_keyboard=True,
+                one_time_keyboard=True,
+            )
+            await message.answer(t("request.share_phone"), reply_markup=keyboard)
+        else:
+            await _set(state, phone=None)
+            await _ask_confirm(message, state, t, catalogue)
+    elif step == "send":
+        await _send(message, viewer, session, state, t, privacy, app, value == "yes")
+
+
+async def _send(
+    message: Message,
+    viewer: Viewer,
+    session: AsyncSession,
+    state: FSMContext,
+    t: Translator,
+    privacy: PrivacyNotice,
+    app: App,
+    confirmed: bool,
+) -> None:
+    data = (await state.get_data()).get("req") or {}
+    await leave_dialog(state)
+    if not confirmed or viewer.user is None or not data.get("need"):
+        await message.answer(t("request.cancelled"))
+        return
+    await referrals.create(
+        session,
+        app.referral_context(),
+        family=viewer.user,
+        need_id=data["need"],
+        municipality_id=data.get("mun"),
+        description=data.get("desc"),
+        contact_phone=data.get("phone"),
+        consent_version=privacy.version,
+        measure_id=data.get("measure"),
+    )
+    app.outbox_wake()
+
+
+async def msg_municipality(
+    message: Message, viewer: Viewer, state: FSMContext, t: Translator, catalogue: CatalogueHolder
+) -> None:
+    region = catalogue.view.regions.get(viewer.region_code or "")
+    if region is None:
+        await leave_dialog(state)
+        await ask_region(message, t, catalogue)
+        return
+    query = (message.text or "")[:100]
+    found = find_municipalities(region, query)
+    kb = InlineKeyboardBuilder()
+    for mun in found:
+        kb.button(
+            text=mun.name if t.lang == "ru" else mun.name_en,
+            callback_data=RequestCD(step="mun", value=mun.id),
+        )
+    kb.button(
+        text=t("request.whole_region"), callback_data=RequestCD(step="mun", value=WHOLE_REGION)
+    )
+    kb.adjust(1)
+    text = t("municipality.matches") if found else t("municipality.not_found", query=escape(query))
+    await message.answer(text, reply_markup=kb.as_markup())
+
+
+async def msg_description(message: Message, state: FSMContext, t: Translator) -> None:
+    text = (message.text or "").strip()
+    if not text:
+        await message.answer(t("request.description_text_only"))
+        return
+    if len(text) > DESCRIPTION_LIMIT:
+        await message.answer(t("request.description_too_long", limit=DESCRIPTION_LIMIT))
+        return
+    await _set(state, desc=text)
+    await _ask_contact(message, state, t)
+
+
+async def msg_phone(
+    message: Message, state: FSMContext, t: Translator, catalogue: CatalogueHolder
+) -> None:
+    phone: str | None = None
+    if message.contact is not None:
+        # Only one's own number: a forwarded contact card is someone else's data.
+        if message.from_user and message.contact.user_id == message.from_user.id:
+            phone = message.contact.phone_number
+    elif message.text and PHONE.match(message.text.strip()):
+        phone = message.text.strip()
+    if phone is None:
+        await message.answer(t("request.bad_phone"))
+        return
+    await _set(state, phone=phone[:32])
+    await message.answer(t("request.phone_saved"), reply_markup=ReplyKeyboardRemove())
+    await _ask_confirm(message, state, t, catalogue)
+
+
+# --- /my ------------------------------------------------------------------------------------
+
+
+async def cmd_my(
+    message: Message,
+    viewer: Viewer,
+    session: AsyncSession,
+    state: FSMContext,
+    t: Translator,
+    catalogue: CatalogueHolder,
+) -> None:
+    await leave_dialog(state)
+    rows = await referrals.family_referrals(session, viewer.user.id) if viewer.user else []
+    if not rows:
+        await message.answer(t("my.empty"))
+        return
+    kb = InlineKeyboardBuilder()
+    lines = [t("my.title"), ""]
+    for referral in rows:
+        need = escape(need_title(catalogue, referral.need_id, t.lang))
+        lines.append(
+            t("my.line", number=referral.id, need=need, status=t(f"status.{referral.status}"))
+        )
+        kb.button(
+            text=t(
+                "my.open", number=referral.id, need=need_title(catalogue, referral.need_id, t.lang)
+            ),
+            callback_data=FamilyCD(action=FamilyAction.OPEN, number=referral.id),
+        )
+    kb.adjust(1)
+    await message.answer("\n".join(lines), reply_markup=kb.as_markup())
+
+
+def _detail(
+    referral: models.Referral, t: Translator, catalogue: CatalogueHolder
+) -> tuple[str, InlineKeyboardMarkup]:
+    org = catalogue.view.organizations.get(referral.organization_id or "")
+    text = t(
+        "my.detail",
+        number=referral.id,
+        need=escape(need_title(catalogue, referral.need_id, t.lang)),
+        status=t(f"status.{referral.status}"),
+        organization=escape((org.name if t.lang == "ru" else org.name_en) if org else "—"),
+        created=format_date(referral.created_at.date(), t.lang),
+    )
+    kb = InlineKeyboardBuilder()
+    if referral.status in referrals.RELAY_STATUSES:
+        from handlers.referral_callbacks import RelayCD
+
+        kb.button(text=t("my.write"), callback_data=RelayCD(number=referral.id))
+    if referral.status in (
+        ReferralStatus.NEW,
+        ReferralStatus.OFFERED,
+        ReferralStatus.ACCEPTED,
+        ReferralStatus.IN_PROGRESS,
+    ):
+        kb.button(
+            text=t("my.add_details"),
+            callback_data=FamilyCD(action=FamilyAction.DETAILS, number=referral.id),
+        )
+        kb.button(
+            text=t("my.cancel"),
+            callback_data=FamilyCD(action=FamilyAction.CANCEL, number=referral.id),
+        )
+    kb.adjust(1)
+    return text, kb.as_markup()
+
+
+async def cb_family(
+    query: CallbackQuery,
+    callback_data: FamilyCD,
+    callback_answer: CallbackAnswer,
+    viewer: Viewer,
+    session: AsyncSession,
+    state: FSMContext,
+    t: Translator,
+    catalogue: CatalogueHolder,
+    app: App,
+) -> None:
+    message = query.message
+    referral = await session.get(models.Referral, callback_data.number)
+    if (
+        not isinstance(message, Message)
+        or viewer.user is None
+        or referral is None
+        or referral.family_user_id != viewer.user.id
+    ):
+        alert(callback_answer, t("my.not_yours"))
+        return
+    action = callback_data.action
+    if action is FamilyAction.OPEN:
+        text, keyboard = _detail(referral, t, catalogue)
+        await message.answer(text, reply_markup=keyboard)
+    elif action is FamilyAction.CANCEL:
+        kb = InlineKeyboardBuilder()
+        kb.button(
+            text=t("my.cancel_yes"),
+            callback_data=FamilyCD(action=FamilyAction.CANCEL_CONFIRM, number=referral.id),
+        )
+        await message.answer(
+            t("my.cancel_confirm", number=referral.id), reply_markup=kb.as_markup()
+        )
+    elif action is FamilyAction.CANCEL_CONFIRM:
+        outcome = await referrals.cancel(
+            session, app.referral_context(), referral_id=referral.id, family=viewer.user
+        )
+        if outcome is not Outcome.OK:
+            alert(callback_answer, t("request.stale"))
+            return
+        await message.edit_reply_markup(reply_markup=None)
+        app.outbox_wake()
+    elif action is FamilyAction.DETAILS:
+        await leave_dialog(state)
+        await state.set_state(FamilyStates.details)
+        await state.update_data(details_for=referral.id)
+        await message.answer(t("my.ask_details", number=referral.id))
+
+
+async def msg_details(
+    message: Message,
+    viewer: Viewer,
+    session: AsyncSession,
+    state: FSMContext,
+    t: Translator,
+    app: App,
+) -> None:
+    number = (await state.get_data()).get("details_for")
+    await leave_dialog(state)
+    text = (message.text or "").strip()[:DESCRIPTION_LIMIT]
+    if not isinstance(number, int) or viewer.user is None or not text:
+        await message.answer(t("request.stale"))
+        return
+    outcome = await referrals.add_details(
+        session, app.referral_context(), referral_id=number, family=viewer.user, text=text
+    )
+    if outcome is not Outcome.OK:
+        await message.answer(t("request.stale"))
+        return
+    app.outbox_wake()
+    await message.answer(t("my.details_added", number=number))
+
+
+# --- closing the loop -----------------------------------------------------------------------
+
+
+async def cb_loop(
+    query: CallbackQuery,
+    callback_data: LoopCD,
+    callback_answer: CallbackAnswer,
+    viewer: Viewer,
+    session: AsyncSession,
+    state: FSMContext,
+    t: Translator,
+    app: App,
+) -> None:
+    message = query.message
+    if not isinstance(message, Message) or viewer.user is None:
+        alert(callback_answer, t("my.not_yours"))
+        return
+    if callback_data.action is LoopAction.GOT_HELP:
+        if callback_data.value not in ("yes", "partly", "no"):
+            alert(callback_answer, t("fallback.stale_button"))
+            return
+        outcome, feedback_id = await referrals.confirm(
+            session,
+            app.referral_context(),
+            referral_id=callback_data.number,
+            family=viewer.user,
+            got_help=callback_data.value,
+        )
+        if outcome is Outcome.TAKEN:
+            alert(callback_answer, t("loop.already"))
+            return
+        if outcome is not Outcome.OK:
+            alert(callback_answer, t("my.not_yours"))
+            return
+        app.outbox_wake()
+        await message.edit_reply_markup(reply_markup=None)
+        await state.update_data(loop_feedback=feedback_id, loop_number=callback_data.number)
+        kb = InlineKeyboardBuilder()
+        for rating in range(1, 6):
+            kb.button(
+                text="⭐" * rating,
+                callback_data=LoopCD(
+                    action=LoopAction.RATING, number=callback_data.number, value=str(rating)
+                ),
+            )
+        kb.adjust(5)
+        await message.answer(t("loop.ask_rating"), reply_markup=kb.as_markup())
+        return
+    data = await state.get_data()
+    feedback_id = data.get("loop_feedback")
+    if not isinstance(feedback_id, int) or data.get("loop_number") != callback_data.number:
+        alert(callback_answer, t("fallback.stale_button"))
+        return
+    if callback_data.action is LoopAction.RATING:
+        if not callback_data.value.isdigit() or not 1 <= int(callback_data.value) <= 5:
+            alert(callback_answer, t("fallback.stale_button"))
+            return
+        await referrals.rate(
+            session, feedback_id=feedback_id, family=viewer.user, rating=int(callback_data.value)
+        )
+        await message.edit_reply_markup(reply_markup=None)
+        kb = InlineKeyboardBuilder()
+        kb.button(
+            text=t("loop.skip"),
+            callback_data=LoopCD(action=LoopAction.SKIP_COMMENT, number=callback_data.number),
+        )
+        await state.set_state(FamilyStates.comment)
+        await message.answer(t("loop.ask_comment"), reply_markup=kb.as_markup())
+    elif callback_data.action is LoopAction.SKIP_COMMENT:
+        await message.edit_reply_markup(reply_markup=None)
+        await _loop_done(message, state, t, callback_data.number)
+
+
+async def msg_comment(
+    message: Message, viewer: Viewer, session: AsyncSession, state: FSMContext, t: Translator
+) -> None:
+    data = await state.get_data()
+    feedback_id, number = data.get("loop_feedback"), data.get("loop_number")
+    if isinstance(feedback_id, int) and viewer.user is not None:
+        await referrals.rate(
+            session,
+            feedback_id=feedback_id,
+            family=viewer.user,
+            comment=(message.text or "").strip(),
+        )
+    await _loop_done(message, state, t, number if isinstance(number, int) else 0)
+
+
+async def _loop_done(message: Message, state: FSMContext, t: Translator, number: int) -> None:
+    await state.update_data(loop_feedback=None, loop_number=None)
+    await leave_dialog(state)
+    await message.answer(t("loop.thanks", number=number))
+
+
+def create_router() -> Router:
+    router = Router(name=__name__)
+    router.message.register(cmd_request, Command("request"))
+    router.message.register(cmd_my, Command("my"))
+    router.callback_query.register(cb_request, RequestCD.filter())
+    router.callback_query.register(cb_family, FamilyCD.filter())
+    router.callback_query.register(cb_loop, LoopCD.filter())
+    not_command = ~F.text.startswith("/")
+    router.message.register(msg_municipality, RequestStates.municipality, F.text, not_command)
+    router.message.register(msg_description, RequestStates.description, not_command)
+    router.message.register(msg_phone, RequestStates.phone, F.contact)
+    router.message.register(msg_phone, RequestStates.phone, F.text, not_command)
+    router.message.register(msg_details, FamilyStates.details, F.text, not_command)
+    router.message.register(msg_comment, FamilyStates.comment, F.text, not_command)
+    return router

@@ -1,0 +1,278 @@
+"""Volunteer side: offers (accept / decline with a reason), /inbox, /pause, resolving."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+from aiogram import Router
+from aiogram.filters import Command, Filter
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, TelegramObject
+from aiogram.utils.callback_answer import CallbackAnswer
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.app import App
+from bot.middlewares.viewer import Viewer
+from bot.services import referrals
+from bot.services.catalogue import CatalogueHolder
+from bot.services.referrals import Outcome
+from bot.texts import Translator
+from db import models
+from db.enums import ReasonCode, ReferralStatus
+from handlers.dialogs import leave_dialog
+from handlers.referral_callbacks import RelayCD, StaffAction, StaffCD
+from handlers.render import alert
+from handlers.requests import municipality_name, need_title
+
+
+class IsStaff(Filter):
+    """Passes for active volunteers and coordinators; hands their memberships to the handler."""
+
+    async def __call__(
+        self,
+        event: TelegramObject,
+        viewer: Viewer | None = None,
+        session: AsyncSession | None = None,
+    ) -> bool | dict[str, Any]:
+        if viewer is None or viewer.user is None or session is None:
+            return False
+        memberships = await referrals.staff_memberships(session, viewer.user.id)
+        return {"memberships": memberships} if memberships else False
+
+
+def reasons_keyboard(number: int, action: StaffAction, t: Translator) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    for reason in ReasonCode:
+        kb.button(
+            text=t(f"reason.{reason.value}"),
+            callback_data=StaffCD(action=action, number=number, reason=reason.value),
+        )
+    kb.adjust(2)
+    return kb.as_markup()
+
+
+def _detail(
+    referral: models.Referral, t: Translator, catalogue: CatalogueHolder
+) -> tuple[str, InlineKeyboardMarkup]:
+    org = catalogue.view.organizations.get(referral.organization_id or "")
+    text = t(
+        "staff.detail",
+        number=referral.id,
+        organization=escape((org.name if t.lang == "ru" else org.name_en) if org else "—"),
+        need=escape(need_title(catalogue, referral.need_id, t.lang)),
+        municipality=escape(municipality_name(catalogue, referral.municipality_id, t.lang)),
+        status=t(f"status.{referral.status}"),
+        description=escape(referral.description or t("request.no_description")),
+    )
+    kb = InlineKeyboardBuilder()
+    status = ReferralStatus(referral.status)
+    if status is ReferralStatus.OFFERED:
+        kb.button(
+            text=t("staff.accept"),
+            callback_data=StaffCD(action=StaffAction.ACCEPT, number=referral.id),
+        )
+        kb.button(
+            text=t("staff.decline"),
+            callback_data=StaffCD(action=StaffAction.DECLINE, number=referral.id),
+        )
+    elif status in referrals.RELAY_STATUSES:
+        if referral.contact_phone:
+            text += "\n" + t("staff.phone", phone=escape(referral.contact_phone))
+        kb.button(text=t("staff.write"), callback_data=RelayCD(number=referral.id))
+        kb.button(
+            text=t("staff.resolve"),
+            callback_data=StaffCD(action=StaffAction.RESOLVE, number=referral.id),
+        )
+        kb.button(
+            text=t("staff.not_helped"),
+            callback_data=StaffCD(action=StaffAction.NOT_HELPED, number=referral.id),
+        )
+    kb.adjust(2, 1, 1)
+    return text, kb.as_markup()
+
+
+async def cmd_inbox(
+    message: Message,
+    viewer: Viewer,
+    session: AsyncSession,
+    state: FSMContext,
+    memberships: list[models.Membership],
+    t: Translator,
+    catalogue: CatalogueHolder,
+) -> None:
+    await leave_dialog(state)
+    assert viewer.user is not None
+    rows = await referrals.inbox(session, viewer.user.id, memberships)
+    if not rows:
+        await message.answer(t("staff.inbox_empty"))
+        return
+    lines = [t("staff.inbox_title"), ""]
+    kb = InlineKeyboardBuilder()
+    for referral in rows:
+        need = need_title(catalogue, referral.need_id, t.lang)
+        mun = municipality_name(catalogue, referral.municipality_id, t.lang)
+        lines.append(
+            t(
+                "staff.inbox_line",
+                number=referral.id,
+                need=escape(need),
+                municipality=escape(mun),
+                status=t(f"status.{referral.status}"),
+            )
+        )
+        kb.button(
+            text=f"№{referral.id} · {need}"[:60],
+            callback_data=StaffCD(action=StaffAction.OPEN, number=referral.id),
+        )
+    kb.adjust(1)
+    await message.answer("\n".join(lines), reply_markup=kb.as_markup())
+
+
+async def cmd_pause(
+    message: Message,
+    session: AsyncSession,
+    memberships: list[models.Membership],
+    t: Translator,
+) -> None:
+    pause = not all(m.paused for m in memberships)
+    for membership in memberships:
+        membership.paused = pause
+    await session.commit()
+    await message.answer(t("staff.paused" if pause else "staff.resumed"))
+
+
+async def cb_staff(
+    query: CallbackQuery,
+    callback_data: StaffCD,
+    callback_answer: CallbackAnswer,
+    viewer: Viewer,
+    session: AsyncSession,
+    t: Translator,
+    catalogue: CatalogueHolder,
+    app: App,
+) -> None:
+    message = query.message
+    if not isinstance(message, Message) or viewer.user is None:
+        return
+    number, action = callback_data.number, callback_data.action
+    ctx = app.referral_context()
+    referral = await session.get(models.Referral, number)
+    if referral is None:
+        alert(callback_answer, t("staff.forbidden"))
+        return
+    if action is StaffAction.OPEN:
+        if (
+            await referrals.membership_in(session, viewer.user.id, referral.organization_id)
+            is None
+        ):
+            alert(callback_answer, t("staff.forbidden"))
+            return
+        session.add(
+            models.AuditLog(
+                at=app.clock.now(),
+                actor_user_id=viewer.user.id,
+                action="open_referral",
+                referral_id=number,
+            )
+        )
+        await session.commit()
+        text, keyboard = _detail(referral, t, catalogue)
+        await message.answer(text, reply_markup=keyboard)
+        return
+    if action is StaffAction.ACCEPT:
+        outcome = await referrals.accept(session, ctx, referral_id=number, volunteer=viewer.user)
+        if outcome is Outcome.OK:
+            await message.edit_reply_markup(reply_markup=None)
+            await message.answer(t("staff.accepted", number=number))
+            fresh = await session.get(models.Referral, number)
+            if fresh is not None:
+                text, keyboard = _detail(fresh, t, catalogue)
+                await message.answer(text, reply_markup=keyboard)
+    elif action is StaffAction.DECLINE:
+        if (
+            await referrals.membership_in(session, viewer.user.id, referral.organization_id)
+            is None
+        ):
+            outcome = Outcome.FORBIDDEN
+        elif referral.status != ReferralStatus.OFFERED:
+            outcome = Outcome.TAKEN
+        else:
+            await message.answer(
+                t("staff.ask_decline_reason", number=number),
+                reply_markup=reasons_keyboard(number, StaffAction.DECLINE_REASON, t),
+            )
+            return
+    elif action is StaffAction.DECLINE_REASON:
+        reason = _reason(callback_data.reason)
+        if reason is None:
+            alert(callback_answer, t("fallback.stale_button"))
+            return
+        outcome = await referrals.decline(
+            session, ctx, referral_id=number, volunteer=viewer.user, reason=reason
+        )
+        if outcome is Outcome.OK:
+            await message.edit_text(t("staff.declined", number=number))
+    elif action is StaffAction.RESOLVE:
+        outcome = await referrals.resolve(
+            session, ctx, referral_id=number, volunteer=viewer.user, helped=True
+        )
+        if outcome is Outcome.OK:
+            await message.edit_reply_markup(reply_markup=None)
+            await message.answer(t("staff.resolved", number=number))
+    elif action is StaffAction.NOT_HELPED:
+        if not await referrals.may_work_on(session, referral, viewer.user):
+            outcome = Outcome.FORBIDDEN
+        else:
+            await message.answer(
+                t("staff.ask_not_helped_reason", number=number),
+                reply_markup=reasons_keyboard(number, StaffAction.NOT_HELPED_REASON, t),
+            )
+            return
+    elif action is StaffAction.NOT_HELPED_REASON:
+        reason = _reason(callback_data.reason)
+        if reason is None:
+            alert(callback_answer, t("fallback.stale_button"))
+            return
+        outcome = await referrals.resolve(
+            session, ctx, referral_id=number, volunteer=viewer.user, helped=False, reason=reason
+        )
+        if outcome is Outcome.OK:
+            await message.edit_text(t("staff.resolved", number=number))
+    else:
+        outcome = Outcome.FORBIDDEN
+    if outcome is Outcome.OK:
+        app.outbox_wake()
+    elif outcome is Outcome.TAKEN:
+        alert(callback_answer, t("staff.taken", number=number))
+    else:
+        alert(callback_answer, t("staff.forbidden"))
+
+
+def _reason(value: str) -> ReasonCode | None:
+    try:
+        return ReasonCode(value)
+    except ValueError:
+        return None
+
+
+async def cmd_not_staff(message: Message, t: Translator) -> None:
+    await message.answer(t("staff.not_staff"))
+
+
+async def cb_not_staff(
+    query: CallbackQuery, callback_answer: CallbackAnswer, t: Translator
+) -> None:
+    alert(callback_answer, t("staff.forbidden"))
+
+
+def create_router() -> Router:
+    router = Router(name=__name__)
+    staff = IsStaff()
+    router.message.register(cmd_inbox, Command("inbox"), staff)
+    router.message.register(cmd_pause, Command("pause"), staff)
+    router.callback_query.register(cb_staff, StaffCD.filter(), staff)
+    router.message.register(cmd_not_staff, Command("inbox", "pause"))
+    router.callback_query.register(cb_not_staff, StaffCD.filter())
+    return router
