@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.middlewares.db_session import DbSessionMiddleware
+from bot.middlewares.dedup import DedupMiddleware
 from bot.middlewares.viewer import ViewerMiddleware
 from bot.privacy import PrivacyNotice
 from bot.scheduler import Jobs, SchedulerJobs
@@ -104,6 +105,7 @@ def create_dispatcher(app: App, storage: BaseStorage | None = None) -> Dispatche
         privacy=app.privacy,
         jobs=app.jobs,
     )
+    dp.update.outer_middleware(DedupMiddleware(app.session_factory, app.clock))
     dp.update.outer_middleware(DbSessionMiddleware(app.session_factory))
     dp.update.outer_middleware(ViewerMiddleware(app.texts))
     dp.callback_query.middleware(CallbackAnswerMiddleware())

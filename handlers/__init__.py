@@ -22,6 +22,7 @@ def get_routers() -> list[Router]:
         profile,
         relay,
         requests,
+        rights,
         search,
         staff,
     )
@@ -33,6 +34,7 @@ def get_routers() -> list[Router]:
         onboarding.create_router(),
         location.create_router(),
         profile.create_router(),
+        rights.create_router(),
         find.create_router(),
         requests.create_router(),
         staff.create_router(),

@@ -64,7 +64,7 @@ async def msg_relay(
     if not isinstance(number, int) or viewer.user is None:
         await leave_dialog(state)
         return
-    content_type = str(message.content_type)
+    content_type = getattr(message.content_type, "value", str(message.content_type))
     text: str | None = None
     if message.text is not None:
         text = message.text[:TEXT_LIMIT]

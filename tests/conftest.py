@@ -111,7 +111,6 @@ def chat(app: App) -> Iterator[LocalChat]:
 def deliver(app: App, chat: LocalChat) -> Callable[[], Awaitable[int]]:
     """Send everything due in the outbox through the chat's bot, without real waiting."""
     from bot.outbox_worker import OutboxWorker
-
     from handlers.notifications import NotificationRenderer
 
     async def no_sleep(_: float) -> None:

@@ -75,3 +75,26 @@ async def test_bad_start_link_is_explained(chat: LocalChat) -> None:
 
 def _last(sent: list[Sent]) -> str:
     return sent[-1].text if sent else ""
+
+
+async def test_a_redelivered_update_is_processed_once(chat: LocalChat) -> None:
+    from aiogram.types import Update
+
+    from db import models
+
+    user = User(id=206, is_bot=False, first_name="Анна", language_code="ru")
+    message = Message(
+        message_id=1,
+        date=dt.datetime.now(dt.UTC),
+        chat=Chat(id=206, type="private"),
+        from_user=user,
+        text="/help",
+        entities=[{"type": "bot_command", "offset": 0, "length": 5}],
+    )
+    update = Update(update_id=999_001, message=message)
+    await chat.dp.feed_update(chat.bot, update)
+    await chat.dp.feed_update(chat.bot, update)
+    assert len(chat.session.chats[206]) == 1
+    app = chat.dp["app"]
+    async with app.session_factory() as session:
+        assert await session.get(models.ProcessedUpdate, 999_001) is not None

@@ -213,22 +213,11 @@ def test_a_missing_english_text_is_reported(tmp_path: Path) -> None:
             WRONG_TIMEZONE,
             "regions.yaml: RU-TAM: timezone: Value error, unknown timezone 'Europe/Tambov'",
             id="wrong-timezone",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="bot/catalogue/files.py _cross_check: a regions.yaml that fails "
-                "validation leaves no known regions, so every measure and organisation of "
-                "every region is also reported ('unknown region', 115 lines for one typo)",
-            ),
         ),
         pytest.param(
             BROKEN_NEEDS_FILE,
             BROKEN_NEEDS_PROBLEM,
             id="broken-needs-file",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="bot/catalogue/files.py _cross_check: an unreadable needs.yaml makes "
-                "every need of every measure and organisation an 'unknown need'",
-            ),
         ),
     ],
 )
@@ -370,12 +359,6 @@ async def test_a_removed_measure_is_deactivated_and_comes_back(own_app: App) -> 
     assert REMOVED in own_app.catalogue.view.measures
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/catalogue/loader.py _measures: `position` is the index across all files and "
-    "is part of the content hash, so removing or restoring one measure reports (and rewrites) "
-    "every later measure as changed",
-)
 async def test_removing_one_measure_reports_only_that_measure(own_app: App) -> None:
     content = own_app.settings.content_dir
     await load_content(own_app)

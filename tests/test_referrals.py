@@ -30,7 +30,7 @@ async def test_full_journey_decline_reoffer_accept_relay_resolve_confirm(
     pavel = await staff(app, chat, 7002, "tam-raduga-demo")
     anna = await family_in(chat, 7100, "Тамбовская область", "Тамбов", "г. Тамбов")
 
-    await request_help(anna, "Психологическая помощь")
+    await request_help(anna, "💬 Психологическая помощь")
     await deliver()
     referral = await latest_referral(session)
     number = referral.id
@@ -127,7 +127,7 @@ async def test_forged_and_replayed_buttons_change_nothing(
     olga = await staff(app, chat, 7201, "tam-opora-demo")
     stranger = await staff(app, chat, 7202, "tam-bolshaya-semya-demo")
     anna = await family_in(chat, 7203, "Тамбовская область", "Тамбов", "г. Тамбов")
-    await request_help(anna, "Психологическая помощь")
+    await request_help(anna, "💬 Психологическая помощь")
     await deliver()
     number = (await latest_referral(session)).id
     offer = olga.last_reply()
@@ -156,7 +156,7 @@ async def test_no_organisation_means_unrouted_and_the_manager_is_told(
     irina = await manager(app, chat, 7301, "RU-TAM")
     anna = await family_in(chat, 7302, "Тамбовская область", "Тамбов", "г. Тамбов")
     # Nobody has joined any organisation, so nobody can take it.
-    await request_help(anna, "Психологическая помощь")
+    await request_help(anna, "💬 Психологическая помощь")
     await deliver()
     referral = await latest_referral(session)
     assert referral.status == "unrouted"
@@ -177,7 +177,7 @@ async def test_sla_reminder_then_reoffer_then_manager(
     pavel = await staff(app, chat, 7402, "tam-raduga-demo")
     irina = await manager(app, chat, 7403, "RU-TAM")
     anna = await family_in(chat, 7404, "Тамбовская область", "Тамбов", "г. Тамбов")
-    await request_help(anna, "Психологическая помощь")
+    await request_help(anna, "💬 Психологическая помощь")
     await deliver()
     number = (await latest_referral(session)).id
     assert f"sla:{number}" in jobs.jobs
@@ -195,8 +195,9 @@ async def test_sla_reminder_then_reoffer_then_manager(
     assert f"Новая заявка №{number}" in pavel.last_text
     assert (await latest_referral(session)).organization_id == "tam-raduga-demo"
 
-    clock.advance(dt.timedelta(hours=37))
+    clock.advance(dt.timedelta(hours=25))
     await jobs.run_due(clock.now())
+    clock.advance(dt.timedelta(hours=13))
     await jobs.run_due(clock.now())
     await deliver()
     assert (await latest_referral(session)).status == "unrouted"
@@ -220,7 +221,7 @@ async def test_timers_are_rebuilt_from_the_database_after_a_restart(
     assert isinstance(jobs, RecordingJobs)
     await staff(app, chat, 7501, "tam-opora-demo")
     anna = await family_in(chat, 7502, "Тамбовская область", "Тамбов", "г. Тамбов")
-    await request_help(anna, "Психологическая помощь")
+    await request_help(anna, "💬 Психологическая помощь")
     number = (await latest_referral(session)).id
     jobs.jobs.clear()  # the process died: every in-memory timer is gone
     rebuilt = await app.timers.rebuild()  # type: ignore[attr-defined]
@@ -236,7 +237,7 @@ async def test_paused_volunteer_gets_no_offers(
     await olga.send("/pause")
     assert "Пауза включена" in olga.last_text
     anna = await family_in(chat, 7603, "Тамбовская область", "Тамбов", "г. Тамбов")
-    await request_help(anna, "Психологическая помощь")
+    await request_help(anna, "💬 Психологическая помощь")
     await deliver()
     assert (await latest_referral(session)).organization_id == "tam-raduga-demo"
     assert not [m for m in olga.messages if "Новая заявка" in m.text]
@@ -250,7 +251,7 @@ async def test_family_cancels_and_the_organisation_is_told(
 ) -> None:
     olga = await staff(app, chat, 7701, "tam-opora-demo")
     anna = await family_in(chat, 7702, "Тамбовская область", "Тамбов", "г. Тамбов")
-    await request_help(anna, "Психологическая помощь", description=None)
+    await request_help(anna, "💬 Психологическая помощь", description=None)
     await deliver()
     number = (await latest_referral(session)).id
     await anna.send("/my")
@@ -277,7 +278,7 @@ async def test_request_needs_consent_and_warns_about_sensitive_data(chat: LocalC
     assert "нужно согласие" in boris.last_text
     anna = await family_in(chat, 7802, "Тамбовская область", "Тамбов", "г. Тамбов")
     await anna.send("/request")
-    await anna.click("Психологическая помощь")
+    await anna.click("💬 Психологическая помощь")
     await anna.click("📍")
     assert "не пишите диагнозы" in anna.last_text
     await anna.send("а" * 1600)
@@ -292,7 +293,7 @@ async def test_phone_only_by_explicit_choice_and_only_after_accept(
     olga = await staff(app, chat, 7901, "tam-opora-demo")
     anna = await family_in(chat, 7902, "Тамбовская область", "Тамбов", "г. Тамбов")
     await anna.send("/request")
-    await anna.click("Психологическая помощь")
+    await anna.click("💬 Психологическая помощь")
     await anna.click("📍")
     await anna.click("Пропустить")
     await anna.click("📞 Дать номер")

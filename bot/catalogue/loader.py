@@ -51,6 +51,9 @@ class _Row:
     id: str
     columns: dict[str, Any]
     links: dict[type[Any], list[dict[str, Any]]] = field(default_factory=dict)
+    # Kept up to date but not part of the content hash: an entry moving in the list (because
+    # another was removed) is not a change of that entry.
+    position: int | None = None
 
 
 async def load_catalogue(session: AsyncSession, catalogue: Catalogue) -> LoadReport:
@@ -111,7 +114,7 @@ def _municipalities(cat: Catalogue) -> list[_Row]:
 
 def _needs(cat: Catalogue) -> list[_Row]:
     return [
-        _Row(n.id, {"title": n.title, "position": i, "data": _dump(n)})
+        _Row(n.id, {"title": n.title, "data": _dump(n)}, position=i)
         for i, n in enumerate(cat.needs)
     ]
 
@@ -173,10 +176,10 @@ def _measures(cat: Catalogue) -> list[_Row]:
                 "region_code": m.region,
                 "title": m.title,
                 "verified_on": m.verified_on,
-                "position": i,
                 "data": _dump(m),
             },
             {models.MeasureNeed: [{"need_id": n} for n in dict.fromkeys(m.needs)]},
+            position=i,
         )
         for i, m in enumerate(cat.measures)
     ]

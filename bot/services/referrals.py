@@ -305,24 +305,23 @@ async def candidates(session: AsyncSession, ctx: Context, referral: models.Refer
             .distinct()
         )
     )
-    loads = dict(
-        (
-            await session.execute(
-                select(models.Referral.organization_id, func.count())
-                .where(
-                    models.Referral.organization_id.in_(ids),
-                    models.Referral.status.in_(
-                        [
-                            ReferralStatus.OFFERED,
-                            ReferralStatus.ACCEPTED,
-                            ReferralStatus.IN_PROGRESS,
-                        ]
-                    ),
-                )
-                .group_by(models.Referral.organization_id)
+    load_rows = (
+        await session.execute(
+            select(models.Referral.organization_id, func.count())
+            .where(
+                models.Referral.organization_id.in_(ids),
+                models.Referral.status.in_(
+                    [
+                        ReferralStatus.OFFERED,
+                        ReferralStatus.ACCEPTED,
+                        ReferralStatus.IN_PROGRESS,
+                    ]
+                ),
             )
-        ).tuples()
-    )
+            .group_by(models.Referral.organization_id)
+        )
+    ).all()
+    loads = {org_id: count for org_id, count in load_rows}
     records = {
         org_id: (total, accepted)
         for org_id, total, accepted in (
@@ -335,7 +334,7 @@ async def candidates(session: AsyncSession, ctx: Context, referral: models.Refer
                 .where(models.ReferralOffer.organization_id.in_(ids))
                 .group_by(models.ReferralOffer.organization_id)
             )
-        ).tuples()
+        ).all()
     }
 
     def rank(org_id: str) -> tuple[float, float, str]:
@@ -910,7 +909,7 @@ async def pending_timers(session: AsyncSession) -> list[tuple[int, dt.datetime]]
             models.Referral.sla_due_at.is_not(None)
         )
     )
-    return [(rid, due) for rid, due in rows.tuples() if due is not None]
+    return [(rid, due) for rid, due in rows.all() if due is not None]
 
 
 async def on_unreachable(session: AsyncSession, ctx: Context, telegram_id: int) -> None:

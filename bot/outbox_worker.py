@@ -1,0 +1,432 @@
+"""The outbox worker: sends queued notifications within Telegram's limits and never loses one."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import enum
+import logging
+import math
+import time
+import weakref
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from aiogram import Bot
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramMigrateToChat,
+    TelegramRetryAfter,
+)
+from aiogram.types import InlineKeyboardMarkup
+from sqlalchemy import exists, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
+
+from bot.clock import Clock
+from bot.services.outbox import COPY, NOTIFY
+from db import models
+from db.enums import OutboxStatus
+
+log = logging.getLogger(__name__)
+
+Renderer = Callable[[str, str, dict[str, Any]], tuple[str, InlineKeyboardMarkup | None]]
+"""(kind, lang, params) -> (HTML text or caption, keyboard); raises for an unknown kind."""
+
+UnreachableHook = Callable[[AsyncSession, models.OutboxMessage], Awaitable[None]]
+"""Called in the row's transaction when its chat blocked the bot (Telegram answered 403)."""
+
+MAX_BACKOFF_SECONDS = 600
+MAX_ERROR_LENGTH = 300
+# After a 5xx or a network error every send pauses a little (1, 2, 4… up to 30 s): during an
+# outage the worker then spends one attempt per pause instead of one attempt per message, so the
+# queue does not burn through everybody's max_attempts while Telegram is down.
+MAX_OUTAGE_PAUSE_SECONDS = 30.0
+# Relayed content (what a family or a volunteer wrote) must not stay in the database.
+RELAY_PARAMS = ("text", "caption")
+
+# SQLite ignores FOR UPDATE, so two workers of one process on the same SQLite file would both
+# claim a row; they share this lock per engine instead (SQLite means a single process anyway).
+_SQLITE_CLAIM_LOCKS: weakref.WeakKeyDictionary[Engine, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+class _Outcome(enum.Enum):
+    SENT = "sent"
+    FAILED = "failed"  # final: the chat's next message may go
+    RETRY = "retry"  # still pending: the chat's next messages wait behind it
+    SKIPPED = "skipped"  # not ours (claimed elsewhere, already done or behind an older one)
+
+
+class _HookFailed(Exception):
+    def __init__(self, error: str) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+class OutboxWorker:
+    """Sends due outbox rows: ≤ `global_per_second` overall, one per `per_chat_interval` a chat.
+
+    Delivery is at-least-once. A row is claimed, sent and marked `sent` in one short
+    transaction (PostgreSQL: the row lock of FOR UPDATE SKIP LOCKED keeps other replicas off
+    it). A crash after Telegram accepted the message but before the commit rolls the row back
+    to pending, so that one message is sent again after the restart; the other order (commit
+    first, then send) could lose it, and a duplicate notification is the lesser harm.
+    """
+
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        bot: Bot,
+        clock: Clock,
+        render: Renderer,
+        *,
+        on_unreachable: UnreachableHook | None = None,
+        global_per_second: float = 25.0,
+        per_chat_interval: float = 1.0,
+        batch: int = 200,
+        max_attempts: int = 8,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        if global_per_second <= 0 or per_chat_interval < 0 or batch < 1 or max_attempts < 1:
+            raise ValueError("OutboxWorker limits must be positive")
+        self._session_factory = session_factory
+        self._bot = bot
+        self._clock = clock
+        self._render = render
+        self._on_unreachable = on_unreachable
+        self._global_interval = 1.0 / global_per_second
+        self._per_chat_interval = per_chat_interval
+        self._batch = batch
+        self._max_attempts = max_attempts
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._wakeup = asyncio.Event()
+        self._stop: asyncio.Event | None = None
+        self._drain_lock = asyncio.Lock()
+        # Monotonic times of the last request overall and per chat, and of the end of a pause
+        # (flood control or an outage). Requests that failed count too: Telegram saw them.
+        self._last_request = -math.inf
+        self._last_request_to: dict[int, float] = {}
+        self._paused_until = -math.inf
+        self._outage_streak = 0
+
+    # -- public API ---------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """Ask for a drain now (call after committing a transaction that queued messages)."""
+        self._wakeup.set()
+
+    async def drain(self) -> int:
+        """Try every due pending message once, within the limits; return how many were sent."""
+        async with self._drain_lock:
+            sent = 0
+            after_id = 0
+            while not self._stopping():
+                candidates = await self._due(after_id)
+                if not candidates:
+                    break
+                after_id = candidates[-1][0]
+                # Rows queued meanwhile (a hook's note, a new referral) get their turn too:
+                # the drain ends when a pass finds nothing newer.
+                sent += await self._send_pass(candidates)
+            if sent:
+                log.info("outbox: %d message(s) sent", sent)
+            return sent
+
+    async def run(self, stop: asyncio.Event, poll_seconds: float = 1.0) -> None:
+        """Drain until `stop` is set; the message in flight is finished, nothing new starts."""
+        self._stop = stop
+        failures = 0
+        try:
+            while not stop.is_set():
+                self._wakeup.clear()
+                try:
+                    await self.drain()
+                except Exception as error:  # a DB hiccup must not stop the notifications
+                    failures += 1
+                    log.warning("outbox: drain failed (%s), retrying", type(error).__name__)
+                    await self._idle(stop, min(poll_seconds * 2**failures, 30.0))
+                    continue
+                failures = 0
+                await self._idle(stop, poll_seconds)
+        finally:
+            self._stop = None
+
+    # -- choosing what to send ----------------------------------------------------------------
+
+    def _not_behind_older(self, *, blockers_due_too: bool) -> Any:
+        """No older pending row for the same chat: a chat's messages go strictly in order."""
+        older = aliased(models.OutboxMessage)
+        conditions = [
+            older.chat_id == models.OutboxMessage.chat_id,
+            older.status == OutboxStatus.PENDING,
+            older.id < models.OutboxMessage.id,
+        ]
+        if not blockers_due_too:
+            conditions.append(older.not_before > self._clock.now())
+        return ~exists().where(*conditions)
+
+    async def _due(self, after_id: int) -> Sequence[tuple[int, int]]:
+        """(id, chat_id) of due rows, oldest first; a hint only, each row is re-checked."""
+        now = self._clock.now()
+        # Older rows that are due come earlier in this same list, so only an older row that
+        # waits (retry, flood control) rules a row out here.
+        query = (
+            select(models.OutboxMessage.id, models.OutboxMessage.chat_id)
+            .where(
+                models.OutboxMessage.status == OutboxStatus.PENDING,
+                models.OutboxMessage.not_before <= now,
+                models.OutboxMessage.id > after_id,
+                self._not_behind_older(blockers_due_too=False),
+            )
+            .order_by(models.OutboxMessage.id)
+            .limit(self._batch)
+        )
+        async with self._session_factory() as session:
+            rows = await session.execute(query)
+            return [(row_id, chat_id) for row_id, chat_id in rows]
+
+    async def _send_pass(self, candidates: Sequence[tuple[int, int]]) -> int:
+        queues: dict[int, deque[int]] = {}
+        for row_id, chat_id in candidates:
+            queues.setdefault(chat_id, deque()).append(row_id)
+        self._forget_idle_chats()
+        sent = 0
+        while queues and not self._stopping():
+            # The chat that may receive soonest goes next, so one busy chat (1 msg/s) does not
+            # hold up everybody else; ties go to the oldest message.
+            chat_id = min(queues, key=lambda chat: (self._chat_ready_at(chat), queues[chat][0]))
+            if not await self._wait_turn(chat_id):
+                break
+            outcome = await self._process(queues[chat_id].popleft())
+            if outcome is _Outcome.SENT:
+                sent += 1
+            if outcome in (_Outcome.RETRY, _Outcome.SKIPPED) or not queues[chat_id]:
+                del queues[chat_id]
+        return sent
+
+    # -- limits -------------------------------------------------------------------------------
+
+    def _chat_ready_at(self, chat_id: int) -> float:
+        return self._last_request_to.get(chat_id, -math.inf) + self._per_chat_interval
+
+    def _forget_idle_chats(self) -> None:
+        horizon = self._monotonic() - self._per_chat_interval
+        for chat_id in [c for c, at in self._last_request_to.items() if at <= horizon]:
+            del self._last_request_to[chat_id]
+
+    async def _wait_turn(self, chat_id: int) -> bool:
+        """Sleep until the global rate, the chat's rate and any pause allow a request."""
+        while True:
+            now = self._monotonic()
+            ready = max(
+                self._paused_until,
+                self._last_request + self._global_interval,
+                self._chat_ready_at(chat_id),
+            )
+            if ready <= now:
+                return True
+            if self._stopping():
+                return False
+            await self._pause(ready - now)
+
+    def _note_request(self, chat_id: int) -> None:
+        now = self._monotonic()
+        self._last_request = now
+        self._last_request_to[chat_id] = now
+
+    def _pause_all(self, seconds: float) -> None:
+        self._paused_until = max(self._paused_until, self._monotonic() + seconds)
+
+    # -- one message --------------------------------------------------------------------------
+
+    async def _claim(self, session: AsyncSession, row_id: int) -> models.OutboxMessage | None:
+        """Lock the row if it is still due, not behind an older one and not claimed elsewhere."""
+        return await session.scalar(
+            select(models.OutboxMessage)
+            .where(
+                models.OutboxMessage.id == row_id,
+                models.OutboxMessage.status == OutboxStatus.PENDING,
+                models.OutboxMessage.not_before <= self._clock.now(),
+                self._not_behind_older(blockers_due_too=True),
+            )
+            .with_for_update(skip_locked=True, of=models.OutboxMessage)
+        )
+
+    async def _process(self, row_id: int) -> _Outcome:
+        async with self._session_factory() as session, self._claim_guard(session):
+            try:
+                async with session.begin():
+                    return await self._attempt(session, row_id)
+            except _HookFailed as failure:
+                # The hook's work is rolled back; record the 403 anyway (without sending
+                # again), or the row would hit Telegram with the same 403 forever.
+                async with session.begin():
+                    row = await self._claim(session, row_id)
+                    if row is None:
+                        return _Outcome.SKIPPED
+                    row.attempts += 1
+                    self._fail(row, failure.error)
+                    await self._mark_unreachable(session, row.chat_id)
+                    return _Outcome.FAILED
+
+    def _claim_guard(self, session: AsyncSession) -> contextlib.AbstractAsyncContextManager[Any]:
+        bind = session.get_bind()
+        if bind.dialect.name != "sqlite":
+            return contextlib.nullcontext()
+        return _SQLITE_CLAIM_LOCKS.setdefault(bind.engine, asyncio.Lock())
+
+    async def _attempt(self, session: AsyncSession, row_id: int) -> _Outcome:
+        row = await self._claim(session, row_id)
+        if row is None:
+            return _Outcome.SKIPPED
+        try:
+            request = self._prepare(row)
+        except Exception as error:  # unknown kind, broken payload: retrying cannot help
+            log.error("outbox %s: cannot render (%s)", row.id, type(error).__name__)
+            self._fail(row, f"cannot render: {type(error).__name__}")
+            return _Outcome.FAILED
+        self._note_request(row.chat_id)
+        try:
+            await request()
+        except TelegramRetryAfter as error:
+            # Flood control is per bot: everything waits, this row first.
+            row.attempts += 1
+            row.last_error = _describe(error)
+            row.not_before = self._clock.now() + dt.timedelta(seconds=error.retry_after)
+            self._pause_all(error.retry_after)
+            log.warning("outbox %s: flood control, pausing %s s", row.id, error.retry_after)
+            return _Outcome.RETRY
+        except TelegramMigrateToChat as error:
+            # A group became a supergroup: same people, new id; send there.
+            row.attempts += 1
+            row.chat_id = error.migrate_to_chat_id
+            row.last_error = _describe(error)
+            log.warning("outbox %s: chat migrated", row.id)
+            return _Outcome.RETRY
+        except TelegramForbiddenError as error:
+            row.attempts += 1
+            self._fail(row, _describe(error))
+            log.warning("outbox %s: %s", row.id, type(error).__name__)
+            if await self._mark_unreachable(session, row.chat_id) and self._on_unreachable:
+                try:
+                    await self._on_unreachable(session, row)
+                except Exception as hook_error:
+                    log.error(
+                        "outbox %s: on_unreachable failed (%s)", row.id, type(hook_error).__name__
+                    )
+                    raise _HookFailed(_describe(error)) from hook_error
+            return _Outcome.FAILED
+        except TelegramBadRequest as error:
+            row.attempts += 1
+            self._fail(row, _describe(error))
+            log.warning("outbox %s: %s", row.id, type(error).__name__)
+            return _Outcome.FAILED
+        except Exception as error:
+            # 5xx, network, timeouts and anything unexpected: back off and try again later.
+            self._retry_later(row, error)
+            return _Outcome.RETRY
+        self._outage_streak = 0
+        row.attempts += 1
+        row.status = OutboxStatus.SENT
+        row.sent_at = self._clock.now()
+        _scrub(row)
+        return _Outcome.SENT
+
+    def _prepare(self, row: models.OutboxMessage) -> Callable[[], Awaitable[Any]]:
+        payload = row.payload
+        params = dict(payload.get("params") or {})
+        text, keyboard = self._render(str(payload["kind"]), str(payload["lang"]), params)
+        chat_id = row.chat_id
+        if row.method == NOTIFY:
+            return lambda: self._bot.send_message(chat_id, text, reply_markup=keyboard)
+        if row.method == COPY:
+            from_chat_id = int(payload["from_chat_id"])
+            message_id = int(payload["message_id"])
+            return lambda: self._bot.copy_message(
+                chat_id, from_chat_id, message_id, caption=text, reply_markup=keyboard
+            )
+        raise ValueError("unknown outbox method")
+
+    def _retry_later(self, row: models.OutboxMessage, error: Exception) -> None:
+        row.attempts += 1
+        row.last_error = _describe(error)
+        self._outage_streak += 1
+        self._pause_all(min(2.0 ** (self._outage_streak - 1), MAX_OUTAGE_PAUSE_SECONDS))
+        if row.attempts >= self._max_attempts:
+            self._fail(row, row.last_error)
+            log.warning(
+                "outbox %s: %s, giving up after %d attempts",
+                row.id,
+                type(error).__name__,
+                row.attempts,
+            )
+            return
+        delay = min(2**row.attempts, MAX_BACKOFF_SECONDS)
+        row.not_before = self._clock.now() + dt.timedelta(seconds=delay)
+        log.warning("outbox %s: %s, retry in %d s", row.id, type(error).__name__, delay)
+
+    def _fail(self, row: models.OutboxMessage, error: str) -> None:
+        row.status = OutboxStatus.FAILED
+        row.last_error = error[:MAX_ERROR_LENGTH]
+        # A message that will never go has no reason to keep what someone wrote either.
+        _scrub(row)
+
+    async def _mark_unreachable(self, session: AsyncSession, chat_id: int) -> bool:
+        """Flag the person; True unless they were already known to have blocked the bot."""
+        user = await session.scalar(select(models.User).where(models.User.telegram_id == chat_id))
+        if user is None:
+            return True
+        if user.unreachable:
+            return False
+        user.unreachable = True
+        return True
+
+    # -- waiting ------------------------------------------------------------------------------
+
+    def _stopping(self) -> bool:
+        return self._stop is not None and self._stop.is_set()
+
+    async def _pause(self, seconds: float) -> None:
+        """The injected sleep, cut short by `stop` when running."""
+        stop = self._stop
+        if stop is None:
+            await self._sleep(seconds)
+            return
+        await _first_of(self._sleep(seconds), stop.wait())
+
+    async def _idle(self, stop: asyncio.Event, seconds: float) -> None:
+        """Wait (real time) for wake(), stop or the next poll."""
+        await _first_of(asyncio.sleep(seconds), self._wakeup.wait(), stop.wait())
+
+
+async def _first_of(*awaitables: Awaitable[Any]) -> None:
+    tasks = [asyncio.ensure_future(awaitable) for awaitable in awaitables]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _describe(error: Exception) -> str:
+    """The class and, for Telegram, its description; never the message that was sent."""
+    if isinstance(error, TelegramAPIError):
+        return f"{type(error).__name__}: {error.message}"[:MAX_ERROR_LENGTH]
+    return type(error).__name__
+
+
+def _scrub(row: models.OutboxMessage) -> None:
+    params = row.payload.get("params")
+    if not isinstance(params, dict) or not any(key in params for key in RELAY_PARAMS):
+        return
+    cleaned = {key: "" if key in RELAY_PARAMS else value for key, value in params.items()}
+    # A new dict: the JSON column only notices assignment, not in-place changes.
+    row.payload = {**row.payload, "params": cleaned}

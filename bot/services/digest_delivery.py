@@ -1,0 +1,256 @@
+"""Monday delivery of the weekly digest to each region's managers, exactly once per manager.
+
+Exactly once rests on two unique keys, not on timing or a leader: `digests (region, week)`
+makes the digest itself insert-or-get, and `digest_deliveries (digest, user)` is claimed in its
+own committed transaction before anything is sent. Two replicas, a restart in the middle or the
+hourly catch-up after a missed Monday all race for the same row, and only the winner sends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from bot.services.digest import (
+    Week,
+    build_digest,
+    current_week,
+    need_by_municipality,
+    referral_rows,
+)
+from bot.services.digest_render import RenderedDigest, render_digest
+from db import models
+from db.enums import Role
+
+if TYPE_CHECKING:
+    from aiogram import Bot
+
+    from bot.app import App
+
+log = logging.getLogger(__name__)
+
+JOB_ID = "digest:deliver"
+CATCH_UP_JOB_ID = "digest:catch-up"
+DELIVERY_HOUR = 9
+
+
+@dataclass(frozen=True)
+class Recipient:
+    user_id: int
+    telegram_id: int
+    language: str
+
+
+def due_week(now: dt.datetime, tz: ZoneInfo) -> Week | None:
+    """The week to deliver: the previous ISO week, from Monday 09:00 local to the week's end.
+
+    Any time later in the week is a catch-up after a missed Monday; before Monday 09:00
+    nothing is due (last week's digest went out a week ago).
+    """
+    local = now.astimezone(tz)
+    week = current_week(now, tz)
+    nine = dt.datetime.combine(week.monday, dt.time(DELIVERY_HOUR), tzinfo=tz)
+    if local < nine:
+        return None
+    return week.shift(-1)
+
+
+async def get_or_build_digest(
+    app: App, region_code: str, week: Week, now: dt.datetime
+) -> models.Digest:
+    """The stored digest of a region and week, built and inserted by whoever comes first."""
+    async with app.session_factory() as session:
+        found = await _stored(session, region_code, week)
+        if found is not None:
+            return found
+        payload = await build_digest(
+            session,
+            region_code=region_code,
+            week=week,
+            view=app.catalogue.view,
+            now=now,
+            sla_accept_hours=app.settings.sla_accept_hours,
+        )
+        await session.rollback()  # end the read transaction before writing
+        row = models.Digest(region_code=region_code, week=week.label, built_at=now, payload=payload)
+        session.add(row)
+        try:
+            await session.commit()
+        except IntegrityError:
+            # Another replica stored it first; theirs is the one everybody gets.
+            await session.rollback()
+            found = await _stored(session, region_code, week)
+            if found is None:  # pragma: no cover (the conflicting row cannot vanish)
+                raise
+            return found
+        return row
+
+
+async def _stored(session: Any, region_code: str, week: Week) -> models.Digest | None:
+    found: models.Digest | None = await session.scalar(
+        select(models.Digest).where(
+            models.Digest.region_code == region_code, models.Digest.week == week.label
+        )
+    )
+    return found
+
+
+async def _pending_recipients(app: App, digest: models.Digest) -> list[Recipient]:
+    """Active managers of the digest's region who have no delivery row for it yet."""
+    delivered = select(models.DigestDelivery.user_id).where(
+        models.DigestDelivery.digest_id == digest.id
+    )
+    async with app.session_factory() as session:
+        rows = await session.execute(
+            select(models.User.id, models.User.telegram_id, models.User.language)
+            .join(models.Membership, models.Membership.user_id == models.User.id)
+            .where(
+                models.Membership.role == Role.MANAGER,
+                models.Membership.region_code == digest.region_code,
+                models.Membership.active,
+                models.User.unreachable.is_(False),
+                models.User.id.not_in(delivered),
+            )
+            .distinct()
+            .order_by(models.User.id)
+        )
+        return [Recipient(uid, tg, lang) for uid, tg, lang in rows.tuples()]
+
+
+async def _claim(app: App, digest_id: int, user_id: int, now: dt.datetime) -> bool:
+    """Insert the delivery row in its own transaction; False if someone else already has."""
+    async with app.session_factory() as session:
+        session.add(models.DigestDelivery(digest_id=digest_id, user_id=user_id, delivered_at=now))
+        try:
+            await session.commit()
+        except IntegrityError:
+            await session.rollback()
+            return False
+    return True
+
+
+async def _release(app: App, digest_id: int, user_id: int) -> None:
+    async with app.session_factory() as session:
+        await session.execute(
+            delete(models.DigestDelivery).where(
+                models.DigestDelivery.digest_id == digest_id,
+                models.DigestDelivery.user_id == user_id,
+            )
+        )
+        await session.commit()
+
+
+async def render_for(app: App, digest: models.Digest, language: str) -> RenderedDigest:
+    """Message, chart and workbook of a stored digest in one language."""
+    view = app.catalogue.view
+    week = Week(*map(int, digest.week.split("-W")))
+    async with app.session_factory() as session:
+        rows = await referral_rows(session, region_code=digest.region_code, week=week, view=view)
+        matrix = await need_by_municipality(
+            session, region_code=digest.region_code, week=week, view=view
+        )
+    t = app.texts.get(language)
+    # Drawing and zipping the workbook are CPU work: keep the event loop answering updates.
+    return await asyncio.to_thread(
+        render_digest, digest.payload, t, view, referrals=rows, matrix=matrix
+    )
+
+
+async def send_rendered(
+    bot: Bot, chat_id: int, rendered: RenderedDigest, *, week: str, t: Any
+) -> None:
+    """Message parts, then the chart, then the workbook, to one chat."""
+    from aiogram.enums import ParseMode
+    from aiogram.types import BufferedInputFile
+
+    for part in rendered.parts:
+        await bot.send_message(chat_id, part, parse_mode=ParseMode.HTML)
+    await bot.send_photo(
+        chat_id,
+        BufferedInputFile(rendered.png, rendered.png_name),
+        caption=t("digest.photo_caption", week=week),
+    )
+    await bot.send_document(
+        chat_id,
+        BufferedInputFile(rendered.xlsx, rendered.xlsx_name),
+        caption=t("digest.document_caption", week=week),
+    )
+
+
+async def deliver_due_digests(app: App, bot: Bot, now: dt.datetime) -> int:
+    """Deliver every region's due digest to managers who have not had it; returns how many."""
+    view = app.catalogue.view
+    delivered = 0
+    for code in sorted(view.regions):
+        week = due_week(now, ZoneInfo(view.regions[code].timezone))
+        if week is None:
+            continue
+        digest = await get_or_build_digest(app, code, week, now)
+        rendered: dict[str, RenderedDigest] = {}
+        for recipient in await _pending_recipients(app, digest):
+            if not await _claim(app, digest.id, recipient.user_id, now):
+                continue  # another replica or run is delivering this one
+            if recipient.language not in rendered:
+                rendered[recipient.language] = await render_for(app, digest, recipient.language)
+            if await _send(app, bot, digest, recipient, rendered[recipient.language]):
+                delivered += 1
+    return delivered
+
+
+async def _send(
+    app: App, bot: Bot, digest: models.Digest, recipient: Recipient, rendered: RenderedDigest
+) -> bool:
+    from aiogram.exceptions import TelegramForbiddenError
+
+    t = app.texts.get(recipient.language)
+    try:
+        await send_rendered(bot, recipient.telegram_id, rendered, week=digest.week, t=t)
+    except TelegramForbiddenError:
+        # The manager blocked the bot: retrying every hour would not change that.
+        log.warning("digest %s: user %s blocked the bot", digest.id, recipient.user_id)
+        return False
+    except Exception as exc:
+        # Telegram down or a 429: give the claim back so the next hourly run tries again.
+        # A part may have gone out already; a repeated part beats a lost digest.
+        log.warning(
+            "digest %s to user %s failed: %s", digest.id, recipient.user_id, type(exc).__name__
+        )
+        await _release(app, digest.id, recipient.user_id)
+        return False
+    log.info("digest %s delivered to user %s", digest.id, recipient.user_id)
+    return True
+
+
+async def run_digest_job(app: App, bot: Bot) -> None:
+    """The scheduled job: deliver whatever is due now (and log, not raise, on failure)."""
+    try:
+        count = await deliver_due_digests(app, bot, app.clock.now())
+    except Exception:
+        log.exception("digest delivery run failed")
+        return
+    if count:
+        log.info("digests delivered: %s", count)
+
+
+def schedule_digests(app: App, bot: Bot) -> None:
+    """Monday 09:00 in each region's timezone, an hourly safety net, and a catch-up now."""
+    app.jobs.every(JOB_ID, 3600, run_digest_job, app, bot)
+    app.jobs.at(CATCH_UP_JOB_ID, app.clock.now(), run_digest_job, app, bot)
+    for code, region in app.catalogue.view.regions.items():
+        app.jobs.cron(
+            f"digest:monday:{code}",
+            run_digest_job,
+            app,
+            bot,
+            timezone=region.timezone,
+            day_of_week="mon",
+            hour=DELIVERY_HOUR,
+            minute=0,
+        )

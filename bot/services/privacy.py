@@ -1,0 +1,163 @@
+"""152-FZ rights: what is stored about a person (/mydata) and erasing it (/forget)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services import referrals
+from bot.services.referrals import Context
+from db import models
+from db.enums import OPEN_STATUSES
+
+
+def _when(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+async def export_user_data(session: AsyncSession, user: models.User) -> dict[str, Any]:
+    """Everything stored about this person, in one document they can read."""
+    consents = await session.scalars(
+        select(models.Consent).where(models.Consent.user_id == user.id).order_by(models.Consent.id)
+    )
+    profile = await session.get(models.FamilyProfile, user.id)
+    own = list(
+        await session.scalars(
+            select(models.Referral)
+            .where(models.Referral.family_user_id == user.id)
+            .order_by(models.Referral.id)
+        )
+    )
+    feedback = await session.scalars(
+        select(models.Feedback)
+        .where(models.Feedback.user_id == user.id)
+        .order_by(models.Feedback.id)
+    )
+    searches = await session.scalars(
+        select(models.SearchLog)
+        .where(models.SearchLog.user_id == user.id)
+        .order_by(models.SearchLog.id)
+    )
+    roles = await session.scalars(
+        select(models.Membership).where(models.Membership.user_id == user.id)
+    )
+    return {
+        "telegram_id": user.telegram_id,
+        "language": user.language,
+        "region": user.region_code,
+        "municipality": user.municipality_id,
+        "created_at": _when(user.created_at),
+        "consents": [
+            {
+                "kind": c.kind,
+                "version": c.version,
+                "granted_at": _when(c.granted_at),
+                "revoked_at": _when(c.revoked_at),
+            }
+            for c in consents
+        ],
+        "family_profile": profile.data if profile else None,
+        "requests": [
+            {
+                "number": r.id,
+                "need": r.need_id,
+                "municipality": r.municipality_id,
+                "status": r.status,
+                "description": r.description,
+                "phone": r.contact_phone,
+                "created_at": _when(r.created_at),
+            }
+            for r in own
+        ],
+        "feedback": [
+            {
+                "request": f.referral_id,
+                "measure": f.measure_id,
+                "got_help": f.got_help,
+                "rating": f.rating,
+                "verdict": f.verdict,
+                "reason": f.reason,
+                "comment": f.comment,
+                "at": _when(f.created_at),
+            }
+            for f in feedback
+        ],
+        "searches": [{"query": s.query, "at": _when(s.at)} for s in searches],
+        "roles": [
+            {"role": m.role, "organization": m.organization_id, "region": m.region_code}
+            for m in roles
+        ],
+    }
+
+
+async def forget_user(session: AsyncSession, ctx: Context, user: models.User) -> int:
+    """Erase a person's data; anonymous rows stay so the region's counts do not change.
+
+    Open requests are cancelled first (the organisation is told), then texts, phones and
+    links to the person are removed, and the user row with consents and profile is deleted.
+    Returns the number of requests that were anonymised.
+    """
+    open_ids = list(
+        await session.scalars(
+            select(models.Referral.id).where(
+                models.Referral.family_user_id == user.id,
+                models.Referral.status.in_(list(OPEN_STATUSES)),
+            )
+        )
+    )
+    for referral_id in open_ids:
+        await referrals.cancel(session, ctx, referral_id=referral_id, family=user)
+    # The cancellations committed; wipe the notifications still queued to this person.
+    await session.execute(
+        delete(models.OutboxMessage).where(
+            models.OutboxMessage.chat_id == user.telegram_id,
+            models.OutboxMessage.status == "pending",
+        )
+    )
+    anonymised = await session.execute(
+        update(models.Referral)
+        .where(models.Referral.family_user_id == user.id)
+        .values(family_user_id=None, description=None, contact_phone=None)
+    )
+    await session.execute(
+        update(models.Feedback)
+        .where(models.Feedback.user_id == user.id)
+        .values(user_id=None, comment=None)
+    )
+    await session.execute(
+        update(models.SearchLog).where(models.SearchLog.user_id == user.id).values(user_id=None)
+    )
+    for model, column in (
+        (models.ReferralEvent, models.ReferralEvent.actor_user_id),
+        (models.RelayMessage, models.RelayMessage.from_user_id),
+        (models.AuditLog, models.AuditLog.actor_user_id),
+    ):
+        await session.execute(update(model).where(column == user.id).values({column.key: None}))
+    await session.execute(
+        delete(models.FamilyProfile).where(models.FamilyProfile.user_id == user.id)
+    )
+    await session.execute(delete(models.Consent).where(models.Consent.user_id == user.id))
+    await session.execute(delete(models.Membership).where(models.Membership.user_id == user.id))
+    await session.execute(
+        update(models.Invite)
+        .where(models.Invite.used_by_user_id == user.id)
+        .values(used_by_user_id=None)
+    )
+    await session.execute(
+        update(models.Invite)
+        .where(models.Invite.created_by_user_id == user.id)
+        .values(created_by_user_id=None)
+    )
+    await session.execute(
+        update(models.Referral)
+        .where(models.Referral.assignee_user_id == user.id)
+        .values(assignee_user_id=None)
+    )
+    await session.execute(
+        delete(models.DigestDelivery).where(models.DigestDelivery.user_id == user.id)
+    )
+    await session.execute(delete(models.User).where(models.User.id == user.id))
+    await session.commit()
+    return int(anonymised.rowcount or 0)  # type: ignore[attr-defined]
