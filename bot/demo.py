@@ -11,7 +11,7 @@ import html
 import logging
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TextIO
 
@@ -20,11 +20,11 @@ from bot.bootstrap import prepare
 from bot.config import Settings
 from bot.local_chat import ChatUser, LocalChat
 from bot.local_session import LocalSession, Sent
+from bot.runner import create_worker
 from bot.services import people
 from db.enums import Role
 
 DEMO_DB = Path("data/demo.sqlite3")
-DEMO_REGION = "RU-TAM"
 PERSONAS = {
     # name: (telegram id, first name)
     "family": (1001, "Анна"),
@@ -49,38 +49,51 @@ def to_terminal(text: str) -> str:
 
 
 async def seed_demo(app: App) -> None:
-    """Staff personas on the first demo organisation of the demo region."""
+    """The volunteer persona serves every demo organisation and the manager every region,
+    so whatever a family asks for in the demo reaches someone the user can play."""
     view = app.catalogue.view
-    org = next(
-        (o for o in view.organizations_for_region(DEMO_REGION) if o.demo and o.capacity > 0),
-        None,
-    )
     async with app.session_factory() as session:
-        await people.grant_role(
-            session,
-            app.clock,
-            telegram_id=PERSONAS["manager"][0],
-            role=Role.MANAGER,
-            region_code=DEMO_REGION,
-        )
-        if org is not None:
+        for region in view.regions:
             await people.grant_role(
                 session,
                 app.clock,
-                telegram_id=PERSONAS["volunteer"][0],
-                role=Role.VOLUNTEER,
-                organization_id=org.id,
-                region_code=DEMO_REGION,
+                telegram_id=PERSONAS["manager"][0],
+                role=Role.MANAGER,
+                region_code=region,
             )
+        for org in view.organizations.values():
+            if org.demo and org.capacity > 0:
+                await people.grant_role(
+                    session,
+                    app.clock,
+                    telegram_id=PERSONAS["volunteer"][0],
+                    role=Role.VOLUNTEER,
+                    organization_id=org.id,
+                    region_code=org.region,
+                )
 
 
 class Terminal:
-    def __init__(self, chat: LocalChat, out: TextIO) -> None:
+    def __init__(
+        self, chat: LocalChat, out: TextIO, deliver: Callable[[], Awaitable[int]]
+    ) -> None:
         self.chat = chat
         self.out = out
+        self.deliver = deliver
         self.users = {name: chat.user(uid, first) for name, (uid, first) in PERSONAS.items()}
         self.persona = "family"
         self.choices: list[tuple[Sent, str, str]] = []
+        # How many of each persona's messages they have seen: the rest is shown on switching.
+        self.seen = dict.fromkeys(self.users, 0)
+
+    async def act(self, action: Awaitable[list[Sent]], also: list[Sent] | None = None) -> None:
+        """Run one user action, deliver the notifications it caused, show what is new."""
+        before = len(self.user.messages)
+        await action
+        await self.deliver()
+        new = self.user.messages[before:]
+        self.seen[self.persona] = len(self.user.messages)
+        self.show([*(also or []), *new])
 
     @property
     def user(self) -> ChatUser:
@@ -116,7 +129,9 @@ class Terminal:
                 return True
             self.persona = name
             self.out.write(f"— now you are the {name} ({PERSONAS[name][1]}) —\n")
-            self.choices = []
+            unread = self.user.messages[self.seen[name] :]
+            self.seen[name] = len(self.user.messages)
+            self.show(unread)
             return True
         if line.isdigit() and self.choices:
             index = int(line) - 1
@@ -124,14 +139,12 @@ class Terminal:
                 self.out.write(f"choose 1–{len(self.choices)}\n")
                 return True
             sent, _, data = self.choices[index]
-            before = len(self.user.messages)
-            edited_text = sent.text
-            replies = await self.user.press(sent, data)
-            if sent.text != edited_text or len(self.user.messages) == before:
-                replies = [sent, *replies]
-            self.show(replies)
+            edited = (sent.text, sent.buttons)
+            press = self.user.press(sent, data)
+            changed = [sent] if (sent.text, sent.buttons) != edited else []
+            await self.act(press, also=changed)
             return True
-        self.show(await self.user.send(line))
+        await self.act(self.user.send(line))
         return True
 
 
@@ -148,17 +161,18 @@ async def run_demo(
         database = f"sqlite+aiosqlite:///{DEMO_DB}"
     settings = settings.model_copy(update={"database_url": database})
     # The conversation is the output; per-update INFO lines would drown it.
-    logging.getLogger("aiogram").setLevel(logging.WARNING)
+    logging.getLogger().setLevel(logging.WARNING)
     app = build_app(settings)
     try:
         await prepare(app)
         await seed_demo(app)
         session = LocalSession()
-        terminal = Terminal(
-            LocalChat(create_dispatcher(app), create_bot(settings, session=session), session), out
-        )
+        bot = create_bot(settings, session=session)
+        # No Telegram to protect in the demo: deliver at once.
+        worker = create_worker(app, bot, per_chat_interval=0)
+        terminal = Terminal(LocalChat(create_dispatcher(app), bot, session), out, worker.drain)
         out.write("Семейный навигатор — demo (no Telegram). " + HELP + "\n")
-        terminal.show(await terminal.user.send("/start"))
+        await terminal.act(terminal.user.send("/start"))
         reader = read_line or input
         while True:
             try:

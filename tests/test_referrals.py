@@ -11,6 +11,7 @@ from bot.app import App
 from bot.clock import FrozenClock
 from bot.local_chat import LocalChat
 from bot.scheduler import RecordingJobs
+from bot.sla import SlaTimers
 from db import models
 from tests.referral_helpers import (
     Deliver,
@@ -224,7 +225,8 @@ async def test_timers_are_rebuilt_from_the_database_after_a_restart(
     await request_help(anna, "💬 Психологическая помощь")
     number = (await latest_referral(session)).id
     jobs.jobs.clear()  # the process died: every in-memory timer is gone
-    rebuilt = await app.timers.rebuild()  # type: ignore[attr-defined]
+    assert isinstance(app.timers, SlaTimers)
+    rebuilt = await app.timers.rebuild()
     assert rebuilt >= 1
     assert jobs.jobs[f"sla:{number}"].when == clock.now() + dt.timedelta(hours=24)
 

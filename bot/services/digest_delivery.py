@@ -23,9 +23,11 @@ from bot.services.digest import (
     build_digest,
     current_week,
     need_by_municipality,
+    parse_week,
     referral_rows,
 )
 from bot.services.digest_render import RenderedDigest, render_digest
+from bot.texts import Translator
 from db import models
 from db.enums import Role
 
@@ -78,8 +80,9 @@ async def get_or_build_digest(
             now=now,
             sla_accept_hours=app.settings.sla_accept_hours,
         )
-        await session.rollback()  # end the read transaction before writing
-        row = models.Digest(region_code=region_code, week=week.label, built_at=now, payload=payload)
+        row = models.Digest(
+            region_code=region_code, week=week.label, built_at=now, payload=payload
+        )
         session.add(row)
         try:
             await session.commit()
@@ -150,7 +153,7 @@ async def _release(app: App, digest_id: int, user_id: int) -> None:
 async def render_for(app: App, digest: models.Digest, language: str) -> RenderedDigest:
     """Message, chart and workbook of a stored digest in one language."""
     view = app.catalogue.view
-    week = Week(*map(int, digest.week.split("-W")))
+    week = parse_week(digest.week)
     async with app.session_factory() as session:
         rows = await referral_rows(session, region_code=digest.region_code, week=week, view=view)
         matrix = await need_by_municipality(
@@ -164,7 +167,7 @@ async def render_for(app: App, digest: models.Digest, language: str) -> Rendered
 
 
 async def send_rendered(
-    bot: Bot, chat_id: int, rendered: RenderedDigest, *, week: str, t: Any
+    bot: Bot, chat_id: int, rendered: RenderedDigest, *, week: str, t: Translator
 ) -> None:
     """Message parts, then the chart, then the workbook, to one chat."""
     from aiogram.enums import ParseMode

@@ -16,6 +16,8 @@ from db.base import Base, BigIntPK
 
 class User(Base):
     __tablename__ = "users"
+    # New families of a region in a week (the digest); added in migration 0002.
+    __table_args__ = (Index("ix_users_region_created", "region_code", "created_at"),)
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     telegram_id: Mapped[int] = mapped_column(BigInteger, unique=True)

@@ -1,0 +1,163 @@
+"""/digest (region managers, admins) and /cluster (admins): the weekly digest on demand."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass
+from html import escape
+
+from aiogram import Bot, Router
+from aiogram.filters import Command, CommandObject
+from aiogram.types import Message
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.middlewares.viewer import Viewer
+from bot.services import people
+from bot.services.catalogue import CatalogueHolder
+from bot.services.digest import (
+    WeekError,
+    build_cluster_overview,
+    build_digest,
+    need_by_municipality,
+    referral_rows,
+    region_timezone,
+    resolve_week,
+)
+from bot.services.digest_delivery import send_rendered
+from bot.services.digest_render import render_cluster_text, render_digest, split_message
+from bot.texts import Translator
+from db.enums import Role
+
+REGION_ARG = re.compile(r"[A-Za-z]{2}-[A-Za-z0-9]{1,3}")
+
+
+@dataclass(frozen=True)
+class Access:
+    admin: bool
+    regions: tuple[str, ...]
+
+    @property
+    def allowed(self) -> bool:
+        return self.admin or bool(self.regions)
+
+
+async def access_of(session: AsyncSession, viewer: Viewer, settings: Settings) -> Access:
+    """Admins by ADMIN_IDS or an admin membership; managers with the regions they manage."""
+    admin = viewer.telegram_id in settings.admin_ids
+    regions: set[str] = set()
+    if viewer.user is not None:
+        for membership in await people.memberships(session, viewer.user.id):
+            if membership.role == Role.ADMIN:
+                admin = True
+            elif membership.role == Role.MANAGER and membership.region_code:
+                regions.add(membership.region_code)
+    return Access(admin, tuple(sorted(regions)))
+
+
+def _split_args(args: str | None) -> tuple[str | None, str | None]:
+    """`/digest [REGION] [YYYY-Www]` in either order; anything else is taken as the week."""
+    region = week = None
+    for token in (args or "").split():
+        if region is None and REGION_ARG.fullmatch(token):
+            region = token.upper()
+        else:
+            week = token if week is None else f"{week} {token}"
+    return region, week
+
+
+async def cmd_digest(
+    message: Message,
+    command: CommandObject,
+    bot: Bot,
+    viewer: Viewer,
+    session: AsyncSession,
+    t: Translator,
+    catalogue: CatalogueHolder,
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    access = await access_of(session, viewer, settings)
+    if not access.allowed:
+        await message.answer(t("digest.denied"))
+        return
+    view = catalogue.view
+    known = ", ".join(sorted(view.regions))
+    region, week_text = _split_args(command.args)
+    if region is not None:
+        if region not in view.regions:
+            await message.answer(t("digest.unknown_region", region=escape(region), regions=known))
+            return
+        if not access.admin and region not in access.regions:
+            await message.answer(
+                t("digest.not_your_region", region=region, regions=", ".join(access.regions))
+            )
+            return
+    elif access.regions:
+        region = access.regions[0]
+    elif viewer.region_code in view.regions:
+        region = viewer.region_code
+    else:
+        example = next(iter(sorted(view.regions)), "RU-TAM")
+        await message.answer(t("digest.choose_region", example=example, regions=known))
+        return
+    assert region is not None
+    now = clock.now()
+    try:
+        week = resolve_week(week_text, now=now, tz=region_timezone(view, region))
+    except WeekError as exc:
+        await message.answer(t(f"digest.bad_week.{exc.code}", week=escape(week_text or "")))
+        return
+    payload = await build_digest(
+        session,
+        region_code=region,
+        week=week,
+        view=view,
+        now=now,
+        sla_accept_hours=settings.sla_accept_hours,
+    )
+    rows = await referral_rows(session, region_code=region, week=week, view=view)
+    matrix = await need_by_municipality(session, region_code=region, week=week, view=view)
+    rendered = await asyncio.to_thread(
+        render_digest, payload, t, view, referrals=rows, matrix=matrix
+    )
+    await send_rendered(bot, message.chat.id, rendered, week=week.label, t=t)
+
+
+async def cmd_cluster(
+    message: Message,
+    command: CommandObject,
+    viewer: Viewer,
+    session: AsyncSession,
+    t: Translator,
+    catalogue: CatalogueHolder,
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    access = await access_of(session, viewer, settings)
+    if not access.admin:
+        await message.answer(t("digest.cluster.denied"))
+        return
+    week_text = (command.args or "").strip() or None
+    try:
+        overview = await build_cluster_overview(
+            session,
+            week=week_text,
+            view=catalogue.view,
+            now=clock.now(),
+            sla_accept_hours=settings.sla_accept_hours,
+        )
+    except WeekError as exc:
+        await message.answer(t(f"digest.bad_week.{exc.code}", week=escape(week_text or "")))
+        return
+    for part in split_message(render_cluster_text(overview, t, catalogue.view)):
+        await message.answer(part)
+
+
+def create_router() -> Router:
+    router = Router(name=__name__)
+    router.message.register(cmd_digest, Command("digest"))
+    router.message.register(cmd_cluster, Command("cluster"))
+    return router
