@@ -31,43 +31,73 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = sub.add_parser("run", help="start the bot (long polling by default)")
+    run = sub.add_parser(
+        "run",
+        help="start the bot (long polling by default)",
+        description="start the bot (long polling by default)",
+    )
     run.add_argument("--webhook", action="store_true", help="receive updates by webhook")
 
-    demo = sub.add_parser("demo", help="chat with the bot in the terminal, no Telegram needed")
+    demo = sub.add_parser(
+        "demo",
+        help="chat with the bot in the terminal, no Telegram needed",
+        description="chat with the bot in the terminal, no Telegram needed",
+    )
     demo.add_argument("--database", help="database URL (default: a fresh SQLite file)")
 
-    db = sub.add_parser("db", help="database maintenance")
+    db = sub.add_parser("db", help="database maintenance", description="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
-    db_sub.add_parser("upgrade", help="apply migrations up to the latest revision")
+    db_sub.add_parser(
+        "upgrade",
+        help="apply migrations up to the latest revision",
+        description="apply migrations up to the latest revision",
+    )
 
-    content = sub.add_parser("content", help="the catalogue in content/")
+    content = sub.add_parser(
+        "content", help="the catalogue in content/", description="the catalogue in content/"
+    )
     content_sub = content.add_subparsers(dest="content_command", required=True, metavar="ACTION")
     for name, text in (
         ("check", "validate the catalogue; one line per problem"),
         ("load", "upsert the catalogue into the DB (idempotent)"),
     ):
-        action = content_sub.add_parser(name, help=text)
+        action = content_sub.add_parser(name, help=text, description=text)
         action.add_argument("dir", nargs="?", type=Path, help="content directory")
 
-    search = sub.add_parser("search", help="ranked catalogue search")
+    search = sub.add_parser(
+        "search", help="ranked catalogue search", description="ranked catalogue search"
+    )
     search.add_argument("text")
     search.add_argument("--region", help="region code such as RU-TAM")
     search.add_argument("--limit", type=int, default=10)
     search.add_argument("--json", action="store_true")
 
-    match = sub.add_parser("match", help="screener verdicts for a family profile")
+    match = sub.add_parser(
+        "match",
+        help="screener verdicts for a family profile",
+        description="screener verdicts for a family profile",
+    )
     match.add_argument("--profile", required=True, type=Path, help="JSON file (PRODUCT.md §4)")
     match.add_argument("--json", action="store_true")
     match.add_argument("--lang", choices=("ru", "en"), default="ru")
 
-    admin = sub.add_parser("admin", help="bootstrap roles and invites")
+    admin = sub.add_parser(
+        "admin", help="bootstrap roles and invites", description="bootstrap roles and invites"
+    )
     admin_sub = admin.add_subparsers(dest="admin_command", required=True, metavar="ACTION")
-    grant = admin_sub.add_parser("grant", help="give a person a manager or admin role")
+    grant = admin_sub.add_parser(
+        "grant",
+        help="give a person a manager or admin role",
+        description="give a person a manager or admin role",
+    )
     grant.add_argument("--telegram-id", type=int, required=True)
     grant.add_argument("--role", choices=("manager", "admin"), required=True)
     grant.add_argument("--region", help="region code (required for manager)")
-    invite = admin_sub.add_parser("invite", help="print an invite deep link for an organisation")
+    invite = admin_sub.add_parser(
+        "invite",
+        help="print an invite deep link for an organisation",
+        description="print an invite deep link for an organisation",
+    )
     invite.add_argument("--org", required=True, help="organisation id")
     invite.add_argument("--role", choices=("volunteer", "coordinator"), default="volunteer")
     return parser

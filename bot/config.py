@@ -11,6 +11,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings import SettingsError as SourceError
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/navigator.sqlite3"
+# The checkout's own content/, so the bot starts from any working directory; an installed
+# package (the Docker image) sets CONTENT_DIR instead.
+DEFAULT_CONTENT_DIR = Path(__file__).resolve().parent.parent / "content"
 
 
 class SettingsError(Exception):
@@ -31,7 +34,7 @@ class Settings(BaseSettings):
     webhook_host: str = "0.0.0.0"
     webhook_port: int = Field(default=8080, ge=1, le=65535)
     admin_ids: Annotated[list[int], NoDecode] = []
-    content_dir: Path = Path("content")
+    content_dir: Path = DEFAULT_CONTENT_DIR
     sla_accept_hours: float = Field(default=24, gt=0, le=24 * 30)
     sla_contact_hours: float = Field(default=48, gt=0, le=24 * 30)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
@@ -57,6 +60,14 @@ class Settings(BaseSettings):
             value.startswith("sqlite+aiosqlite://") or value.startswith("postgresql+asyncpg://")
         ):
             raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    @field_validator("content_dir")
+    @classmethod
+    def _content_exists(cls, value: Path) -> Path:
+        # The texts and the privacy notice are needed to say anything at all.
+        if not (value / "texts").is_dir() or not (value / "privacy").is_dir():
+            raise ValueError(f"{value} is not a content directory (no texts/ and privacy/ in it)")
         return value
 
     @field_validator("log_level", mode="before")

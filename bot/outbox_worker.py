@@ -23,7 +23,7 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
 )
 from aiogram.types import InlineKeyboardMarkup
-from sqlalchemy import exists, select
+from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
@@ -160,7 +160,7 @@ class OutboxWorker:
 
     # -- choosing what to send ----------------------------------------------------------------
 
-    def _not_behind_older(self, *, blockers_due_too: bool) -> Any:
+    def _not_behind_older(self, *, blockers_due_too: bool) -> ColumnElement[bool]:
         """No older pending row for the same chat: a chat's messages go strictly in order."""
         older = aliased(models.OutboxMessage)
         conditions = [
@@ -175,8 +175,9 @@ class OutboxWorker:
     async def _due(self, after_id: int) -> Sequence[tuple[int, int]]:
         """(id, chat_id) of due rows, oldest first; a hint only, each row is re-checked."""
         now = self._clock.now()
-        # Older rows that are due come earlier in this same list, so only an older row that
-        # waits (retry, flood control) rules a row out here.
+        # An older row that is due comes earlier in this list (or came in an earlier pass), so
+        # only an older row that waits (retry, flood control) rules a row out here; the claim
+        # re-checks strictly against every older pending row.
         query = (
             select(models.OutboxMessage.id, models.OutboxMessage.chat_id)
             .where(

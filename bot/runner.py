@@ -60,6 +60,8 @@ def create_worker(app: App, bot: Bot, *, per_chat_interval: float = 1.0) -> Outb
         NotificationRenderer(app.texts, app.catalogue),
         on_unreachable=on_unreachable,
         per_chat_interval=per_chat_interval,
+        # About half an hour of retries (backoff 2 s … 10 min) before a message is given up.
+        max_attempts=12,
     )
     app.outbox_wake = worker.wake
     return worker

@@ -27,7 +27,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App, create_bot
-from bot.clock import FrozenClock, SystemClock
+from bot.clock import Clock, FrozenClock, SystemClock
 from bot.local_session import LocalSession
 from bot.outbox_worker import OutboxWorker, UnreachableHook
 from bot.services import outbox
@@ -139,7 +139,7 @@ def make_worker(
     )
 
 
-async def queue(app: App, clock: Any, *chats: int, start: int = 1, **kwargs: Any) -> list[int]:
+async def queue(app: App, clock: Clock, *chats: int, start: int = 1, **kwargs: Any) -> list[int]:
     """One notification per chat id given, numbered n=start, start+1, … in that order."""
     async with app.session_factory() as session:
         rows = [

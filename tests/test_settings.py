@@ -8,6 +8,7 @@ import pytest
 
 from bot.config import DEFAULT_DATABASE_URL, Settings, SettingsError, load_settings
 
+CONTENT = Path(__file__).resolve().parent.parent / "content"
 CONTRACT_VARIABLES = (
     "BOT_TOKEN",
     "DATABASE_URL",
@@ -57,14 +58,18 @@ def test_defaults_need_no_environment() -> None:
     assert settings.webhook_secret is None
     assert (settings.webhook_host, settings.webhook_port) == ("0.0.0.0", 8080)
     assert settings.admin_ids == []
-    assert settings.content_dir == Path("content")
+    # The checkout's own content/, whatever the working directory is.
+    assert settings.content_dir == CONTENT
     assert (settings.sla_accept_hours, settings.sla_contact_hours) == (24, 48)
     assert settings.log_level == "INFO"
 
 
 def test_every_contract_variable_is_read_from_the_environment(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    content = tmp_path / "my-content"
+    (content / "texts").mkdir(parents=True)
+    (content / "privacy").mkdir()
     values = {
         "BOT_TOKEN": TOKEN,
         "DATABASE_URL": "postgresql+asyncpg://bot@db:5432/navigator",
@@ -75,7 +80,7 @@ def test_every_contract_variable_is_read_from_the_environment(
         "WEBHOOK_HOST": "127.0.0.1",
         "WEBHOOK_PORT": "8443",
         "ADMIN_IDS": "7",
-        "CONTENT_DIR": "/srv/content",
+        "CONTENT_DIR": str(content),
         "SLA_ACCEPT_HOURS": "12",
         "SLA_CONTACT_HOURS": "36.5",
         "LOG_LEVEL": "debug",
@@ -93,7 +98,7 @@ def test_every_contract_variable_is_read_from_the_environment(
     assert settings.webhook_secret.get_secret_value() == "s3cret"
     assert (settings.webhook_host, settings.webhook_port) == ("127.0.0.1", 8443)
     assert settings.admin_ids == [7]
-    assert settings.content_dir == Path("/srv/content")
+    assert settings.content_dir == content
     assert (settings.sla_accept_hours, settings.sla_contact_hours) == (12, 36.5)
     assert settings.log_level == "DEBUG"
     assert TOKEN not in repr(settings), "the token is a secret"
@@ -159,6 +164,16 @@ def test_a_bad_value_is_one_line_naming_the_variable(
     monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str
 ) -> None:
     assert bad_setting(monkeypatch, name, value) == message
+
+
+def test_a_directory_without_texts_is_not_a_content_dir(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "texts").mkdir()
+    assert bad_setting(monkeypatch, "CONTENT_DIR", str(tmp_path)) == (
+        f"Bad setting CONTENT_DIR: Value error, {tmp_path} is not a content directory "
+        "(no texts/ and privacy/ in it)"
+    )
 
 
 def test_a_bad_token_is_not_echoed(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -50,6 +50,10 @@ class ViewerMiddleware(BaseMiddleware):
         session: AsyncSession = data["session"]
         state: FSMContext | None = data.get("state")
         user = await people.get_user(session, tg_user.id)
+        if user is not None and user.unreachable:
+            # They wrote to us, so the block is over: notifications may reach them again.
+            user.unreachable = False
+            await session.commit()
         if user is not None:
             viewer = Viewer(
                 tg_user.id, user.language, user, user.region_code, user.municipality_id

@@ -260,7 +260,7 @@ async def _event_counts(session: AsyncSession, sl: Slice) -> dict[tuple[str, str
         .add_columns(E.action, E.organization_id, func.count())
         .group_by(E.action, E.organization_id)
     )
-    return {(action, org): count for action, org, count in rows.tuples()}
+    return {(action, org): count for action, org, count in rows}
 
 
 def _accept_minutes(sl: Slice) -> Select[Any]:
@@ -358,7 +358,7 @@ async def _top_needs(session: AsyncSession, sl: Slice) -> list[dict[str, Any]]:
         .group_by(R.need_id)
         .order_by(count.desc(), R.need_id)
     )
-    return [{"need": need, "count": n} for need, n in rows.tuples()]
+    return [{"need": need, "count": n} for need, n in rows]
 
 
 async def _no_result_queries(session: AsyncSession, sl: Slice) -> list[dict[str, Any]]:
@@ -376,7 +376,7 @@ async def _no_result_queries(session: AsyncSession, sl: Slice) -> list[dict[str,
         .order_by(count.desc(), S.query)
         .limit(LIST_LIMIT)
     )
-    return [{"query": query, "count": n} for query, n in rows.tuples()]
+    return [{"query": query, "count": n} for query, n in rows]
 
 
 def mask(count: int) -> int | str:
@@ -389,7 +389,7 @@ async def _by_municipality(session: AsyncSession, sl: Slice) -> list[dict[str, A
         .where(R.region_code == sl.region_code, sl.of(R.created_at))
         .group_by(R.municipality_id)
     )
-    counted = list(rows.tuples())
+    counted = list(rows)
     # Small counts are not ranked among themselves: their order would tell 1 from 2.
     counted.sort(key=lambda row: (-row[1] if row[1] >= SMALL_COUNT else 0, row[0] or "~"))
     return [{"municipality": mun, "requests": mask(n)} for mun, n in counted]
@@ -399,7 +399,7 @@ async def _organizations(
     session: AsyncSession, sl: Slice, counts: dict[tuple[str, str | None], int]
 ) -> list[dict[str, Any]]:
     medians: dict[str | None, Any] = dict(
-        (await session.execute(_median(_accept_minutes(sl), group="org"))).tuples().all()
+        (await session.execute(_median(_accept_minutes(sl), group="org"))).all()
     )
     ratings: dict[str | None, Any] = dict(
         (
@@ -416,9 +416,7 @@ async def _organizations(
                 )
                 .group_by(R.organization_id)
             )
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     org_ids = {org for (action, org) in counts if org is not None} | {
         org for org in ratings if org is not None
@@ -446,7 +444,7 @@ async def _not_helped_reasons(session: AsyncSession, sl: Slice) -> dict[str, int
         .group_by(reason)
         .order_by(func.count().desc(), reason)
     )
-    return {code: n for code, n in rows.tuples()}
+    return {code: n for code, n in rows}
 
 
 async def _low_ratings(session: AsyncSession, sl: Slice) -> list[dict[str, Any]]:
@@ -461,7 +459,7 @@ async def _low_ratings(session: AsyncSession, sl: Slice) -> list[dict[str, Any]]
         .order_by(F.created_at, F.id)
         .limit(LOW_RATINGS_LIMIT)
     )
-    return [{"rating": rating, "comment": comment} for rating, comment in rows.tuples()]
+    return [{"rating": rating, "comment": comment} for rating, comment in rows]
 
 
 async def _unhelpful_measures(session: AsyncSession, sl: Slice) -> list[dict[str, Any]]:
@@ -478,7 +476,7 @@ async def _unhelpful_measures(session: AsyncSession, sl: Slice) -> list[dict[str
         .group_by(F.measure_id)
         .order_by(count.desc(), F.measure_id)
     )
-    return [{"id": measure, "count": n} for measure, n in rows.tuples()]
+    return [{"id": measure, "count": n} for measure, n in rows]
 
 
 def _stale_measures(view: CatalogueView, region_code: str, week_end: dt.date) -> list[str]:
@@ -654,9 +652,7 @@ async def need_by_municipality(
         .group_by(R.need_id, R.municipality_id)
         .order_by(R.need_id, R.municipality_id)
     )
-    return [
-        {"need": need, "municipality": mun, "requests": mask(n)} for need, mun, n in rows.tuples()
-    ]
+    return [{"need": need, "municipality": mun, "requests": mask(n)} for need, mun, n in rows]
 
 
 async def referral_rows(
@@ -698,7 +694,5 @@ async def referral_rows(
             "closed_at": closed,
             "minutes_to_accept": _minutes(minutes),
         }
-        for rid, created, need, mun, org, status, accepted, resolved, closed, minutes in (
-            rows.tuples()
-        )
+        for rid, created, need, mun, org, status, accepted, resolved, closed, minutes in (rows)
     ]

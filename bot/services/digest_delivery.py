@@ -124,7 +124,7 @@ async def _pending_recipients(app: App, digest: models.Digest) -> list[Recipient
             .distinct()
             .order_by(models.User.id)
         )
-        return [Recipient(uid, tg, lang) for uid, tg, lang in rows.tuples()]
+        return [Recipient(uid, tg, lang) for uid, tg, lang in rows]
 
 
 async def _claim(app: App, digest_id: int, user_id: int, now: dt.datetime) -> bool:

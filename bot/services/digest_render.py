@@ -12,7 +12,8 @@ import io
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from html import escape, unescape
+from html import escape as _escape
+from html import unescape
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,6 +22,13 @@ from bot.services.digest import NUMERIC_KEYS, flat_numbers
 from bot.texts import Translator
 
 LIMIT = 4096
+
+
+def escape(text: str) -> str:
+    """For HTML text nodes: <, > and & only (quotes stay readable in names)."""
+    return _escape(text, quote=False)
+
+
 TOP_NEEDS_SHOWN = 5
 LIST_SHOWN = 10
 OVERDUE_SHOWN = 30
@@ -29,10 +37,8 @@ HEADLINE_KEYS = (
     "new_families",
     "active_families",
     "referrals_created",
-    "accepted",
     "resolved",
     "got_help_rate",
-    "closed_loop_rate",
     "rating_avg",
 )
 RATE_KEYS = frozenset({"got_help_rate", "closed_loop_rate"})
@@ -127,6 +133,8 @@ def duration(minutes: float | None, t: Translator) -> str:
     if total < 60:
         return t("digest.unit.minutes", m=total)
     if total < 24 * 60:
+        if total % 60 == 0:
+            return t("digest.unit.whole_hours", h=total // 60)
         return t("digest.unit.hours", h=total // 60, m=total % 60)
     return t("digest.unit.days", d=total // (24 * 60), h=total % (24 * 60) // 60)
 
@@ -286,7 +294,7 @@ def render_text(digest: dict[str, Any], t: Translator, view: CatalogueView) -> s
     lines = [t("digest.section.catalogue")]
     stale = catalogue["stale_measures"]
     lines.append(t("digest.stale", n=len(stale)))
-    lines += [f"  • {escape(names.measure(m))}" for m in stale[:LIST_SHOWN]]
+    lines += [t("digest.entry", name=escape(names.measure(m))) for m in stale[:LIST_SHOWN]]
     if len(stale) > LIST_SHOWN:
         lines.append(t("digest.more", n=len(stale) - LIST_SHOWN))
     if catalogue["unhelpful_measures"]:
@@ -308,7 +316,7 @@ def render_text(digest: dict[str, Any], t: Translator, view: CatalogueView) -> s
         lines.append(t("digest.overdue", n=len(overdue), numbers=shown))
     if silent:
         lines.append(t("digest.silent", n=len(silent)))
-        lines += [f"  • {escape(names.organization(org))}" for org in silent]
+        lines += [t("digest.entry", name=escape(names.organization(org))) for org in silent]
     sections.append(lines)
     sections.append([t("digest.footer")])
     return "\n\n".join("\n".join(lines) for lines in sections)
@@ -407,6 +415,23 @@ def render_chart(digest: dict[str, Any], t: Translator, view: CatalogueView) -> 
 # --- the workbook -----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Formatted:
+    value: Any
+    number_format: str
+
+
+def _metric(key: str, number: Any) -> Any:
+    """A digest number as a spreadsheet cell: rates as percentages, averages rounded."""
+    if number is None:
+        return None
+    if key in RATE_KEYS:
+        return _Formatted(number, "0.0%")
+    if isinstance(number, float):
+        return round(number, 2)
+    return number
+
+
 class _Sheet:
     """A write-only worksheet with bold headers and readable column widths."""
 
@@ -427,7 +452,24 @@ class _Sheet:
         self.ws.append(row)
 
     def row(self, *cells: Any) -> None:
-        self.ws.append(list(cells))
+        from openpyxl.cell import WriteOnlyCell
+
+        row: list[Any] = []
+        for item in cells:
+            fmt = None
+            if isinstance(item, _Formatted):
+                item, fmt = item.value, item.number_format
+            elif isinstance(item, dt.datetime):
+                fmt = "yyyy-mm-dd hh:mm"
+            elif isinstance(item, dt.date):
+                fmt = "yyyy-mm-dd"
+            if fmt is None or item is None:
+                row.append(item)
+                continue
+            cell = WriteOnlyCell(self.ws, value=item)
+            cell.number_format = fmt
+            row.append(cell)
+        self.ws.append(row)
 
     def gap(self) -> None:
         self.ws.append([])
@@ -479,15 +521,15 @@ def render_xlsx(
     for key in current:
         sheet.row(
             t(f"digest.label.{key}"),
-            current[key],
-            previous.get(key),
+            _metric(key, current[key]),
+            _metric(key, previous.get(key)),
             delta(key, current[key], previous.get(key), t),
         )
 
     demand = digest["demand"]
     sheet = _Sheet(workbook, t("digest.sheet.demand"), (44, 30, 12))
     for key in NUMERIC_KEYS["demand"]:
-        sheet.row(t(f"digest.label.{key}"), current[key])
+        sheet.row(t(f"digest.label.{key}"), _metric(key, current[key]))
     sheet.gap()
     sheet.header(t("digest.xlsx.need"), t("digest.xlsx.requests"))
     for row in demand["top_needs"]:
@@ -510,7 +552,7 @@ def render_xlsx(
     supply = digest["supply"]
     sheet = _Sheet(workbook, t("digest.sheet.supply"), (44, 12, 12, 12, 22, 14))
     for key in NUMERIC_KEYS["supply"]:
-        sheet.row(t(f"digest.label.{key}"), current[key])
+        sheet.row(t(f"digest.label.{key}"), _metric(key, current[key]))
     sheet.gap()
     sheet.header(
         t("digest.xlsx.organization"),
@@ -526,14 +568,14 @@ def render_xlsx(
             row["received"],
             row["accepted"],
             row["resolved"],
-            row["median_minutes_to_accept"],
-            row["rating_avg"],
+            _metric("median_minutes_to_accept", row["median_minutes_to_accept"]),
+            _metric("rating_avg", row["rating_avg"]),
         )
 
     outcomes = digest["outcomes"]
     sheet = _Sheet(workbook, t("digest.sheet.outcomes"), (44, 60))
     for key in NUMERIC_KEYS["outcomes"]:
-        sheet.row(t(f"digest.label.{key}"), current[key])
+        sheet.row(t(f"digest.label.{key}"), _metric(key, current[key]))
     sheet.gap()
     sheet.header(t("digest.xlsx.reason"), t("digest.xlsx.count"))
     for code, count in outcomes["not_helped_reasons"].items():
