@@ -24,6 +24,7 @@ from bot.services.screener import FamilyProfile, evaluate, render_reason, render
 from bot.texts import Translator
 from handlers.dialogs import SESSION_PROFILE, leave_dialog
 from handlers.render import alert, format_date, send_long
+from handlers.requests import ask_help_button
 
 # FSM key: the feedback answer that a following reason belongs to.
 LAST_FEEDBACK = "last_feedback"
@@ -138,7 +139,9 @@ def measure_keyboard(measure: Measure, t: Translator) -> InlineKeyboardMarkup:
             text=t(label),
             callback_data=CardCD(action=CardAction.FEEDBACK, id=measure.id, value=verdict.value),
         )
-    kb.adjust(2, 3)
+    label, data = ask_help_button(t, measure_id=measure.id)
+    kb.button(text=label, callback_data=data)
+    kb.adjust(2, 3, 1)
     return kb.as_markup()
 
 

@@ -63,10 +63,11 @@ class RequestCD(CallbackData, prefix="rq"):
 
 
 def ask_help_button(
-    t: Translator, need_id: str = "", measure_id: str = ""
+    t: Translator, *, need_id: str | None = None, measure_id: str | None = None
 ) -> tuple[str, RequestCD]:
-    """The "ask for help" entry used by cards and empty searches."""
-    return t("card.ask_help"), RequestCD(step="start", value=f"{need_id}|{measure_id}")
+    """The "ask for help" entry used by cards (measure) and empty searches (need)."""
+    value = f"m.{measure_id}" if measure_id else (f"n.{need_id}" if need_id else "")
+    return t("card.ask_help"), RequestCD(step="start", value=value)
 
 
 def need_title(catalogue: CatalogueHolder, need_id: str, lang: str) -> str:
@@ -224,7 +225,10 @@ async def cb_request(
         return
     step, value = callback_data.step, callback_data.value
     if step == "start":
-        need_id, _, measure_id = value.partition("|")
+        kind, _, ref = value.partition(".")
+        measure = catalogue.view.measures.get(ref) if kind == "m" else None
+        need_id = measure.needs[0] if measure else (ref if kind == "n" else "")
+        measure_id = measure.id if measure else ""
         await begin_request(
             message, viewer, state, t, privacy, catalogue, need_id=need_id, measure_id=measure_id
         )

@@ -9,7 +9,7 @@ from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +22,7 @@ from bot.services.search_index import Hit
 from bot.texts import Translator
 from handlers.cards import measure_button, organization_button
 from handlers.render import alert
+from handlers.requests import ask_help_button
 
 QUERY_SHOWN = 80
 
@@ -100,7 +101,12 @@ async def run_search(
     if outcome.closest_needs:
         text += "\n" + t("search.closest")
     text += "\n\n" + t("search.offer_help")
-    await message.answer(text, reply_markup=needs_keyboard(outcome.closest_needs, view, t))
+    keyboard = needs_keyboard(outcome.closest_needs, view, t)
+    label, data = ask_help_button(
+        t, need_id=outcome.closest_needs[0] if outcome.closest_needs else None
+    )
+    keyboard.inline_keyboard.append([InlineKeyboardButton(text=label, callback_data=data.pack())])
+    await message.answer(text, reply_markup=keyboard)
 
 
 async def cmd_search(

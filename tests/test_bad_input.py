@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from aiogram.types import Chat, ChatMemberMember, ChatMemberUpdated, Message, User
+from aiogram.types import Chat, ChatMemberMember, ChatMemberUpdated, Message, MessageEntity, User
 
 from bot.local_chat import LocalChat
 from bot.local_session import Sent
@@ -89,7 +89,7 @@ async def test_a_redelivered_update_is_processed_once(chat: LocalChat) -> None:
         chat=Chat(id=206, type="private"),
         from_user=user,
         text="/help",
-        entities=[{"type": "bot_command", "offset": 0, "length": 5}],
+        entities=[MessageEntity(type="bot_command", offset=0, length=5)],
     )
     update = Update(update_id=999_001, message=message)
     await chat.dp.feed_update(chat.bot, update)

@@ -18,6 +18,7 @@ import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -175,7 +176,7 @@ class Launched:
         return self.futures[name].result(timeout=300)
 
     def rows(self, name: str, sql: str) -> list[tuple[object, ...]]:
-        with sqlite3.connect(self.workspace.database(name)) as conn:
+        with closing(sqlite3.connect(self.workspace.database(name))) as conn:
             return conn.execute(sql).fetchall()
 
 

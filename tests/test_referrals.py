@@ -308,3 +308,24 @@ async def test_phone_only_by_explicit_choice_and_only_after_accept(
     assert "+7900" not in olga.last_text, "the offer does not show the phone"
     await olga.click("✅ Принять")
     assert "+79001234567" in olga.last_text
+
+
+async def test_ask_for_help_from_a_card_preselects_its_need(
+    app: App, chat: LocalChat, session: AsyncSession, deliver: Deliver
+) -> None:
+    await staff(app, chat, 7951, "tam-kolybel-demo")
+    anna = await family_in(chat, 7952, "Тамбовская область", "Кирсанов", "г. Кирсанов")
+    await anna.send("/start m-fed-unified-allowance-pregnancy")
+    await anna.click("🙋 Попросить помощи")
+    assert "Где вы живёте?" in anna.last_text, "the need comes from the card"
+    await anna.click("📍")
+    await anna.click("Пропустить")
+    await anna.click("💬 Через бота")
+    assert "Тема: Беременность" in anna.last_text
+    await anna.click("✅ Да, передать")
+    referral = await latest_referral(session)
+    assert (referral.need_id, referral.measure_id) == (
+        "pregnancy",
+        "fed-unified-allowance-pregnancy",
+    )
+    assert referral.organization_id == "tam-kolybel-demo"
