@@ -81,6 +81,16 @@ def _parser() -> argparse.ArgumentParser:
     match.add_argument("--json", action="store_true")
     match.add_argument("--lang", choices=("ru", "en"), default="ru")
 
+    digest = sub.add_parser(
+        "digest",
+        help="build a region's weekly digest",
+        description="build a region's weekly digest",
+    )
+    digest.add_argument("--region", required=True, help="region code such as RU-TAM")
+    digest.add_argument("--week", help="ISO week YYYY-Www (default: the last completed week)")
+    digest.add_argument("--format", choices=("text", "json", "xlsx"), default="text")
+    digest.add_argument("--out", type=Path, help="write to this file instead of stdout")
+
     admin = sub.add_parser(
         "admin", help="bootstrap roles and invites", description="bootstrap roles and invites"
     )
@@ -104,7 +114,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _command(args: argparse.Namespace) -> Command:
-    from bot import commands
+    from bot import commands, digest_cli
 
     table: dict[str, Command] = {
         "run": commands.cmd_run,
@@ -112,6 +122,7 @@ def _command(args: argparse.Namespace) -> Command:
         "db": commands.cmd_db_upgrade,
         "search": commands.cmd_search,
         "match": commands.cmd_match,
+        "digest": digest_cli.cmd_digest,
     }
     if args.command == "content":
         return (

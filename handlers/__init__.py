@@ -14,6 +14,7 @@ def get_routers() -> list[Router]:
     from handlers import (
         cards,
         common,
+        digest,
         errors,
         fallback,
         find,
@@ -38,6 +39,7 @@ def get_routers() -> list[Router]:
         find.create_router(),
         requests.create_router(),
         staff.create_router(),
+        digest.create_router(),
         relay.create_router(),
         search.create_router(),
         search.create_text_router(),

@@ -329,3 +329,34 @@ async def test_ask_for_help_from_a_card_preselects_its_need(
         "fed-unified-allowance-pregnancy",
     )
     assert referral.organization_id == "tam-kolybel-demo"
+
+
+async def test_two_concurrent_accepts_one_wins(
+    app: App, chat: LocalChat, session: AsyncSession, deliver: Deliver
+) -> None:
+    """The accept is a compare-and-set: on PostgreSQL the two run truly in parallel."""
+    import asyncio
+
+    from bot.services import people, referrals
+    from bot.services.referrals import Outcome
+
+    await staff(app, chat, 7961, "tam-opora-demo")
+    await staff(app, chat, 7962, "tam-opora-demo")
+    anna = await family_in(chat, 7963, "Тамбовская область", "Тамбов", "г. Тамбов")
+    await request_help(anna, "💬 Психологическая помощь")
+    number = (await latest_referral(session)).id
+
+    async def accept(telegram_id: int) -> Outcome:
+        async with app.session_factory() as own:
+            volunteer = await people.get_user(own, telegram_id)
+            assert volunteer is not None
+            return await referrals.accept(
+                own, app.referral_context(), referral_id=number, volunteer=volunteer
+            )
+
+    outcomes = await asyncio.gather(accept(7961), accept(7962))
+    assert sorted(outcomes) == sorted([Outcome.OK, Outcome.TAKEN])
+    assert (await actions(session, number)).count("accepted") == 1
+    await deliver()
+    taken = [m for m in anna.messages if "взяла в работу" in m.text]
+    assert len(taken) == 1, "the family hears about it once"
