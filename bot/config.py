@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     content_dir: Path = DEFAULT_CONTENT_DIR
     sla_accept_hours: float = Field(default=24, gt=0, le=24 * 30)
     sla_contact_hours: float = Field(default=48, gt=0, le=24 * 30)
+    # Free text of closed requests (descriptions, phones, comments) is purged after this.
+    retention_days: int = Field(default=365, ge=7, le=3650)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
     @field_validator("admin_ids", mode="before")

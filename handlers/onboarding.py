@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 
 from aiogram import F, Router
@@ -27,6 +28,11 @@ class ConsentAction(StrEnum):
     ACCEPT = "a"
     DECLINE = "d"
     NOTICE = "n"
+    MINOR = "u"
+
+
+# Invite tokens are secrets.token_urlsafe; Telegram's start parameter is [A-Za-z0-9_-], ≤ 64.
+INVITE_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class ConsentCD(CallbackData, prefix="cns"):
@@ -38,6 +44,7 @@ def consent_keyboard(t: Translator) -> InlineKeyboardMarkup:
     kb.button(text=t("consent.accept"), callback_data=ConsentCD(action=ConsentAction.ACCEPT))
     kb.button(text=t("consent.decline"), callback_data=ConsentCD(action=ConsentAction.DECLINE))
     kb.button(text=t("consent.read_notice"), callback_data=ConsentCD(action=ConsentAction.NOTICE))
+    kb.button(text=t("safety.minor.button"), callback_data=ConsentCD(action=ConsentAction.MINOR))
     kb.adjust(1)
     return kb.as_markup()
 
@@ -77,8 +84,12 @@ async def cmd_start_join(
 ) -> None:
     await leave_dialog(state)
     token = (command.args or "")[len("join-") :]
+    if not INVITE_TOKEN.fullmatch(token):
+        # Not something we ever issued: no need to ask the database.
+        await message.answer(t("join.unknown"))
+        return
     result = await people.redeem_invite(
-        session, clock, token=token[:64], telegram_id=viewer.telegram_id, language=viewer.lang
+        session, clock, token=token, telegram_id=viewer.telegram_id, language=viewer.lang
     )
     if result.outcome is not people.InviteOutcome.JOINED or result.role is None:
         await message.answer(t(f"join.{result.outcome.value}"))
@@ -157,6 +168,19 @@ async def cb_consent_notice(query: CallbackQuery, t: Translator, privacy: Privac
         await send_long(query.message, privacy.for_language(t.lang))
 
 
+async def cb_consent_minor(
+    query: CallbackQuery, viewer: Viewer, state: FSMContext, t: Translator
+) -> None:
+    """Under 18: helplines, and nothing is collected (no users row, not even the region)."""
+    await state.clear()
+    if not isinstance(query.message, Message):
+        return
+    text = t("safety.minor.answer")
+    if viewer.consented:
+        text += "\n\n" + t("safety.minor.had_data")
+    await query.message.edit_text(text)
+
+
 def create_router() -> Router:
     router = Router(name=__name__)
     router.message.register(
@@ -171,5 +195,8 @@ def create_router() -> Router:
     )
     router.callback_query.register(
         cb_consent_notice, ConsentCD.filter(F.action == ConsentAction.NOTICE)
+    )
+    router.callback_query.register(
+        cb_consent_minor, ConsentCD.filter(F.action == ConsentAction.MINOR)
     )
     return router

@@ -98,3 +98,41 @@ async def test_a_redelivered_update_is_processed_once(chat: LocalChat) -> None:
     app = chat.dp["app"]
     async with app.session_factory() as session:
         assert await session.get(models.ProcessedUpdate, 999_001) is not None
+
+
+async def test_an_update_that_keeps_failing_is_dead_lettered_after_three_tries(
+    chat: LocalChat,
+) -> None:
+    from aiogram.exceptions import TelegramBadRequest
+    from aiogram.methods import SendMessage
+    from aiogram.types import Update
+
+    from db import models
+
+    user = User(id=207, is_bot=False, first_name="Анна", language_code="ru")
+    message = Message(
+        message_id=1,
+        date=dt.datetime.now(dt.UTC),
+        chat=Chat(id=207, type="private"),
+        from_user=user,
+        text="/help",
+        entities=[MessageEntity(type="bot_command", offset=0, length=5)],
+    )
+    update = Update(update_id=999_002, message=message)
+    for attempt in range(1, 4):
+        error = TelegramBadRequest(SendMessage(chat_id=207, text="x"), "Bad Request: boom")
+        chat.session.fail_next("sendMessage", error)
+        await chat.dp.feed_update(chat.bot, update)
+        assert "что-то пошло не так" in chat.session.chats[207][-1].text, attempt
+    replies = len(chat.session.chats[207])
+    await chat.dp.feed_update(chat.bot, update)  # a fourth redelivery is not retried
+    assert len(chat.session.chats[207]) == replies
+    app = chat.dp["app"]
+    async with app.session_factory() as session:
+        letter = await session.get(models.DeadLetter, 999_002)
+        assert letter is not None
+        assert (letter.attempts, letter.update_type, letter.error) == (
+            3,
+            "message",
+            "TelegramBadRequest",
+        )

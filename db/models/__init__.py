@@ -12,8 +12,15 @@ from db.models.catalogue import (
     OrganizationNeed,
     Region,
 )
+from db.models.manager import (
+    Broadcast,
+    CatalogueImport,
+    Survey,
+    SurveyAnswer,
+)
 from db.models.operations import (
     AuditLog,
+    DeadLetter,
     Digest,
     DigestDelivery,
     Feedback,
@@ -26,9 +33,12 @@ from db.models.referrals import Referral, ReferralEvent, ReferralOffer, RelayMes
 
 __all__ = [
     "AuditLog",
+    "Broadcast",
+    "CatalogueImport",
     "Consent",
     "Consultation",
     "ConsultationSlot",
+    "DeadLetter",
     "Digest",
     "DigestDelivery",
     "FamilyProfile",
@@ -50,5 +60,7 @@ __all__ = [
     "Region",
     "RelayMessage",
     "SearchLog",
+    "Survey",
+    "SurveyAnswer",
     "User",
 ]

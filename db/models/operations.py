@@ -58,7 +58,11 @@ class OutboxMessage(Base):
     """A notification written in the same transaction as the change that caused it."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_status_due", "status", "not_before"),)
+    __table_args__ = (
+        Index("ix_outbox_status_due", "status", "not_before"),
+        # The worker's "nothing older pending for this chat" check (added in 0004).
+        Index("ix_outbox_chat_id", "chat_id", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     chat_id: Mapped[int] = mapped_column(BigInteger)
@@ -116,3 +120,20 @@ class AuditLog(Base):
     action: Mapped[str] = mapped_column(String(32))
     referral_id: Mapped[int | None] = mapped_column(ForeignKey("referrals.id"))
     details: Mapped[dict[str, Any] | None]
+
+
+class DeadLetter(Base):
+    """An update whose handling failed; after three failures it is not retried again.
+
+    Holds ids and the error class only: the update itself (and its texts) is not kept.
+    """
+
+    __tablename__ = "dead_letters"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    update_type: Mapped[str] = mapped_column(String(32))
+    chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    error: Mapped[str] = mapped_column(String(100))
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    first_failed_at: Mapped[dt.datetime]
+    last_failed_at: Mapped[dt.datetime] = mapped_column(index=True)
