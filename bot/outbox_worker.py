@@ -161,15 +161,24 @@ class OutboxWorker:
     # -- choosing what to send ----------------------------------------------------------------
 
     def _not_behind_older(self, *, blockers_due_too: bool) -> ColumnElement[bool]:
-        """No older pending row for the same chat: a chat's messages go strictly in order."""
+        """No older pending row for the same chat: a chat's messages go strictly in order.
+
+        A row scheduled for later and never tried (a consultation reminder for tomorrow) is
+        not "older" in that sense: it must not hold back today's messages. A row that was
+        tried and waits for a retry does hold them back.
+        """
         older = aliased(models.OutboxMessage)
+        now = self._clock.now()
         conditions = [
             older.chat_id == models.OutboxMessage.chat_id,
             older.status == OutboxStatus.PENDING,
             older.id < models.OutboxMessage.id,
         ]
-        if not blockers_due_too:
-            conditions.append(older.not_before > self._clock.now())
+        if blockers_due_too:
+            conditions.append((older.attempts > 0) | (older.not_before <= now))
+        else:
+            conditions.append(older.attempts > 0)
+            conditions.append(older.not_before > now)
         return ~exists().where(*conditions)
 
     async def _due(self, after_id: int) -> Sequence[tuple[int, int]]:

@@ -1,4 +1,4 @@
-"""Consultations: booking, racing for a slot, reminders, cancel, reschedule, /slots, forged buttons."""
+"""Consultations: booking, a race for a slot, reminders, cancel, move, /slots, forged buttons."""
 
 from __future__ import annotations
 
@@ -137,7 +137,8 @@ async def test_a_family_books_a_slot_that_goes_to_the_organisation(
     await anna.click("✅ Да, записаться")
 
     referral = await latest_referral(session)
-    assert anna.last_text.startswith(f"✅ Записаны: №{referral.id}, пн 30 ноя, 14:00")
+    number = referral.id
+    assert anna.last_text.startswith(f"✅ Записаны: №{number}, пн 30 ноя, 14:00")
     assert (referral.kind, referral.status, referral.organization_id) == (
         "consultation",
         "offered",
@@ -146,15 +147,15 @@ async def test_a_family_books_a_slot_that_goes_to_the_organisation(
     assert referral.need_id == "psych_help"
     assert referral.consultation_slot_id == first
     assert referral.description and "пн 30 ноя, 14:00" in referral.description
-    assert (await slot(session, first)).referral_id == referral.id
-    assert await actions(session, referral.id) == ["created", "offered"]
+    assert (await slot(session, first)).referral_id == number
+    assert await actions(session, number) == ["created", "offered"]
     consent = await session.scalar(
         select(models.Consent).where(models.Consent.kind == "referral_transfer")
     )
     assert consent is not None
 
     await deliver()
-    assert f"Новая заявка №{referral.id}" in olga.last_text
+    assert f"Новая заявка №{number}" in olga.last_text
     assert "Консультация психолога" in olga.last_text and "пн 30 ноя, 14:00" in olga.last_text
 
     boris = await tambov_family(chat, 7503)

@@ -225,7 +225,12 @@ async def test_a_chat_gets_its_messages_in_order_even_behind_a_retry(
     app: App, clock: FrozenClock, telegram: TimedSession, vtime: VirtualTime
 ) -> None:
     # The oldest message of chat 305 waits for a retry: the newer ones must not overtake it.
-    await queue(app, clock, 305, not_before=clock.now() + 30 * SECOND)
+    [retried] = await queue(app, clock, 305, not_before=clock.now() + 30 * SECOND)
+    async with app.session_factory() as session:
+        row = await session.get(models.OutboxMessage, retried)
+        assert row is not None
+        row.attempts = 1  # it was tried once already
+        await session.commit()
     await queue(app, clock, 305, 306, 305, start=2)
     worker = make_worker(app, clock, telegram, vtime)
 
@@ -236,6 +241,20 @@ async def test_a_chat_gets_its_messages_in_order_even_behind_a_retry(
     clock.advance(30 * SECOND)
     assert await worker.drain() == 3
     assert telegram.texts_to(305) == ["k:1", "k:2", "k:4"]
+
+
+async def test_a_message_scheduled_for_later_does_not_hold_back_todays(
+    app: App, clock: FrozenClock, telegram: TimedSession, vtime: VirtualTime
+) -> None:
+    # A reminder for tomorrow, never tried, is not in the way of a message queued after it.
+    await queue(app, clock, 309, not_before=clock.now() + 3600 * SECOND)
+    await queue(app, clock, 309, start=2)
+    worker = make_worker(app, clock, telegram, vtime)
+    assert await worker.drain() == 1
+    assert telegram.texts_to(309) == ["k:2"]
+    clock.advance(3600 * SECOND)
+    assert await worker.drain() == 1
+    assert telegram.texts_to(309) == ["k:2", "k:1"]
 
 
 # -- Telegram errors --------------------------------------------------------------------------
