@@ -21,7 +21,7 @@ from bot.config import Settings
 from bot.local_chat import ChatUser, LocalChat
 from bot.local_session import LocalSession, Sent
 from bot.runner import create_worker
-from bot.services import people
+from bot.services import consultations, people
 from db.enums import Role
 
 DEMO_DB = Path("data/demo.sqlite3")
@@ -63,14 +63,16 @@ async def seed_demo(app: App) -> None:
             )
         for org in view.organizations.values():
             if org.demo and org.capacity > 0:
+                # A coordinator can also publish consultation times with /slots.
                 await people.grant_role(
                     session,
                     app.clock,
                     telegram_id=PERSONAS["volunteer"][0],
-                    role=Role.VOLUNTEER,
+                    role=Role.COORDINATOR,
                     organization_id=org.id,
                     region_code=org.region,
                 )
+        await consultations.seed_demo_slots(session, view, app.clock.now())
 
 
 class Terminal:

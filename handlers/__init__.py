@@ -14,6 +14,7 @@ def get_routers() -> list[Router]:
     from handlers import (
         cards,
         common,
+        consult,
         digest,
         errors,
         fallback,
@@ -39,6 +40,7 @@ def get_routers() -> list[Router]:
         find.create_router(),
         requests.create_router(),
         staff.create_router(),
+        consult.create_router(),
         digest.create_router(),
         relay.create_router(),
         search.create_router(),

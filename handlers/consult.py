@@ -76,6 +76,12 @@ def _cd(
     return ConsultCD(action=action, value=value, slot=slot, number=number, page=page)
 
 
+def _label(title: str, org: str) -> str:
+    """A button label: the title in full if possible, then as much of the organisation."""
+    text = f"{title} · {org}"
+    return text if len(text) <= BUTTON_LIMIT else text[: BUTTON_LIMIT - 1].rstrip() + "…"
+
+
 def _org_name(org: schema.Organization, t: Translator) -> str:
     return org.name if t.lang == "ru" else org.name_en
 
@@ -192,7 +198,7 @@ async def cb_need(
         lines.append("")
         lines.append(_consultation_text(org, consultation, t))
         kb.button(
-            text=f"{_title(consultation, t)} · {_org_name(org, t)}"[:BUTTON_LIMIT],
+            text=_label(_title(consultation, t), _org_name(org, t)),
             callback_data=_cd(ConsultAction.CONSULTATION, value=cid),
         )
     kb.button(text=t("consult.back"), callback_data=_cd(ConsultAction.NEEDS))
@@ -668,7 +674,7 @@ async def cmd_slots(
     kb = InlineKeyboardBuilder()
     for org, consultation in offered:
         kb.button(
-            text=f"{_title(consultation, t)} · {_org_name(org, t)}"[:BUTTON_LIMIT],
+            text=_label(_title(consultation, t), _org_name(org, t)),
             callback_data=SlotsCD(consultation=consultation.id),
         )
     kb.adjust(1)

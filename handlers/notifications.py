@@ -95,10 +95,10 @@ class NotificationRenderer:
         if kind == "staff.confirmed":
             answer = str(params.get("got_help", ""))
             safe["got_help"] = t(f"loop.got_help.{answer}") if answer in GOT_HELP else "—"
-        if kind == "staff.offer" and not params.get("description"):
+        if kind in ("staff.offer", "staff.consultation_offer") and not params.get("description"):
             safe["description"] = t("request.no_description")
         text = t(key, **safe)
-        if kind in ("staff.offer", "staff.offer_reminder"):
+        if kind in ("staff.offer", "staff.consultation_offer", "staff.offer_reminder"):
             return text, offer_keyboard(number, t)
         if kind in ("family.resolved", "family.not_helped", "family.feedback_reminder"):
             return text, got_help_keyboard(number, t)

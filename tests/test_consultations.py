@@ -155,7 +155,7 @@ async def test_a_family_books_a_slot_that_goes_to_the_organisation(
     assert consent is not None
 
     await deliver()
-    assert f"Новая заявка №{number}" in olga.last_text
+    assert f"Запись на консультацию №{number}" in olga.last_text
     assert "Консультация психолога" in olga.last_text and "пн 30 ноя, 14:00" in olga.last_text
 
     boris = await tambov_family(chat, 7503)
@@ -519,3 +519,38 @@ async def test_the_family_hears_of_an_accepted_booking_before_the_reminders(
     await olga.click("✅ Принять")
     await deliver()
     assert f"заявку №{number} взяла в работу" in anna.last_text
+
+
+async def test_a_declined_booking_frees_the_time_and_asks_for_another(
+    app: App, chat: LocalChat, session: AsyncSession, deliver: Deliver
+) -> None:
+    olga = await staff(app, chat, 7591, ORG)
+    (first,) = await publish(app, PSY, MON_14)
+    anna = await tambov_family(chat, 7592)
+    await book_in_chat(anna, "пн 30 ноя, 14:00")
+    number = (await latest_referral(session)).id
+    await deliver()
+    await olga.click("✖️ Отказаться")
+    await olga.click("Нет возможности сейчас")
+    await deliver()
+    referral = await latest_referral(session)
+    assert (referral.status, referral.organization_id) == ("cancelled", ORG), "not re-routed"
+    assert (await slot(session, first)).referral_id is None
+    assert await pending_reminders(session, number) == []
+    assert "выберите, пожалуйста, другое время: /consult" in anna.last_text
+
+
+async def test_cancelling_a_booking_from_my_requests_frees_the_slot(
+    app: App, chat: LocalChat, session: AsyncSession, deliver: Deliver
+) -> None:
+    await staff(app, chat, 7593, ORG)
+    (first,) = await publish(app, PSY, MON_14)
+    anna = await tambov_family(chat, 7594)
+    await book_in_chat(anna, "пн 30 ноя, 14:00")
+    number = (await latest_referral(session)).id
+    await anna.send("/my")
+    await anna.click(f"№{number}")
+    await anna.click("✖️ Отменить заявку")
+    await anna.click("Да, отменить")
+    assert (await slot(session, first)).referral_id is None
+    assert await pending_reminders(session, number) == []

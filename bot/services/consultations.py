@@ -288,7 +288,7 @@ async def upcoming_bookings(
         )
         .order_by(models.ConsultationSlot.starts_at)
     )
-    return [BookedSlot(referral, slot) for referral, slot in rows.tuples()]
+    return [BookedSlot(referral, slot) for referral, slot in rows.all()]
 
 
 async def family_booking(
@@ -421,7 +421,7 @@ async def _drop_reminders(session: AsyncSession, referral_id: int) -> None:
             models.OutboxMessage.status == OutboxStatus.PENDING,
         )
     )
-    ids = [row_id for row_id, payload in rows.tuples() if payload.get("kind") in REMINDER_KINDS]
+    ids = [row_id for row_id, payload in rows.all() if payload.get("kind") in REMINDER_KINDS]
     if ids:
         await session.execute(
             delete(models.OutboxMessage)

@@ -424,6 +424,29 @@ async def _close_offer(
     )
 
 
+async def _release_slot(session: AsyncSession, referral: models.Referral) -> None:
+    if referral.kind == ReferralKind.CONSULTATION:
+        # Local import: the consultations service builds on this module.
+        from bot.services import consultations
+
+        await consultations.release(session, referral.id)
+
+
+async def _consultation_dropped(
+    session: AsyncSession, ctx: Context, referral: models.Referral, previous: str
+) -> None:
+    """A booked time is not passed to another organisation: the slot was theirs. The booking
+    ends and the family is asked to choose another time."""
+    referral.status = ReferralStatus.CANCELLED
+    referral.closed_at = ctx.clock.now()
+    referral.sla_due_at = None
+    await _release_slot(session, referral)
+    _event(session, ctx, referral, EventAction.CANCELLED, from_status=previous)
+    _tell(
+        session, ctx, [await _family(session, referral)], "family.consultation_dropped", referral
+    )
+
+
 # --- family actions -----------------------------------------------------------------------
 
 
@@ -471,7 +494,9 @@ async def create(
     session.add(referral)
     await session.flush()
     _event(session, ctx, referral, EventAction.CREATED, from_status=None, actor=family)
-    _tell(session, ctx, [family], "family.created", referral, need=need_id)
+    if kind == ReferralKind.REQUEST:
+        # A booking is confirmed by the booking screen itself; no organisation is searched.
+        _tell(session, ctx, [family], "family.created", referral, need=need_id)
     if organization_id is not None:
         await _offer_to(session, ctx, referral, organization_id)
     else:
@@ -501,7 +526,7 @@ async def _offer_to(
         session,
         ctx,
         await org_staff(session, organization_id),
-        "staff.offer",
+        "staff.consultation_offer",
         referral,
         need=referral.need_id,
         municipality=mun.name if mun else "—",
@@ -536,6 +561,7 @@ async def cancel(
     ):
         return Outcome.TAKEN
     await _close_offer(session, referral, "cancelled", now)
+    await _release_slot(session, referral)
     _event(session, ctx, referral, EventAction.CANCELLED, from_status=previous, actor=family)
     _tell(session, ctx, [family], "family.cancelled", referral)
     if previous != ReferralStatus.NEW:
@@ -665,7 +691,10 @@ async def decline(
         if u.id != volunteer.id
     ]
     _tell(session, ctx, colleagues, "staff.declined_by_colleague", referral)
-    await _route(session, ctx, referral, actor=volunteer)
+    if referral.kind == ReferralKind.CONSULTATION:
+        await _consultation_dropped(session, ctx, referral, ReferralStatus.OFFERED)
+    else:
+        await _route(session, ctx, referral, actor=volunteer)
     await session.commit()
     ctx.timers.set(referral.id, referral.sla_due_at)
     return Outcome.OK
@@ -864,7 +893,10 @@ async def _offer_overdue(session: AsyncSession, ctx: Context, referral: models.R
         "staff.offer_expired",
         referral,
     )
-    await _route(session, ctx, referral)
+    if referral.kind == ReferralKind.CONSULTATION:
+        await _consultation_dropped(session, ctx, referral, ReferralStatus.OFFERED)
+    else:
+        await _route(session, ctx, referral)
 
 
 async def _contact_overdue(session: AsyncSession, ctx: Context, referral: models.Referral) -> None:
