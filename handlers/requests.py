@@ -26,17 +26,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.app import App
 from bot.middlewares.viewer import Viewer
 from bot.privacy import PrivacyNotice
-from bot.services import referrals
+from bot.services import discovery, referrals
 from bot.services.catalogue import CatalogueHolder
 from bot.services.places import find_municipalities
 from bot.services.referrals import DESCRIPTION_LIMIT, Outcome
 from bot.texts import Translator
 from db import models
-from db.enums import ReferralStatus
+from db.enums import OPEN_STATUSES
 from handlers.dialogs import leave_dialog
 from handlers.location import ask_region
 from handlers.onboarding import consent_keyboard
-from handlers.referral_callbacks import FamilyAction, FamilyCD, LoopAction, LoopCD
+from handlers.referral_callbacks import FamilyAction, FamilyCD, LoopAction, LoopCD, RelayCD
 from handlers.render import alert, format_date
 
 PHONE = re.compile(r"^\+?[0-9][0-9 ()\-]{8,18}[0-9]$")
@@ -55,6 +55,11 @@ class RequestStates(StatesGroup):
 class FamilyStates(StatesGroup):
     details = State()
     comment = State()
+    gap_comment = State()
+
+
+class GapCD(CallbackData, prefix="gap"):
+    need: str = ""
 
 
 class RequestCD(CallbackData, prefix="rq"):
@@ -377,10 +382,11 @@ async def cmd_my(
 ) -> None:
     await leave_dialog(state)
     rows = await referrals.family_referrals(session, viewer.user.id) if viewer.user else []
-    if not rows:
-        await message.answer(t("my.empty"))
-        return
     kb = InlineKeyboardBuilder()
+    if not rows:
+        kb.button(text=t("gap.button"), callback_data=GapCD())
+        await message.answer(t("my.empty"), reply_markup=kb.as_markup())
+        return
     lines = [t("my.title"), ""]
     for referral in rows:
         need = escape(need_title(catalogue, referral.need_id, t.lang))
@@ -393,6 +399,7 @@ async def cmd_my(
             ),
             callback_data=FamilyCD(action=FamilyAction.OPEN, number=referral.id),
         )
+    kb.button(text=t("gap.button"), callback_data=GapCD())
     kb.adjust(1)
     await message.answer("\n".join(lines), reply_markup=kb.as_markup())
 
@@ -411,15 +418,8 @@ def _detail(
     )
     kb = InlineKeyboardBuilder()
     if referral.status in referrals.RELAY_STATUSES:
-        from handlers.referral_callbacks import RelayCD
-
         kb.button(text=t("my.write"), callback_data=RelayCD(number=referral.id))
-    if referral.status in (
-        ReferralStatus.NEW,
-        ReferralStatus.OFFERED,
-        ReferralStatus.ACCEPTED,
-        ReferralStatus.IN_PROGRESS,
-    ):
+    if referral.status in OPEN_STATUSES:
         kb.button(
             text=t("my.add_details"),
             callback_data=FamilyCD(action=FamilyAction.DETAILS, number=referral.id),
@@ -600,6 +600,82 @@ async def _loop_done(message: Message, state: FSMContext, t: Translator, number:
     await message.answer(t("loop.thanks", number=number))
 
 
+async def cb_gap(
+    query: CallbackQuery,
+    callback_data: GapCD,
+    callback_answer: CallbackAnswer,
+    viewer: Viewer,
+    session: AsyncSession,
+    state: FSMContext,
+    t: Translator,
+    catalogue: CatalogueHolder,
+    app: App,
+) -> None:
+    """Report a gap: first the need, then an optional comment."""
+    message = query.message
+    if not isinstance(message, Message):
+        return
+    if not callback_data.need:
+        kb = InlineKeyboardBuilder()
+        for need in catalogue.view.needs.values():
+            title = need.title if t.lang == "ru" else need.title_en
+            kb.button(text=f"{need.emoji} {title}".strip(), callback_data=GapCD(need=need.id))
+        kb.adjust(2)
+        await message.answer(t("gap.ask_need"), reply_markup=kb.as_markup())
+        return
+    if callback_data.need == "-":
+        data = await state.get_data()
+        await _save_gap(message, viewer, session, state, t, app, data.get("gap_need"), None)
+        return
+    if callback_data.need not in catalogue.view.needs:
+        alert(callback_answer, t("fallback.stale_button"))
+        return
+    await leave_dialog(state)
+    await state.set_state(FamilyStates.gap_comment)
+    await state.update_data(gap_need=callback_data.need)
+    kb = InlineKeyboardBuilder()
+    kb.button(text=t("gap.skip"), callback_data=GapCD(need="-"))
+    await message.edit_reply_markup(reply_markup=None)
+    await message.answer(t("gap.ask_comment"), reply_markup=kb.as_markup())
+
+
+async def msg_gap_comment(
+    message: Message,
+    viewer: Viewer,
+    session: AsyncSession,
+    state: FSMContext,
+    t: Translator,
+    app: App,
+) -> None:
+    data = await state.get_data()
+    await _save_gap(message, viewer, session, state, t, app, data.get("gap_need"), message.text)
+
+
+async def _save_gap(
+    message: Message,
+    viewer: Viewer,
+    session: AsyncSession,
+    state: FSMContext,
+    t: Translator,
+    app: App,
+    need_id: object,
+    comment: str | None,
+) -> None:
+    await leave_dialog(state)
+    if not isinstance(need_id, str):
+        await message.answer(t("fallback.stale_button"))
+        return
+    await discovery.report_gap(
+        session,
+        app.clock,
+        need_id=need_id,
+        region_code=viewer.region_code,
+        user=viewer.user,
+        comment=comment,
+    )
+    await message.answer(t("gap.thanks"))
+
+
 def create_router() -> Router:
     router = Router(name=__name__)
     router.message.register(cmd_request, Command("request"))
@@ -607,6 +683,7 @@ def create_router() -> Router:
     router.callback_query.register(cb_request, RequestCD.filter())
     router.callback_query.register(cb_family, FamilyCD.filter())
     router.callback_query.register(cb_loop, LoopCD.filter())
+    router.callback_query.register(cb_gap, GapCD.filter())
     not_command = ~F.text.startswith("/")
     router.message.register(msg_municipality, RequestStates.municipality, F.text, not_command)
     router.message.register(msg_description, RequestStates.description, not_command)
@@ -614,4 +691,5 @@ def create_router() -> Router:
     router.message.register(msg_phone, RequestStates.phone, F.text, not_command)
     router.message.register(msg_details, FamilyStates.details, F.text, not_command)
     router.message.register(msg_comment, FamilyStates.comment, F.text, not_command)
+    router.message.register(msg_gap_comment, FamilyStates.gap_comment, F.text, not_command)
     return router

@@ -360,3 +360,30 @@ async def test_two_concurrent_accepts_one_wins(
     await deliver()
     taken = [m for m in anna.messages if "взяла в работу" in m.text]
     assert len(taken) == 1, "the family hears about it once"
+
+
+async def test_a_family_reports_a_gap_for_the_digest(
+    chat: LocalChat, session: AsyncSession
+) -> None:
+    anna = await family_in(chat, 7971, "Тамбовская область", "Тамбов", "г. Тамбов")
+    await anna.send("/my")
+    await anna.click("📣 Сообщить о проблеме")
+    await anna.click("🏫 Детский сад и школа")
+    await anna.send("Третий месяц не можем попасть в садик")
+    assert "где поддержки не хватает" in anna.last_text
+    gap = await session.scalar(select(models.Feedback).where(models.Feedback.kind == "gap"))
+    assert gap is not None
+    assert (gap.need_id, gap.region_code, gap.comment) == (
+        "education",
+        "RU-TAM",
+        "Третий месяц не можем попасть в садик",
+    )
+    boris = chat.user(7972)  # anonymous: counted, but no text is kept
+    await boris.send("/my")
+    await boris.click("📣 Сообщить о проблеме")
+    await boris.click("🏫 Детский сад и школа")
+    await boris.send("Личная история")
+    rows = list(
+        await session.scalars(select(models.Feedback).where(models.Feedback.kind == "gap"))
+    )
+    assert len(rows) == 2 and rows[1].comment is None and rows[1].user_id is None

@@ -146,3 +146,28 @@ async def add_feedback_reason(
     row.reason = reason
     await session.commit()
     return True
+
+
+async def report_gap(
+    session: AsyncSession,
+    clock: Clock,
+    *,
+    need_id: str,
+    region_code: str | None,
+    user: models.User | None,
+    comment: str | None,
+) -> None:
+    """A family says a need went unanswered: the digest's most direct gap signal."""
+    consented = user is not None and user.consent_version
+    session.add(
+        models.Feedback(
+            kind=FeedbackKind.GAP,
+            need_id=need_id,
+            region_code=region_code,
+            user_id=user.id if consented and user is not None else None,
+            # Free text is personal data: kept only with consent.
+            comment=(comment or "")[:1000] or None if consented else None,
+            created_at=clock.now(),
+        )
+    )
+    await session.commit()
