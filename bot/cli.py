@@ -156,6 +156,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_command(args)(args, settings))
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `python -m bot search … | head` closed the pipe: not an error of ours.
+        sys.stderr.close()
+        return 0
 
 
 def print_json(data: object) -> None:

@@ -135,8 +135,15 @@ async def cmd_match(args: argparse.Namespace, settings: Settings) -> int:
     except OSError as exc:
         print(f"cannot read {args.profile}: {exc.strerror}", file=sys.stderr)
         return 2
-    except (json.JSONDecodeError, ValidationError) as exc:
-        print(f"bad profile {args.profile}: {exc}", file=sys.stderr)
+    except json.JSONDecodeError as exc:
+        print(
+            f"bad profile {args.profile}: not JSON ({exc.msg}, line {exc.lineno})", file=sys.stderr
+        )
+        return 2
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"]) or "(profile)"
+        print(f"bad profile {args.profile}: {where}: {error['msg']}", file=sys.stderr)
         return 2
     app = await _with_app(settings)
     try:

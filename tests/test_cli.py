@@ -374,9 +374,9 @@ def test_match_json_for_the_example_profile(launched: Launched) -> None:
         (
             "match-bad-json",
             "bad.json",
-            "Expecting property name enclosed in double quotes: line 1 column 21 (char 20)",
+            "not JSON (Expecting property name enclosed in double quotes, line 1)",
         ),
-        ("match-unknown-key", "unknown-key.json", "1 validation error for FamilyProfile"),
+        ("match-unknown-key", "unknown-key.json", "kids: Extra inputs are not permitted"),
     ],
 )
 def test_match_with_a_bad_profile(
@@ -385,14 +385,7 @@ def test_match_with_a_bad_profile(
     result = launched.result(job)
     assert result.returncode == 2
     assert result.stdout == ""
-    assert result.stderr_lines[0] == f"bad profile {launched.workspace.file(file)}: {first_line}"
-    assert "Traceback" not in result.stderr
-    if job == "match-unknown-key":
-        assert result.stderr_lines[1:3] == [
-            "kids",
-            "  Extra inputs are not permitted [type=extra_forbidden, input_value=2, "
-            "input_type=int]",
-        ]
+    assert result.stderr_lines == [f"bad profile {launched.workspace.file(file)}: {first_line}"]
 
 
 # --- admin ------------------------------------------------------------------------------------
