@@ -11,6 +11,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot.services.catalogue import CatalogueHolder
 from bot.texts import Texts, Translator
 from db.enums import ReasonCode
+from handlers.manager_keyboards import notification_keyboard as manager_keyboard
 from handlers.referral_callbacks import LoopAction, LoopCD, RelayCD, StaffAction, StaffCD
 
 GOT_HELP = ("yes", "partly", "no")
@@ -98,6 +99,8 @@ class NotificationRenderer:
         if kind in ("staff.offer", "staff.consultation_offer") and not params.get("description"):
             safe["description"] = t("request.no_description")
         text = t(key, **safe)
+        if kind.startswith("manager_tools."):
+            return text, manager_keyboard(kind, params, t)
         if kind in ("staff.offer", "staff.consultation_offer", "staff.offer_reminder"):
             return text, offer_keyboard(number, t)
         if kind in ("family.resolved", "family.not_helped", "family.feedback_reminder"):

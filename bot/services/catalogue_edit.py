@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -90,7 +91,7 @@ class ApplySummary:
         }
 
 
-def dump(entry: schema.Strict) -> dict[str, Any]:
+def dump(entry: BaseModel) -> dict[str, Any]:
     """The stored form of a validated entry (the loader's `_dump`)."""
     return entry.model_dump(mode="json", exclude_none=True)
 
@@ -152,9 +153,9 @@ def _row(entry: Entry) -> _Row:
         org = schema.Organization.model_validate({**entry.data, "consultations": []})
         return _organizations(Catalogue(organizations=[org]))[0]
     consultation = schema.Consultation.model_validate(entry.data)
-    holder = schema.Organization.model_construct(
-        id=entry.organization or "", consultations=[consultation]
-    )
+    # Only the id and the consultation are read from the holder, so it is not validated.
+    fields: dict[str, Any] = {"id": entry.organization or "", "consultations": [consultation]}
+    holder = schema.Organization.model_construct(**fields)
     return _consultations(Catalogue(organizations=[holder]))[0]
 
 
