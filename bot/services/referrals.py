@@ -377,16 +377,7 @@ async def _route(
         )
         return
     org_id = ranked[0]
-    referral.status = ReferralStatus.OFFERED
-    referral.organization_id = org_id
-    referral.offered_at = now
-    referral.updated_at = now
-    referral.sla_due_at = now + ctx.sla.accept
-    referral.sla_stage = 0
-    session.add(
-        models.ReferralOffer(referral_id=referral.id, organization_id=org_id, offered_at=now)
-    )
-    _event(session, ctx, referral, EventAction.OFFERED, from_status=previous, actor=actor)
+    await _offer(session, ctx, referral, org_id, from_status=previous, actor=actor)
     _tell(
         session,
         ctx,
@@ -395,12 +386,38 @@ async def _route(
         referral,
         organization=_org_name(ctx, org_id, family.language if family else "ru"),
     )
+
+
+async def _offer(
+    session: AsyncSession,
+    ctx: Context,
+    referral: models.Referral,
+    organization_id: str,
+    *,
+    from_status: str,
+    actor: models.User | None = None,
+) -> None:
+    """Offer to one organisation: start its accept deadline and notify its staff."""
+    now = ctx.clock.now()
+    referral.status = ReferralStatus.OFFERED
+    referral.organization_id = organization_id
+    referral.offered_at = now
+    referral.updated_at = now
+    referral.sla_due_at = now + ctx.sla.accept
+    referral.sla_stage = 0
+    session.add(
+        models.ReferralOffer(
+            referral_id=referral.id, organization_id=organization_id, offered_at=now
+        )
+    )
+    _event(session, ctx, referral, EventAction.OFFERED, from_status=from_status, actor=actor)
     mun = ctx.view.municipality(referral.municipality_id)
+    consultation = referral.kind == ReferralKind.CONSULTATION
     _tell(
         session,
         ctx,
-        await org_staff(session, org_id),
-        "staff.offer",
+        await org_staff(session, organization_id),
+        "staff.consultation_offer" if consultation else "staff.offer",
         referral,
         need=referral.need_id,
         municipality=mun.name if mun else "—",
@@ -498,41 +515,13 @@ async def create(
         # A booking is confirmed by the booking screen itself; no organisation is searched.
         _tell(session, ctx, [family], "family.created", referral, need=need_id)
     if organization_id is not None:
-        await _offer_to(session, ctx, referral, organization_id)
+        # A consultation booking goes straight to the organisation that offers it.
+        await _offer(session, ctx, referral, organization_id, from_status=ReferralStatus.NEW)
     else:
         await _route(session, ctx, referral, actor=family)
     await session.commit()
     ctx.timers.set(referral.id, referral.sla_due_at)
     return referral
-
-
-async def _offer_to(
-    session: AsyncSession, ctx: Context, referral: models.Referral, organization_id: str
-) -> None:
-    """A consultation booking goes straight to the organisation that offers it."""
-    now = ctx.clock.now()
-    referral.status = ReferralStatus.OFFERED
-    referral.organization_id = organization_id
-    referral.offered_at = now
-    referral.sla_due_at = now + ctx.sla.accept
-    session.add(
-        models.ReferralOffer(
-            referral_id=referral.id, organization_id=organization_id, offered_at=now
-        )
-    )
-    _event(session, ctx, referral, EventAction.OFFERED, from_status=ReferralStatus.NEW)
-    mun = ctx.view.municipality(referral.municipality_id)
-    _tell(
-        session,
-        ctx,
-        await org_staff(session, organization_id),
-        "staff.consultation_offer",
-        referral,
-        need=referral.need_id,
-        municipality=mun.name if mun else "—",
-        description=referral.description or "",
-        hours=round(ctx.sla.accept.total_seconds() / 3600),
-    )
 
 
 async def cancel(
