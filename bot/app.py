@@ -20,7 +20,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.middlewares.db_session import DbSessionMiddleware
 from bot.middlewares.dedup import DedupMiddleware
-from bot.middlewares.limits import AttachmentSizeMiddleware
+from bot.middlewares.limits import AttachmentSizeMiddleware, PeopleOnlyMiddleware
 from bot.middlewares.metrics import ErrorMetricsMiddleware, Metrics, MetricsMiddleware
 from bot.middlewares.throttle import DEFAULT_RATE_LIMIT, RateLimit, ThrottleMiddleware
 from bot.middlewares.viewer import ViewerMiddleware
@@ -144,6 +144,7 @@ def create_dispatcher(
     dp.update.outer_middleware(DbSessionMiddleware(app.session_factory))
     dp.update.outer_middleware(ViewerMiddleware(app.texts))
     dp.errors.outer_middleware(ErrorMetricsMiddleware(metrics))
+    dp.message.outer_middleware(PeopleOnlyMiddleware())
     dp.message.outer_middleware(AttachmentSizeMiddleware(app.texts))
     dp.callback_query.middleware(CallbackAnswerMiddleware())
     dp.include_routers(*get_routers())

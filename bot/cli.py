@@ -149,6 +149,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # aiosqlite logs every statement with its parameters at DEBUG: people's texts.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)
     if settings.log_level != "DEBUG":
         # Alembic narrates every plugin it sets up at INFO; operators need only its warnings.
         logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -37,7 +37,8 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     from bot.runner import run_bot
 
-    app = await _with_app(settings)
+    # run_bot migrates and loads the catalogue itself, with retries and the migration lock.
+    app = await _with_app(settings, ready=False)
     try:
         await run_bot(app, webhook=args.webhook)
     finally:

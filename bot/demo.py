@@ -172,7 +172,8 @@ async def run_demo(
         bot = create_bot(settings, session=session)
         # No Telegram to protect in the demo: deliver at once.
         worker = create_worker(app, bot, per_chat_interval=0)
-        terminal = Terminal(LocalChat(create_dispatcher(app), bot, session), out, worker.drain)
+        dp = create_dispatcher(app, rate_limit=None)  # pasted input arrives faster than typing
+        terminal = Terminal(LocalChat(dp, bot, session), out, worker.drain)
         out.write("Семейный навигатор — demo (no Telegram). " + HELP + "\n")
         await terminal.act(terminal.user.send("/start"))
         reader = read_line or input

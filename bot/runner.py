@@ -1,29 +1,59 @@
 """Running against Telegram: long polling (default) or a webhook served by aiohttp.
 
-Besides the dispatcher, a running bot has the outbox worker (every replica) and the
-scheduled jobs: SLA timers, their sweep and the digests.
+Besides the dispatcher, a running bot has the outbox worker (every replica), the HTTP server
+(health, readiness, metrics; the webhook too in webhook mode) and the scheduled jobs (SLA timers,
+their sweep and the digests), which run on the elected leader only.
+
+Start-up waits for the database, Redis and Telegram with retries. SIGTERM or SIGINT stops it
+gracefully: no new updates, the ones in flight finish, the outbox worker finishes the message it
+is sending, the scheduler stops and hands leadership over, then connections close.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
+import re
+import signal
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 
 from aiogram import Bot, Dispatcher
+from aiogram.exceptions import TelegramUnauthorizedError
+from aiogram.fsm.storage.base import BaseStorage
 from aiogram.types import BotCommand, BotCommandScopeDefault
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.app import App, create_bot, create_dispatcher
+from bot.app import App, create_bot, create_dispatcher, create_storage
+from bot.bootstrap import prepare
+from bot.config import Settings
+from bot.leader import Leader, migration_lock
+from bot.middlewares.metrics import Metrics
 from bot.outbox_worker import OutboxWorker
+from bot.retry import (
+    DEFAULT_RETRIES,
+    StartupError,
+    database_unavailable,
+    redis_unavailable,
+    retry,
+    telegram_unavailable,
+    telegram_wait,
+)
 from bot.scheduler import SchedulerJobs
-from bot.services import referrals
+from bot.services import referrals, retention
 from bot.sla import SlaTimers
 from bot.texts import Texts
+from bot.web import WEBHOOK_PATH, WebServer, create_web_app
 from db import models
 from handlers.notifications import NotificationRenderer
 
 log = logging.getLogger(__name__)
+
+# Telegram's rule for setWebhook's secret_token.
+WEBHOOK_SECRET_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,256}")
+DRAIN_SECONDS = 30.0
+WORKER_STOP_SECONDS = 10.0
 
 FAMILY_COMMANDS = (
     "start",
@@ -34,9 +64,11 @@ FAMILY_COMMANDS = (
     "my",
     "profile",
     "privacy",
+    "news",
     "help",
     "cancel",
 )
+RETENTION_JOB_HOUR = 3
 
 
 async def set_commands(bot: Bot, texts: Texts) -> None:
@@ -67,69 +99,323 @@ def create_worker(app: App, bot: Bot, *, per_chat_interval: float = 1.0) -> Outb
     return worker
 
 
+async def purge_old_data(app: App) -> None:
+    """Daily retention: free text of long-finished requests, old technical rows."""
+    async with app.session_factory() as session:
+        purged = await retention.purge(
+            session, app.clock.now(), dt.timedelta(days=app.settings.retention_days)
+        )
+    log.info(
+        "retention: %s requests and %s comments cleared, %s technical rows deleted",
+        purged.referrals,
+        purged.comments,
+        purged.technical,
+    )
+
+
 async def start_jobs(app: App, bot: Bot) -> None:
-    """Rebuild SLA timers from the DB, start the sweep and the digest delivery."""
+    """Rebuild SLA timers from the DB, start the sweep, digests, manager jobs, retention."""
     from bot.services.digest_delivery import schedule_digests
+    from handlers.manager_jobs import schedule_manager_jobs
 
     timers = app.timers
     assert isinstance(timers, SlaTimers), "build_app gives every App its SLA timers"
     rebuilt = await timers.rebuild()
     timers.start()
     schedule_digests(app, bot)
+    schedule_manager_jobs(app, bot)
+    app.jobs.cron(
+        "retention:daily", purge_old_data, app, timezone="Europe/Moscow", hour=RETENTION_JOB_HOUR
+    )
     if isinstance(app.jobs, SchedulerJobs):
         app.jobs.start()
     log.info("scheduler started, %s SLA timers rebuilt", rebuilt)
 
 
-async def run_bot(app: App, *, webhook: bool = False) -> None:
-    bot = create_bot(app.settings)
-    dp = create_dispatcher(app)
-    worker = create_worker(app, bot)
-    stop = asyncio.Event()
-    worker_task = asyncio.create_task(worker.run(stop), name="outbox")
-    try:
-        await set_commands(bot, app.texts)
-        await start_jobs(app, bot)
-        if webhook:
-            await _run_webhook(app, bot, dp)
-        else:
-            await bot.delete_webhook(drop_pending_updates=False)
-            await dp.start_polling(bot, allowed_updates=dp.resolve_used_update_types())
-    finally:
-        # Graceful stop: no new updates by now; let the worker finish what is in flight.
-        stop.set()
-        with suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(worker_task, timeout=10)
-        if isinstance(app.jobs, SchedulerJobs):
-            app.jobs.shutdown()
-        await bot.session.close()
+async def stop_jobs(app: App) -> None:
+    """Stop running scheduled jobs (leadership lost or shutting down); start_jobs resumes."""
+    if not isinstance(app.jobs, SchedulerJobs) or not app.jobs.scheduler.running:
+        return
+    app.jobs.shutdown()
+    # AsyncIOScheduler shuts down on the loop's next turn: wait, so that no job can start after
+    # this returns (and after the lock is handed to another replica).
+    for _ in range(100):
+        if not app.jobs.scheduler.running:
+            break
+        await asyncio.sleep(0)
+    log.info("scheduler stopped")
 
 
-async def _run_webhook(app: App, bot: Bot, dp: Dispatcher) -> None:
-    from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
-    from aiohttp import web
+async def wait_for_dependencies(
+    app: App,
+    bot: Bot,
+    storage: BaseStorage,
+    *,
+    retries: int = DEFAULT_RETRIES,
+    first_delay: float = 1.0,
+) -> None:
+    """Migrate and load the catalogue, ping Redis, ask Telegram who we are: each with retries.
 
-    settings = app.settings
-    if not settings.webhook_base_url or settings.webhook_secret is None:
-        raise SystemExit(
-            "Bad setting WEBHOOK_BASE_URL / WEBHOOK_SECRET: both are needed for --webhook"
-        )
-    secret = settings.webhook_secret.get_secret_value()
-    path = "/telegram/webhook"
-    web_app = web.Application()
-    SimpleRequestHandler(dispatcher=dp, bot=bot, secret_token=secret).register(web_app, path=path)
-    setup_application(web_app, dp, bot=bot)
-    await bot.set_webhook(
-        settings.webhook_base_url.rstrip("/") + path,
-        secret_token=secret,
-        allowed_updates=dp.resolve_used_update_types(),
+    Raises StartupError (one clear line) when something never comes up.
+    """
+
+    async def prepare_database() -> None:
+        async with migration_lock(app.engine):
+            await prepare(app)
+
+    await retry(
+        "database",
+        prepare_database,
+        retry_if=database_unavailable,
+        retries=retries,
+        first_delay=first_delay,
     )
-    runner = web.AppRunner(web_app)
-    await runner.setup()
-    site = web.TCPSite(runner, settings.webhook_host, settings.webhook_port)
-    await site.start()
-    log.info("webhook listening on %s:%s", settings.webhook_host, settings.webhook_port)
+    redis = getattr(storage, "redis", None)
+    if app.settings.redis_url and redis is not None:
+        await retry(
+            "redis",
+            redis.ping,
+            retry_if=redis_unavailable,
+            retries=retries,
+            first_delay=first_delay,
+        )
     try:
-        await asyncio.Event().wait()
+        me = await retry(
+            "telegram",
+            bot.me,
+            retry_if=telegram_unavailable,
+            delay_for=telegram_wait,
+            retries=retries,
+            first_delay=first_delay,
+        )
+    except TelegramUnauthorizedError:
+        raise StartupError(
+            "Telegram refused BOT_TOKEN (Unauthorized): take the token from @BotFather again"
+        ) from None
+    log.info("connected to Telegram as @%s", me.username)
+
+
+def webhook_secret(settings: Settings) -> str:
+    """The secret Telegram must send with every update; webhook mode does not start without."""
+    if not settings.webhook_base_url:
+        raise StartupError("Bad setting WEBHOOK_BASE_URL: required for --webhook")
+    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
+    if not WEBHOOK_SECRET_SHAPE.fullmatch(secret):
+        raise StartupError(
+            "Bad setting WEBHOOK_SECRET: required for --webhook, 1-256 characters of "
+            "A-Z, a-z, 0-9, _ and -"
+        )
+    return secret
+
+
+def install_signal_handlers(stop: asyncio.Event) -> Callable[[], None]:
+    """SIGTERM and SIGINT set `stop`; returns the function that removes the handlers."""
+    loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+
+    def on_signal(sig: signal.Signals) -> None:
+        log.warning("received %s, shutting down gracefully", sig.name)
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with suppress(NotImplementedError, RuntimeError):  # Windows; not the main thread
+            loop.add_signal_handler(sig, on_signal, sig)
+            installed.append(sig)
+
+    def remove() -> None:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+    return remove
+
+
+async def run_bot(
+    app: App,
+    *,
+    webhook: bool = False,
+    stop: asyncio.Event | None = None,
+    handle_signals: bool = True,
+    startup_retries: int = DEFAULT_RETRIES,
+    drain_seconds: float = DRAIN_SECONDS,
+) -> None:
+    """Run until `stop` is set (by SIGTERM/SIGINT unless `handle_signals` is False).
+
+    Raises SystemExit with one line for the operator when start-up cannot complete.
+    """
+    settings = app.settings
+    try:
+        secret = webhook_secret(settings) if webhook else None
+    except StartupError as error:
+        raise SystemExit(str(error)) from None
+    stop = stop or asyncio.Event()
+    remove_signal_handlers = install_signal_handlers(stop) if handle_signals else (lambda: None)
+    storage = create_storage(settings)
+    metrics = Metrics()
+    bot = create_bot(settings)
+    dp = create_dispatcher(app, storage, metrics=metrics)
+    server = WebServer(create_web_app(app, dp, bot, webhook_secret=secret, webhook=webhook))
+    worker_stop, leader_stop = asyncio.Event(), asyncio.Event()
+    worker_task: asyncio.Task[None] | None = None
+    leader_task: asyncio.Task[None] | None = None
+    server_running = False
+    try:
+        # Probes answer from the start: alive at once, ready once the dependencies are.
+        try:
+            await server.start(settings.webhook_host, settings.webhook_port)
+        except OSError as error:
+            raise StartupError(
+                f"cannot listen on {settings.webhook_host}:{settings.webhook_port} "
+                f"(WEBHOOK_HOST/WEBHOOK_PORT): {error.strerror or type(error).__name__}"
+            ) from None
+        server_running = True
+        await _until_stopped(
+            wait_for_dependencies(app, bot, storage, retries=startup_retries), stop
+        )
+        if stop.is_set():
+            return
+        worker = create_worker(app, bot)
+        worker_task = asyncio.create_task(worker.run(worker_stop), name="outbox")
+        leader_task = asyncio.create_task(
+            _lead(app, bot, metrics, leader_stop), name="scheduler-leader"
+        )
+        await _try("set the command menu", set_commands(bot, app.texts))
+        if secret is not None:
+            await _set_webhook(bot, dp, settings, secret, startup_retries)
+            log.info("webhook mode: receiving updates on %s", settings.webhook_base_url)
+            await stop.wait()
+        else:
+            await _poll(dp, bot, stop, startup_retries)
+    except StartupError as error:
+        log.error("%s", error)
+        raise SystemExit(str(error)) from None
     finally:
-        await runner.cleanup()
+        server.probes.draining = True
+        if secret is not None and server_running:
+            # Stop listening; requests in flight (updates being handled) finish first.
+            await server.stop()
+            server_running = False
+        await _drain(metrics, drain_seconds)
+        worker_stop.set()
+        if worker_task is not None:
+            await _finish(worker_task, WORKER_STOP_SECONDS, "outbox worker")
+        leader_stop.set()
+        if leader_task is not None:
+            await _finish(leader_task, WORKER_STOP_SECONDS, "scheduler")
+        if server_running:
+            await server.stop()
+        await storage.close()
+        await bot.session.close()
+        await app.engine.dispose()
+        remove_signal_handlers()
+        log.info("stopped")
+
+
+async def _drain(metrics: Metrics, seconds: float) -> None:
+    """Wait for the updates in flight, and for any that was queued behind one (same person)."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while True:
+        left = deadline - asyncio.get_running_loop().time()
+        if left <= 0 or not await metrics.wait_idle(left):
+            log.warning("%d update(s) still running, stopping anyway", metrics.running)
+            return
+        # An update waiting for the per-person lock starts right after the one before it ends.
+        await asyncio.sleep(0.1)
+        if metrics.running == 0:
+            return
+
+
+async def _lead(app: App, bot: Bot, metrics: Metrics, stop: asyncio.Event) -> None:
+    async def elected() -> None:
+        await start_jobs(app, bot)
+        metrics.scheduler_leader.set(1)
+
+    async def deposed() -> None:
+        metrics.scheduler_leader.set(0)
+        await stop_jobs(app)
+
+    await Leader(app.engine).run(elected, deposed, stop)
+
+
+async def _until_stopped(work: Awaitable[None], stop: asyncio.Event) -> None:
+    """Run `work` unless `stop` comes first (a SIGTERM during start-up retries)."""
+    task = asyncio.ensure_future(work)
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+        if not task.done():
+            task.cancel()
+        await asyncio.gather(stopper, return_exceptions=True)
+    if not task.cancelled():
+        task.result()
+    else:
+        with suppress(asyncio.CancelledError):
+            await task
+
+
+async def _poll(dp: Dispatcher, bot: Bot, stop: asyncio.Event, retries: int) -> None:
+    async def delete_webhook() -> None:
+        await bot.delete_webhook(drop_pending_updates=False)
+
+    await retry(
+        "telegram (deleteWebhook)",
+        delete_webhook,
+        retry_if=telegram_unavailable,
+        delay_for=telegram_wait,
+        retries=retries,
+    )
+    polling = asyncio.create_task(
+        dp.start_polling(
+            bot,
+            handle_signals=False,  # ours set `stop`, which stops polling below
+            close_bot_session=False,  # the outbox worker still sends after polling ends
+            allowed_updates=dp.resolve_used_update_types(),
+        ),
+        name="polling",
+    )
+    stopper = asyncio.create_task(stop.wait())
+    await asyncio.wait({polling, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    stopper.cancel()
+    while not polling.done():
+        try:
+            await dp.stop_polling()
+        except RuntimeError:  # not started yet: try again in a moment
+            await asyncio.sleep(0.05)
+    await polling
+
+
+async def _set_webhook(
+    bot: Bot, dp: Dispatcher, settings: Settings, secret: str, retries: int
+) -> None:
+    assert settings.webhook_base_url
+    url = settings.webhook_base_url.rstrip("/") + WEBHOOK_PATH
+
+    async def set_webhook() -> None:
+        await bot.set_webhook(
+            url, secret_token=secret, allowed_updates=dp.resolve_used_update_types()
+        )
+
+    await retry(
+        "telegram (setWebhook)",
+        set_webhook,
+        retry_if=telegram_unavailable,
+        delay_for=telegram_wait,
+        retries=retries,
+    )
+
+
+async def _try(what: str, work: Awaitable[None]) -> None:
+    try:
+        await work
+    except Exception as error:
+        log.warning("could not %s: %s", what, type(error).__name__)
+
+
+async def _finish(task: asyncio.Task[None], timeout: float, what: str) -> None:  # noqa: ASYNC109
+    try:
+        await asyncio.wait_for(task, timeout)
+    except TimeoutError:
+        log.warning("%s did not stop within %s s, cancelled", what, timeout)
+    except Exception as error:
+        log.error("%s failed: %s", what, type(error).__name__)

@@ -9,9 +9,8 @@ from aiogram import Bot, F, Router
 from aiogram.filters import CommandObject, CommandStart
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.catalogue.schema import Measure, Organization
@@ -41,6 +40,37 @@ class CardCD(CallbackData, prefix="card"):
     action: CardAction
     id: str
     value: str = ""
+
+
+# Keyboards are built from buttons directly: aiogram's InlineKeyboardBuilder copies every
+# button it already holds on each `button()` call, ten times the cost on a busy path.
+
+
+def inline_button(
+    text: str, data: CallbackData | str | None = None, *, url: str | None = None
+) -> InlineKeyboardButton:
+    if url is not None:
+        return InlineKeyboardButton(text=text, url=url)
+    return InlineKeyboardButton(
+        text=text, callback_data=data.pack() if isinstance(data, CallbackData) else data
+    )
+
+
+def layout(buttons: list[InlineKeyboardButton], *sizes: int) -> list[list[InlineKeyboardButton]]:
+    """Rows as `InlineKeyboardBuilder.adjust(*sizes)` makes them: the last size repeats
+    (no sizes: rows of eight, the builder's default width)."""
+    sizes = sizes or (8,)
+    rows: list[list[InlineKeyboardButton]] = []
+    start = 0
+    while start < len(buttons):
+        size = sizes[min(len(rows), len(sizes) - 1)]
+        rows.append(buttons[start : start + size])
+        start += size
+    return rows
+
+
+def markup(buttons: list[InlineKeyboardButton], *sizes: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=layout(buttons, *sizes))
 
 
 def measure_button(measure: Measure, t: Translator) -> tuple[str, CardCD]:
@@ -125,24 +155,33 @@ def render_measure(
     return "\n".join(lines)
 
 
-def measure_keyboard(measure: Measure, t: Translator) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
-    kb.button(text=t("card.apply"), url=str(measure.apply_url))
+def measure_keyboard(
+    measure: Measure, t: Translator, view: CatalogueView | None = None
+) -> InlineKeyboardMarkup:
+    """The card's buttons; the same for everyone, so made once per catalogue and language."""
+    key = ("card.keyboard", measure.id, t.lang)
+    if view is not None and key in view.memo:
+        cached: InlineKeyboardMarkup = view.memo[key]
+        return cached
+    buttons = [inline_button(t("card.apply"), url=str(measure.apply_url))]
     if str(measure.source_url) != str(measure.apply_url):
-        kb.button(text=t("card.official"), url=str(measure.source_url))
+        buttons.append(inline_button(t("card.official"), url=str(measure.source_url)))
     for verdict, label in (
         (MeasureVerdictFeedback.HELPFUL, "card.helpful"),
         (MeasureVerdictFeedback.NOT_HELPFUL, "card.not_helpful"),
         (MeasureVerdictFeedback.HARD_TO_APPLY, "card.hard"),
     ):
-        kb.button(
-            text=t(label),
-            callback_data=CardCD(action=CardAction.FEEDBACK, id=measure.id, value=verdict.value),
+        buttons.append(
+            inline_button(
+                t(label), CardCD(action=CardAction.FEEDBACK, id=measure.id, value=verdict.value)
+            )
         )
     label, data = ask_help_button(t, measure_id=measure.id)
-    kb.button(text=label, callback_data=data)
-    kb.adjust(2, 3, 1)
-    return kb.as_markup()
+    buttons.append(inline_button(label, data))
+    keyboard = markup(buttons, 2, 3, 1)
+    if view is not None:
+        view.memo[key] = keyboard
+    return keyboard
 
 
 def render_organization(org: Organization, t: Translator, view: CatalogueView) -> str:
@@ -202,7 +241,9 @@ async def send_measure_card(
     bot: Bot,
 ) -> None:
     text = render_measure(measure, t, view, profile, await share_link(bot, measure.id))
-    await send_long(message, text, reply_markup=measure_keyboard(measure, t), parse_mode="HTML")
+    await send_long(
+        message, text, reply_markup=measure_keyboard(measure, t, view), parse_mode="HTML"
+    )
 
 
 async def cmd_start_measure(
@@ -289,14 +330,14 @@ async def cb_measure_feedback(
     if verdict is MeasureVerdictFeedback.HELPFUL:
         return
     await state.update_data({LAST_FEEDBACK: feedback_id})
-    kb = InlineKeyboardBuilder()
-    for reason in MeasureFeedbackReason:
-        kb.button(
-            text=t(f"feedback.reason.{reason.value}"),
-            callback_data=CardCD(action=CardAction.REASON, id=measure.id, value=reason.value),
+    buttons = [
+        inline_button(
+            t(f"feedback.reason.{reason.value}"),
+            CardCD(action=CardAction.REASON, id=measure.id, value=reason.value),
         )
-    kb.adjust(1)
-    await query.message.answer(t("feedback.why"), reply_markup=kb.as_markup())
+        for reason in MeasureFeedbackReason
+    ]
+    await query.message.answer(t("feedback.why"), reply_markup=markup(buttons, 1))
 
 
 async def cb_feedback_reason(

@@ -11,9 +11,8 @@ from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
@@ -29,7 +28,7 @@ from bot.services.screener import (
     screen,
 )
 from bot.texts import Translator
-from handlers.cards import measure_button
+from handlers.cards import inline_button, layout, markup, measure_button
 from handlers.dialogs import SESSION_PROFILE, leave_dialog
 from handlers.render import alert, send_long
 
@@ -186,13 +185,26 @@ def _money(value: float) -> str:
 def question(
     step: str, answers: dict[str, Any], t: Translator, view: CatalogueView, region: str | None
 ) -> tuple[str, InlineKeyboardMarkup]:
-    kb = InlineKeyboardBuilder()
+    """A question and its buttons: they depend on the step, the language and (for income) the
+    region only, so each is made once per catalogue view."""
+    key = ("find.question", step, t.lang, region if step == "income" else None)
+    cached: tuple[str, InlineKeyboardMarkup] | None = view.memo.get(key)
+    if cached is None:
+        cached = view.memo[key] = _make_question(step, t, view, region)
+    return cached
+
+
+def _make_question(
+    step: str, t: Translator, view: CatalogueView, region: str | None
+) -> tuple[str, InlineKeyboardMarkup]:
+    buttons: list[InlineKeyboardButton] = []
     if step == "region":
         text = t("find.q.region")
         for r in view.regions.values():
-            kb.button(
-                text=r.name if t.lang == "ru" else r.name_en,
-                callback_data=FindCD(step=step, value=r.code),
+            buttons.append(
+                inline_button(
+                    r.name if t.lang == "ru" else r.name_en, FindCD(step=step, value=r.code)
+                )
             )
     elif step == "income":
         region_obj = view.regions.get(region or "")
@@ -203,9 +215,11 @@ def question(
             pm = region_obj.subsistence_minimum.per_capita
             low, high = _money(pm), _money(2 * pm)
             for i, _ in enumerate(INCOME_POINTS, 1):
-                kb.button(
-                    text=t(f"find.option.income_{i}", low=low, high=high),
-                    callback_data=FindCD(step=step, value=str(i)),
+                buttons.append(
+                    inline_button(
+                        t(f"find.option.income_{i}", low=low, high=high),
+                        FindCD(step=step, value=str(i)),
+                    )
                 )
     else:
         if step.startswith("child_age_"):
@@ -216,14 +230,12 @@ def question(
             label = (
                 t(option.label_key) if option.label_key.startswith("find.") else option.label_key
             )
-            kb.button(text=label, callback_data=FindCD(step=step, value=str(i)))
-    kb.adjust(2)
-    tail = InlineKeyboardBuilder()
-    tail.button(text=t("find.skip"), callback_data=FindCD(step=step, value=SKIP))
-    tail.button(text=t("find.finish"), callback_data=FindCD(step=step, value=FINISH))
-    tail.adjust(2)
-    kb.attach(tail)
-    return text, kb.as_markup()
+            buttons.append(inline_button(label, FindCD(step=step, value=str(i))))
+    tail = [
+        inline_button(t("find.skip"), FindCD(step=step, value=SKIP)),
+        inline_button(t("find.finish"), FindCD(step=step, value=FINISH)),
+    ]
+    return text, InlineKeyboardMarkup(inline_keyboard=[*layout(buttons, 2), tail])
 
 
 async def _region_of(viewer: Viewer, answers: dict[str, Any]) -> str | None:
@@ -241,11 +253,14 @@ async def cmd_find(
     await leave_dialog(state)
     saved = await discovery.load_profile(session, viewer.user)
     if saved is not None:
-        kb = InlineKeyboardBuilder()
-        kb.button(text=t("find.reuse_yes"), callback_data=FindCD(step="reuse", value="yes"))
-        kb.button(text=t("find.reuse_no"), callback_data=FindCD(step="reuse", value="no"))
+        keyboard = markup(
+            [
+                inline_button(t("find.reuse_yes"), FindCD(step="reuse", value="yes")),
+                inline_button(t("find.reuse_no"), FindCD(step="reuse", value="no")),
+            ]
+        )
         await state.set_state(FindStates.answering)
-        await message.answer(t("find.reuse"), reply_markup=kb.as_markup())
+        await message.answer(t("find.reuse"), reply_markup=keyboard)
         return
     intro = (
         t("find.intro")
@@ -447,7 +462,7 @@ def render_results(
     groups: dict[str, list[MeasureVerdict]] = {}
     for verdict in fitting:
         groups.setdefault(view.measures[verdict.measure_id].needs[0], []).append(verdict)
-    kb = InlineKeyboardBuilder()
+    buttons: list[InlineKeyboardButton] = []
     for need_id, group in groups.items():
         need = view.needs.get(need_id)
         lines.append("")
@@ -470,16 +485,16 @@ def render_results(
                 lines.append(t("find.line_maybe", title=title, reason=reason))
             label, data = measure_button(measure, t)
             mark = "✅" if verdict.verdict is Verdict.ELIGIBLE else "❓"
-            kb.button(text=f"{mark} {label}", callback_data=data)
+            buttons.append(inline_button(f"{mark} {label}", data))
     lines.append("")
     lines.append(t("find.results_hint"))
     if rejected:
-        kb.button(
-            text=t("find.why_not", count=len(rejected)),
-            callback_data=FindCD(step="why_not", value="1"),
+        buttons.append(
+            inline_button(
+                t("find.why_not", count=len(rejected)), FindCD(step="why_not", value="1")
+            )
         )
-    kb.adjust(1)
-    return "\n".join(lines), kb.as_markup()
+    return "\n".join(lines), markup(buttons, 1)
 
 
 async def cb_why_not(

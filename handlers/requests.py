@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from contextlib import suppress
 from html import escape
 from typing import Any
 
 from aiogram import F, Router
+from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
@@ -248,7 +250,7 @@ async def cb_request(
     if expected is None or await state.get_state() != expected.state:
         alert(callback_answer, t("request.stale"))
         return
-    await message.edit_reply_markup(reply_markup=None)
+    await _drop_keyboard(message)
     if step == "need":
         if value not in catalogue.view.needs:
             alert(callback_answer, t("fallback.stale_button"))
@@ -297,8 +299,8 @@ async def _send(
     confirmed: bool,
 ) -> None:
     data = (await state.get_data()).get("req") or {}
-    await leave_dialog(state)
     if not confirmed or viewer.user is None or not data.get("need"):
+        await leave_dialog(state)
         await message.answer(t("request.cancelled"))
         return
     await referrals.create(
@@ -312,7 +314,16 @@ async def _send(
         consent_version=privacy.version,
         measure_id=data.get("measure"),
     )
+    # Only now, with the request committed, is the dialog over: had anything failed before,
+    # the family could press "send" again and lose nothing.
+    await leave_dialog(state)
     app.outbox_wake()
+
+
+async def _drop_keyboard(message: Message) -> None:
+    """Remove the answered question's buttons; cosmetic, so Telegram refusing is no error."""
+    with suppress(TelegramAPIError):
+        await message.edit_reply_markup(reply_markup=None)
 
 
 async def msg_municipality(

@@ -11,7 +11,6 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
@@ -20,7 +19,7 @@ from bot.services import discovery
 from bot.services.catalogue import CatalogueHolder, CatalogueView
 from bot.services.search_index import Hit
 from bot.texts import Translator
-from handlers.cards import measure_button, organization_button
+from handlers.cards import inline_button, markup, measure_button, organization_button
 from handlers.render import alert
 from handlers.requests import ask_help_button
 
@@ -50,27 +49,35 @@ def _hit_button(hit: Hit, view: CatalogueView, t: Translator) -> tuple[str, obje
     return f"{prefix} {label}", data
 
 
+def _cached_hit_button(
+    hit: Hit, view: CatalogueView, t: Translator
+) -> InlineKeyboardButton | None:
+    """A result's button depends on the entry and the language only: made once per view."""
+    key = ("search.hit", hit.kind, hit.id, hit.title if hit.kind == "consultation" else "", t.lang)
+    if key in view.memo:
+        cached: InlineKeyboardButton | None = view.memo[key]
+        return cached
+    button = _hit_button(hit, view, t)
+    made = None if button is None else inline_button(button[0], button[1])  # type: ignore[arg-type]
+    view.memo[key] = made
+    return made
+
+
 def results_keyboard(hits: list[Hit], view: CatalogueView, t: Translator) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
-    for hit in hits:
-        button = _hit_button(hit, view, t)
-        if button is not None:
-            kb.button(text=button[0], callback_data=button[1])  # type: ignore[arg-type]
-    kb.adjust(1)
-    return kb.as_markup()
+    buttons = [b for b in (_cached_hit_button(hit, view, t) for hit in hits) if b is not None]
+    return markup(buttons, 1)
 
 
 def needs_keyboard(
     need_ids: list[str], view: CatalogueView, t: Translator
 ) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
+    buttons = []
     for need_id in need_ids:
         need = view.needs.get(need_id)
         if need is not None:
             title = need.title if t.lang == "ru" else need.title_en
-            kb.button(text=f"{need.emoji} {title}".strip(), callback_data=NeedCD(id=need.id))
-    kb.adjust(1)
-    return kb.as_markup()
+            buttons.append(inline_button(f"{need.emoji} {title}".strip(), NeedCD(id=need.id)))
+    return markup(buttons, 1)
 
 
 async def run_search(
@@ -159,15 +166,16 @@ async def cb_need(
     if not measures and not orgs:
         await query.message.answer(t("need.none") + "\n\n" + t("search.offer_help"))
         return
-    kb = InlineKeyboardBuilder()
+    buttons = []
     for measure in measures[:20]:
         label, data = measure_button(measure, t)
-        kb.button(text=f"{t('search.kind.measure')} {label}", callback_data=data)
+        buttons.append(inline_button(f"{t('search.kind.measure')} {label}", data))
     for org in orgs[:10]:
         label, data = organization_button(org, t)
-        kb.button(text=f"{t('search.kind.organization')} {label}", callback_data=data)
-    kb.adjust(1)
-    await query.message.answer(t("need.measures", need=escape(title)), reply_markup=kb.as_markup())
+        buttons.append(inline_button(f"{t('search.kind.organization')} {label}", data))
+    await query.message.answer(
+        t("need.measures", need=escape(title)), reply_markup=markup(buttons, 1)
+    )
 
 
 def create_router() -> Router:

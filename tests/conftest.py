@@ -104,7 +104,8 @@ def chat(app: App) -> Iterator[LocalChat]:
     """The real dispatcher with a recording Bot session; users are played by the test."""
     local = LocalSession()
     bot = create_bot(app.settings, session=local)
-    yield LocalChat(create_dispatcher(app), bot, local)
+    # No per-user rate limit: a scripted user taps faster than any person (tested apart).
+    yield LocalChat(create_dispatcher(app, rate_limit=None), bot, local)
 
 
 @pytest.fixture

@@ -16,8 +16,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from aiogram.exceptions import TelegramForbiddenError, TelegramNetworkError
+from aiogram.methods import SendMessage
 from openpyxl import load_workbook
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import handlers
@@ -500,7 +502,7 @@ def expected_digest(s: Script, stale: list[str]) -> dict[str, Any]:
             "unhelpful_measures": [{"id": M1, "count": 2}, {"id": M2, "count": 1}],
         },
         "attention": {
-            "overdue_referrals": [s.refs["r5"], s.refs["r12"]],
+            "overdue_referrals": [s.refs["r12"], s.refs["r5"]],  # longest overdue first
             "silent_organizations": [D],
         },
         "previous_week": {
@@ -715,7 +717,7 @@ async def test_message_chart_and_workbook_agree_with_the_numbers(
         "«квантовая хромодинамика»: 2",
         "г. Тамбов: 5",
         "нет средств: 1",
-        f"№{s.refs['r5']}, №{s.refs['r12']}",
+        f"№{s.refs['r12']}, №{s.refs['r5']}",
     ):
         assert line in ru, line
     assert "Никто не перезвонил &lt;b&gt;совсем&lt;/b&gt;" in ru, "a family's text is escaped"
@@ -1028,6 +1030,35 @@ async def test_missed_monday_is_caught_up_on_start(
     clock._now = dt.datetime(2026, 12, 7, 6, 0, tzinfo=dt.UTC)  # next Monday 09:00
     await jobs.run(JOB_ID)
     assert [week for _, week, _ in await deliveries(session)].count("2026-W49") == 3
+
+
+async def test_a_failed_send_is_retried_and_a_blocked_manager_is_not(
+    app: App, session: AsyncSession, clock: FrozenClock
+) -> None:
+    await managers(app, session)
+    clock._now = MONDAY_NINE
+    local_session = LocalSession()
+    bot = create_bot(app.settings, session=local_session)
+    probe = SendMessage(chat_id=7203, text="digest")
+    # RU-MOS goes first: its only manager's first message meets a network failure.
+    local_session.fail_next("sendMessage", TelegramNetworkError(probe, "connection reset"))
+    assert await deliver_due_digests(app, bot, clock.now()) == 2
+    assert [tg for _, _, tg in await deliveries(session)] == [7201, 7202]
+    assert kinds(local_session, chat_id=7203) == []
+
+    clock.advance(dt.timedelta(hours=1))
+    assert await deliver_due_digests(app, bot, clock.now()) == 1, "the next run retries"
+    assert kinds(local_session, chat_id=7203) == ["text", "photo", "document"]
+
+    await session.execute(delete(models.DigestDelivery))
+    await session.commit()
+    local_session.chats.clear()
+    local_session.fail_next("sendMessage", TelegramForbiddenError(probe, "bot was blocked"))
+    assert await deliver_due_digests(app, bot, clock.now()) == 2
+    clock.advance(dt.timedelta(hours=1))
+    assert await deliver_due_digests(app, bot, clock.now()) == 0, "a blocked chat is not retried"
+    assert kinds(local_session, chat_id=7203) == []
+    assert [tg for _, _, tg in await deliveries(session)] == [7201, 7202, 7203]
 
 
 def test_due_week() -> None:

@@ -21,7 +21,12 @@ async def test_start_explains_who_the_bot_is_for_and_asks_consent(chat: LocalCha
     consent = replies[-1]
     assert "Согласие на обработку персональных данных" in consent.text
     assert "версия 1.0" in consent.text
-    assert consent.button_texts == ["✅ Согласен(на)", "Смотреть анонимно", "📄 Прочитать условия"]
+    assert consent.button_texts == [
+        "✅ Согласен(на)",
+        "Смотреть анонимно",
+        "📄 Прочитать условия",
+        "Мне нет 18 лет",
+    ]
 
 
 async def test_consent_then_region_and_municipality_are_stored(

@@ -9,6 +9,8 @@ from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.services.discovery import DEFERRED_ROWS
+
 
 class DbSessionMiddleware(BaseMiddleware):
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
@@ -20,6 +22,11 @@ class DbSessionMiddleware(BaseMiddleware):
         event: TelegramObject,
         data: dict[str, Any],
     ) -> Any:
+        # The session takes a connection only when a query runs: an update answered from
+        # memory (the catalogue, a cached user, dialog state) never touches the pool.
         async with self._session_factory() as session:
+            deferred = data.get(DEFERRED_ROWS)
+            if deferred is not None:
+                session.info[DEFERRED_ROWS] = deferred
             data["session"] = session
             return await handler(event, data)

@@ -61,3 +61,22 @@ class AttachmentSizeMiddleware(BaseMiddleware):
         log.info("message %s: attachment over the size cap, refused", event.message_id)
         await event.answer(t("safety.file_too_big", limit_mb=self._max_bytes // (1024 * 1024)))
         return None
+
+
+class PeopleOnlyMiddleware(BaseMiddleware):
+    """Outer message middleware: a message with no person behind it is ignored.
+
+    An anonymous group admin or a linked channel writes as `sender_chat` with no `from_user`,
+    and other bots may write too; nobody can be answered or recognised there, and the
+    handlers rely on knowing who writes (the viewer, their dialog state).
+    """
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        if isinstance(event, Message) and (event.from_user is None or event.from_user.is_bot):
+            return None
+        return await handler(event, data)

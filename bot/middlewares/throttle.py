@@ -108,14 +108,17 @@ class ThrottleMiddleware(BaseMiddleware):
         for user_id in stale:
             del self._buckets[user_id]
 
+    def _may_warn(self, bucket: _Bucket, now: float) -> bool:
+        """Once per window: one friendly line, then silence."""
+        return bucket.warned_at is None or now - bucket.warned_at >= self._limit.per_seconds
+
     async def _tell(self, update: Update, user: User, bucket: _Bucket, now: float) -> None:
         t = self._texts.get(pick_language(user.language_code))
         try:
             if update.callback_query is not None:
                 await update.callback_query.answer(t("safety.throttled_alert"), show_alert=True)
-            elif update.message is not None:
-                if bucket.warned_at is None or now - bucket.warned_at >= self._limit.per_seconds:
-                    bucket.warned_at = now
-                    await update.message.answer(t("safety.throttled"))
+            elif update.message is not None and self._may_warn(bucket, now):
+                bucket.warned_at = now
+                await update.message.answer(t("safety.throttled"))
         except Exception as error:  # the notice is a courtesy; Telegram may be refusing too
             log.warning("could not tell a throttled user: %s", type(error).__name__)

@@ -35,8 +35,12 @@ class Viewer:
 
 
 class ViewerMiddleware(BaseMiddleware):
-    def __init__(self, texts: Texts) -> None:
+    """Most updates come from someone who wrote a moment ago: their row comes from
+    `people.UserCache` (invalidated on every change), so "who is this" costs no query."""
+
+    def __init__(self, texts: Texts, users: people.UserCache | None = None) -> None:
         self._texts = texts
+        self._users = users if users is not None else people.UserCache()
 
     async def __call__(
         self,
@@ -49,7 +53,7 @@ class ViewerMiddleware(BaseMiddleware):
             return await handler(event, data)
         session: AsyncSession = data["session"]
         state: FSMContext | None = data.get("state")
-        user = await people.get_user(session, tg_user.id)
+        user = await self._users.get(session, tg_user.id)
         if user is not None and user.unreachable:
             # They wrote to us, so the block is over: notifications may reach them again.
             user.unreachable = False

@@ -28,21 +28,40 @@ class CatalogueView:
     consultations: dict[str, tuple[schema.Organization, schema.Consultation]] = field(
         default_factory=dict
     )
+    # Whatever is derived from this catalogue and asked for on every tap (lookups by id, a
+    # region's lists, ready-made keyboards): computed once per view, dropped with it on reload.
+    memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def municipality(self, municipality_id: str | None) -> schema.Municipality | None:
         if municipality_id is None:
             return None
-        for region in self.regions.values():
-            for mun in region.municipalities:
-                if mun.id == municipality_id:
-                    return mun
-        return None
+        index = self.memo.get("municipalities")
+        if index is None:
+            index = {}
+            for region in self.regions.values():
+                for mun in region.municipalities:
+                    index.setdefault(mun.id, mun)
+            self.memo["municipalities"] = index
+        found: schema.Municipality | None = index.get(municipality_id)
+        return found
 
     def measures_for_region(self, region: str | None) -> list[schema.Measure]:
-        return [m for m in self.measures.values() if m.region is None or m.region == region]
+        key = ("measures_for_region", region)
+        cached = self.memo.get(key)
+        if cached is None:
+            cached = self.memo[key] = tuple(
+                m for m in self.measures.values() if m.region is None or m.region == region
+            )
+        return list(cached)
 
     def organizations_for_region(self, region: str | None) -> list[schema.Organization]:
-        return [o for o in self.organizations.values() if o.region == region]
+        key = ("organizations_for_region", region)
+        cached = self.memo.get(key)
+        if cached is None:
+            cached = self.memo[key] = tuple(
+                o for o in self.organizations.values() if o.region == region
+            )
+        return list(cached)
 
 
 async def read_view(session: AsyncSession) -> CatalogueView:

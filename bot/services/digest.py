@@ -20,18 +20,17 @@ from sqlalchemy import (
     ColumnElement,
     Float,
     Select,
+    Subquery,
     and_,
     case,
-    distinct,
-    exists,
     func,
     or_,
     select,
     union,
+    union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import aliased
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -204,27 +203,49 @@ def _minutes_postgresql(element: minutes_between, compiler: SQLCompiler, **kw: A
 
 @dataclass(frozen=True)
 class Slice:
-    """One region's week in UTC: the half-open interval [start, end)."""
+    """One region's week in UTC, [start, end), and every organisation the region has had."""
 
     region_code: str
     start: dt.datetime
     end: dt.datetime
+    orgs: tuple[str, ...]
 
     def of(self, column: Any) -> ColumnElement[bool]:
         return and_(column >= self.start, column < self.end)
 
 
-def _events(sl: Slice, *actions: str) -> Select[Any]:
-    """Events of the week for the region (events carry no region: the referral does)."""
-    return (
-        select()
-        .select_from(E)
-        .join(R, R.id == E.referral_id)
-        .where(R.region_code == sl.region_code, sl.of(E.at), E.action.in_(actions))
+def _week_events(sl: Slice, *actions: str, reason: bool = False) -> Subquery:
+    """The region's referral events of the week: action, org, rid, at [, reason].
+
+    Events carry no region of their own. Those about an organisation are found through the
+    region's organisations (routing never crosses regions), by an index range per action and
+    organisation that never touches another region's rows; the few without an organisation
+    (say, a request no organisation could take) go through their referral's region.
+    """
+    columns: list[Any] = [
+        E.action.label("action"),
+        E.organization_id.label("org"),
+        E.referral_id.label("rid"),
+        E.at.label("at"),
+    ]
+    if reason:
+        columns.append(E.reason.label("reason"))
+    by_org = select(*columns).where(
+        E.action.in_(actions), E.organization_id.in_(sl.orgs), sl.of(E.at)
     )
+    # A lookup per event (a correlated subquery, not a join): these rows are few, and a join
+    # tempts PostgreSQL into hashing every referral of the region.
+    region_of = select(R.region_code).where(R.id == E.referral_id).scalar_subquery()
+    without_org = select(*columns).where(
+        E.action.in_(actions),
+        E.organization_id.is_(None),
+        sl.of(E.at),
+        region_of == sl.region_code,
+    )
+    return union_all(by_org, without_org).subquery()
 
 
-def _median(values: Select[Any], group: str | None = None) -> Select[Any]:
+def _median(values: Select[str | None, float], group: str | None = None) -> Select[Any]:
     """Median of column "m" per `group` (or overall), by window functions on both dialects."""
     sub = values.subquery()
     partition = [sub.c[group]] if group else []
@@ -255,18 +276,23 @@ def _avg(value: Any) -> float | None:
 
 
 async def _event_counts(session: AsyncSession, sl: Slice) -> dict[tuple[str, str | None], int]:
+    ev = _week_events(sl, *COUNTED_ACTIONS)
     rows = await session.execute(
-        _events(sl, *COUNTED_ACTIONS)
-        .add_columns(E.action, E.organization_id, func.count())
-        .group_by(E.action, E.organization_id)
+        select(ev.c.action, ev.c.org, func.count()).group_by(ev.c.action, ev.c.org)
     )
     return {(action, org): count for action, org, count in rows}
 
 
-def _accept_minutes(sl: Slice) -> Select[Any]:
-    return _events(sl, EventAction.ACCEPTED).add_columns(
-        E.organization_id.label("org"), minutes_between(R.created_at, E.at).label("m")
-    )
+def _accept_minutes(sl: Slice) -> Select[str | None, float]:
+    """Minutes from creation to acceptance of the referrals accepted in the week.
+
+    A referral is accepted once, and `accepted_at` is stamped with its `accepted` event, so
+    the referral row alone answers this (an index-only range, no join per event).
+    """
+    return select(
+        R.organization_id.label("org"),
+        minutes_between(R.created_at, R.accepted_at).label("m"),
+    ).where(R.region_code == sl.region_code, sl.of(R.accepted_at))
 
 
 async def _numbers(
@@ -319,16 +345,18 @@ async def _numbers(
             )
         )
     ).one()
-    confirmed, finished = (
-        await session.execute(
-            _events(
-                sl, EventAction.CONFIRMED, EventAction.RESOLVED, EventAction.NOT_HELPED
-            ).add_columns(
-                func.count(distinct(case((E.action == EventAction.CONFIRMED, E.referral_id)))),
-                func.count(distinct(case((E.action != EventAction.CONFIRMED, E.referral_id)))),
+    loop = _week_events(sl, EventAction.CONFIRMED, EventAction.RESOLVED, EventAction.NOT_HELPED)
+    # Distinct referrals on each side of the loop: confirmed, and resolved or not helped.
+    confirmed_side = (loop.c.action == EventAction.CONFIRMED).label("confirmed")
+    pairs = select(confirmed_side, loop.c.rid).distinct().subquery()
+    sides: dict[bool, int] = dict(
+        (
+            await session.execute(
+                select(pairs.c.confirmed, func.count()).group_by(pairs.c.confirmed)
             )
-        )
-    ).one()
+        ).all()
+    )
+    confirmed, finished = int(sides.get(True, 0)), int(sides.get(False, 0))
     closed_loop = _ratio(confirmed, finished)
     numbers: dict[str, Any] = {
         "new_families": new_families or 0,
@@ -401,20 +429,24 @@ async def _organizations(
     medians: dict[str | None, Any] = dict(
         (await session.execute(_median(_accept_minutes(sl), group="org"))).all()
     )
+    # The organisation now handling each answered referral, looked up per answer (few rows).
+    org_of = select(R.organization_id).where(R.id == F.referral_id).scalar_subquery()
+    rated = (
+        select(org_of.label("org"), F.rating.label("rating"))
+        .where(
+            F.region_code == sl.region_code,
+            sl.of(F.created_at),
+            F.kind == FeedbackKind.REFERRAL,
+            F.rating.isnot(None),
+        )
+        .subquery()
+    )
     ratings: dict[str | None, Any] = dict(
         (
             await session.execute(
-                select(R.organization_id, func.avg(F.rating))
-                .select_from(F)
-                .join(R, R.id == F.referral_id)
-                .where(
-                    F.region_code == sl.region_code,
-                    sl.of(F.created_at),
-                    F.kind == FeedbackKind.REFERRAL,
-                    F.rating.isnot(None),
-                    R.organization_id.isnot(None),
-                )
-                .group_by(R.organization_id)
+                select(rated.c.org, func.avg(rated.c.rating))
+                .where(rated.c.org.isnot(None))
+                .group_by(rated.c.org)
             )
         ).all()
     )
@@ -437,12 +469,10 @@ async def _organizations(
 
 
 async def _not_helped_reasons(session: AsyncSession, sl: Slice) -> dict[str, int]:
-    reason = func.coalesce(E.reason, ReasonCode.OTHER.value)
+    ev = _week_events(sl, EventAction.NOT_HELPED, reason=True)
+    reason = func.coalesce(ev.c.reason, ReasonCode.OTHER.value)
     rows = await session.execute(
-        _events(sl, EventAction.NOT_HELPED)
-        .add_columns(reason, func.count())
-        .group_by(reason)
-        .order_by(func.count().desc(), reason)
+        select(reason, func.count()).group_by(reason).order_by(func.count().desc(), reason)
     )
     return {code: n for code, n in rows}
 
@@ -487,7 +517,11 @@ def _stale_measures(view: CatalogueView, region_code: str, week_end: dt.date) ->
 async def _overdue(
     session: AsyncSession, sl: Slice, now: dt.datetime, sla_accept: dt.timedelta
 ) -> list[int]:
-    """Open referrals whose deadline passed by the week's end (or by now, for this week)."""
+    """Open referrals whose deadline passed by the week's end (or by now, for this week).
+
+    Longest overdue first. (Ordering by an expression, not the primary key, also keeps SQLite
+    from walking the whole table in id order to serve the LIMIT.)
+    """
     cutoff = min(sl.end, now)
     rows = await session.scalars(
         select(R.id)
@@ -499,7 +533,7 @@ async def _overdue(
                 and_(R.status == ReferralStatus.OFFERED, R.offered_at < cutoff - sla_accept),
             ),
         )
-        .order_by(R.id)
+        .order_by(func.coalesce(R.sla_due_at, R.offered_at), R.id)
         .limit(OVERDUE_LIMIT)
     )
     return list(rows)
@@ -511,32 +545,55 @@ async def _silent_organizations(
     """Organisations offered referrals this week that answered none of them.
 
     Only offers whose time to accept has run out by now are judged, so an offer made late on
-    Sunday night does not brand an organisation silent on Monday morning.
+    Sunday night does not brand an organisation silent on Monday morning. An answer to an offer
+    of the week comes after the week's start, which bounds the answers to look at.
     """
-    answered = aliased(models.ReferralEvent)
-    answer = exists().where(
-        answered.referral_id == E.referral_id,
-        answered.organization_id == E.organization_id,
-        answered.action.in_([EventAction.ACCEPTED, EventAction.DECLINED]),
-        answered.at <= now,
+    offered = (
+        select(E.organization_id.label("org"), E.referral_id.label("rid"))
+        .where(
+            E.action == EventAction.OFFERED,
+            E.organization_id.in_(sl.orgs),
+            sl.of(E.at),
+            E.at <= now - sla_accept,
+        )
+        .subquery()
+    )
+    answered = (
+        select(E.organization_id.label("org"), E.referral_id.label("rid"))
+        .where(
+            E.action.in_([EventAction.ACCEPTED, EventAction.DECLINED]),
+            E.organization_id.in_(sl.orgs),
+            E.at >= sl.start,
+            E.at <= now,
+        )
+        .subquery()
     )
     rows = await session.scalars(
-        _events(sl, EventAction.OFFERED)
-        .add_columns(E.organization_id)
-        .where(E.organization_id.isnot(None), E.at <= now - sla_accept)
-        .group_by(E.organization_id)
-        .having(func.max(case((answer, 1), else_=0)) == 0)
-        .order_by(E.organization_id)
+        select(offered.c.org)
+        .outerjoin(
+            answered, and_(answered.c.org == offered.c.org, answered.c.rid == offered.c.rid)
+        )
+        .group_by(offered.c.org)
+        .having(func.count(answered.c.rid) == 0)
+        .order_by(offered.c.org)
     )
-    return [org for org in rows if org is not None]
+    return list(rows)
 
 
 # --- the digest ----------------------------------------------------------------------------
 
 
-def week_slice(view: CatalogueView, region_code: str, week: Week) -> Slice:
+async def week_slice(
+    session: AsyncSession, view: CatalogueView, region_code: str, week: Week
+) -> Slice:
     start, end = week.bounds(region_timezone(view, region_code))
-    return Slice(region_code, start.astimezone(dt.UTC), end.astimezone(dt.UTC))
+    # Every organisation ever registered in the region, active or not: history stays counted.
+    orgs = await session.scalars(
+        select(models.Organization.id)
+        .where(models.Organization.region_code == region_code)
+        .order_by(models.Organization.id)
+    )
+    return Slice(region_code, start.astimezone(dt.UTC), end.astimezone(dt.UTC), tuple(orgs))
 
 
 async def build_digest(
@@ -554,8 +611,8 @@ async def build_digest(
     """
     tz = region_timezone(view, region_code)
     chosen = week if isinstance(week, Week) else resolve_week(week, now=now, tz=tz)
-    sl = week_slice(view, region_code, chosen)
-    before = week_slice(view, region_code, chosen.shift(-1))
+    sl = await week_slice(session, view, region_code, chosen)
+    before = await week_slice(session, view, region_code, chosen.shift(-1))
     sla_accept = dt.timedelta(hours=sla_accept_hours)
 
     numbers, counts = await _numbers(session, sl)
@@ -623,9 +680,11 @@ async def build_cluster_overview(
     sla_accept = dt.timedelta(hours=sla_accept_hours)
     regions = []
     for code in sorted(view.regions):
-        sl = week_slice(view, code, chosen)
+        sl = await week_slice(session, view, code, chosen)
         numbers, _ = await _numbers(session, sl)
-        previous, _ = await _numbers(session, week_slice(view, code, chosen.shift(-1)))
+        previous, _ = await _numbers(
+            session, await week_slice(session, view, code, chosen.shift(-1))
+        )
         overdue = await _overdue(session, sl, now, sla_accept)
         regions.append(
             {
@@ -645,7 +704,7 @@ async def need_by_municipality(
     session: AsyncSession, *, region_code: str, week: Week, view: CatalogueView
 ) -> list[dict[str, Any]]:
     """Requests created in the week by need × municipality, small counts masked."""
-    sl = week_slice(view, region_code, week)
+    sl = await week_slice(session, view, region_code, week)
     rows = await session.execute(
         select(R.need_id, R.municipality_id, func.count())
         .where(R.region_code == sl.region_code, sl.of(R.created_at))
@@ -663,7 +722,7 @@ async def referral_rows(
     No description, phone, family or volunteer ids: only what the referral is about, where,
     who handles it and when things happened.
     """
-    sl = week_slice(view, region_code, week)
+    sl = await week_slice(session, view, region_code, week)
     rows = await session.execute(
         select(
             R.id,

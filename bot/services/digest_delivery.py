@@ -195,29 +195,42 @@ async def deliver_due_digests(app: App, bot: Bot, now: dt.datetime) -> int:
         week = due_week(now, ZoneInfo(view.regions[code].timezone))
         if week is None:
             continue
-        digest = await get_or_build_digest(app, code, week, now)
-        rendered: dict[str, RenderedDigest] = {}
-        for recipient in await _pending_recipients(app, digest):
-            if not await _claim(app, digest.id, recipient.user_id, now):
-                continue  # another replica or run is delivering this one
-            if recipient.language not in rendered:
-                rendered[recipient.language] = await render_for(app, digest, recipient.language)
-            if await _send(app, bot, digest, recipient, rendered[recipient.language]):
-                delivered += 1
+        try:
+            delivered += await _deliver_region(app, bot, code, week, now)
+        except Exception:
+            # One region's trouble must not hold back the others; the next run retries it.
+            log.exception("digest of %s for %s failed", code, week.label)
+    return delivered
+
+
+async def _deliver_region(app: App, bot: Bot, code: str, week: Week, now: dt.datetime) -> int:
+    digest = await get_or_build_digest(app, code, week, now)
+    rendered: dict[str, RenderedDigest] = {}
+    delivered = 0
+    for recipient in await _pending_recipients(app, digest):
+        # Render before claiming: a claim is a promise to send right away.
+        if recipient.language not in rendered:
+            rendered[recipient.language] = await render_for(app, digest, recipient.language)
+        if not await _claim(app, digest.id, recipient.user_id, now):
+            continue  # another replica or run is delivering this one
+        if await _send(app, bot, digest, recipient, rendered[recipient.language]):
+            delivered += 1
     return delivered
 
 
 async def _send(
     app: App, bot: Bot, digest: models.Digest, recipient: Recipient, rendered: RenderedDigest
 ) -> bool:
-    from aiogram.exceptions import TelegramForbiddenError
+    from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 
     t = app.texts.get(recipient.language)
     try:
         await send_rendered(bot, recipient.telegram_id, rendered, week=digest.week, t=t)
-    except TelegramForbiddenError:
-        # The manager blocked the bot: retrying every hour would not change that.
-        log.warning("digest %s: user %s blocked the bot", digest.id, recipient.user_id)
+    except (TelegramForbiddenError, TelegramBadRequest) as exc:
+        # Blocked the bot, or no such chat: retrying every hour would not change that.
+        log.warning(
+            "digest %s to user %s refused: %s", digest.id, recipient.user_id, type(exc).__name__
+        )
         return False
     except Exception as exc:
         # Telegram down or a 429: give the claim back so the next hourly run tries again.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,10 +13,27 @@ from bot.services.catalogue import CatalogueView
 from bot.services.screener import FamilyProfile
 from bot.services.search_index import Hit
 from db import models
+from db.base import Base
 from db.enums import FeedbackKind
 
 QUERY_LOG_LIMIT = 500
 SEARCH_LIMIT = 8
+
+# session.info key: where a bot update collects statistics rows (the search log) to be written
+# together with the update's own record when it finishes (bot.middlewares.dedup), instead of a
+# commit of their own before the answer. They are still committed before the update counts as
+# handled; only rows nobody is told about go this way, never what a person submitted.
+DEFERRED_ROWS = "deferred_rows"
+DeferredRow = tuple[type[Base], dict[str, Any]]
+
+
+async def _log(session: AsyncSession, row: dict[str, Any]) -> None:
+    deferred: list[DeferredRow] | None = session.info.get(DEFERRED_ROWS)
+    if deferred is not None:
+        deferred.append((models.SearchLog, row))
+        return
+    session.add(models.SearchLog(**row))
+    await session.commit()
 
 
 @dataclass(frozen=True)
@@ -38,17 +56,17 @@ async def search(
     """Search and log it; the log row is the digest's demand and gap signal."""
     hits = view.index.search(query, region_code, SEARCH_LIMIT)
     closest = [] if hits else view.index.closest_needs(query)
-    session.add(
-        models.SearchLog(
-            at=clock.now(),
-            region_code=region_code,
-            kind=kind,
-            query=" ".join(query.split())[:QUERY_LOG_LIMIT],
-            results=len(hits),
-            user_id=user.id if user is not None and user.consent_version else None,
-        )
+    await _log(
+        session,
+        {
+            "at": clock.now(),
+            "region_code": region_code,
+            "kind": kind,
+            "query": " ".join(query.split())[:QUERY_LOG_LIMIT],
+            "results": len(hits),
+            "user_id": user.id if user is not None and user.consent_version else None,
+        },
     )
-    await session.commit()
     return SearchOutcome(hits, closest)
 
 
@@ -61,17 +79,17 @@ async def log_screening(
     found: int,
 ) -> None:
     """A screening that found nothing is as much a gap signal as an empty search."""
-    session.add(
-        models.SearchLog(
-            at=clock.now(),
-            region_code=region_code,
-            kind="screening",
-            query="",
-            results=found,
-            user_id=user.id if user is not None and user.consent_version else None,
-        )
+    await _log(
+        session,
+        {
+            "at": clock.now(),
+            "region_code": region_code,
+            "kind": "screening",
+            "query": "",
+            "results": found,
+            "user_id": user.id if user is not None and user.consent_version else None,
+        },
     )
-    await session.commit()
 
 
 async def load_profile(session: AsyncSession, user: models.User | None) -> FamilyProfile | None:

@@ -4,21 +4,167 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+import time
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import event, inspect, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import (
+    Mapper,
+    ORMExecuteState,
+    Session,
+    make_transient_to_detached,
+    object_session,
+)
 
 from bot.clock import Clock
 from db import models
 from db.enums import ConsentKind, Role
 
 INVITE_TTL = dt.timedelta(days=7)
+# How long a cached user row may be served without reading it again. Every change made in this
+# process (through the ORM) invalidates the row at once; the TTL only bounds how stale a change
+# made elsewhere (another replica, a CLI command, hand-written SQL) can look here.
+USER_CACHE_TTL = 10.0
+USER_CACHE_SIZE = 50_000
 
 
 async def get_user(session: AsyncSession, telegram_id: int) -> models.User | None:
     return await session.scalar(select(models.User).where(models.User.telegram_id == telegram_id))
+
+
+# --- the user cache -------------------------------------------------------------------------
+
+_USER_COLUMNS = tuple(attr.key for attr in inspect(models.User).column_attrs)
+_CACHES: weakref.WeakSet[UserCache] = weakref.WeakSet()
+_CHANGED = "people.changed_users"  # session.info: telegram ids written in this transaction
+_ALL = 0  # in that set: "some users changed, which ones is unknown"
+
+
+class UserCache:
+    """Users read recently, by Telegram id, so most updates need no SELECT for "who is this".
+
+    `get()` hands out a fresh `User` attached to the caller's session, exactly as if it had
+    been loaded there: services change it and commit as usual. Absent users (anonymous
+    visitors) are cached too. Any insert, update or delete of a user through the ORM, in any
+    session of this process, drops the entry when it is flushed and again when it commits, and
+    a read that overlapped such a change is not cached; see USER_CACHE_TTL for other writers.
+    """
+
+    def __init__(
+        self,
+        ttl: float = USER_CACHE_TTL,
+        max_size: int = USER_CACHE_SIZE,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._ttl = ttl
+        self._max_size = max_size
+        self._monotonic = monotonic
+        self._entries: dict[int, tuple[float, dict[str, Any] | None]] = {}
+        self._loading: dict[int, int] = {}  # telegram id -> reads in flight
+        self._spoiled: set[int] = set()  # changed while a read was in flight: do not cache it
+        self._epoch = 0  # bumped by clear(), which spoils every read in flight
+        _CACHES.add(self)
+
+    async def get(self, session: AsyncSession, telegram_id: int) -> models.User | None:
+        entry = self._entries.get(telegram_id)
+        if entry is not None and entry[0] > self._monotonic():
+            return None if entry[1] is None else _attach(session, entry[1])
+        epoch = self._epoch
+        self._loading[telegram_id] = self._loading.get(telegram_id, 0) + 1
+        try:
+            user = await get_user(session, telegram_id)
+        finally:
+            left = self._loading.pop(telegram_id) - 1
+            spoiled = telegram_id in self._spoiled
+            if left:
+                self._loading[telegram_id] = left
+            else:
+                self._spoiled.discard(telegram_id)
+        if not spoiled and epoch == self._epoch:
+            values = None if user is None else {key: getattr(user, key) for key in _USER_COLUMNS}
+            self._store(telegram_id, values)
+        return user
+
+    def invalidate(self, telegram_id: int) -> None:
+        self._entries.pop(telegram_id, None)
+        if telegram_id in self._loading:
+            self._spoiled.add(telegram_id)
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self._epoch += 1
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def _store(self, telegram_id: int, values: dict[str, Any] | None) -> None:
+        now = self._monotonic()
+        if len(self._entries) >= self._max_size:
+            self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
+            if len(self._entries) >= self._max_size:
+                # Still full of live entries: forget the older half (insertion order).
+                keep = list(self._entries.items())[self._max_size // 2 :]
+                self._entries = dict(keep)
+        self._entries.pop(telegram_id, None)
+        self._entries[telegram_id] = (now + self._ttl, values)
+
+
+def _attach(session: AsyncSession, values: dict[str, Any]) -> models.User:
+    """A persistent `User` in `session` with these column values, without a query."""
+    user = models.User(**values)
+    make_transient_to_detached(user)  # as if just loaded: no pending changes
+    existing = session.sync_session.identity_map.get(inspect(user).key)
+    if existing is not None:
+        return existing  # type: ignore[no-any-return]
+    session.add(user)
+    return user
+
+
+def _invalidate(telegram_ids: set[int]) -> None:
+    for cache in list(_CACHES):
+        if _ALL in telegram_ids:
+            cache.clear()
+        else:
+            for telegram_id in telegram_ids:
+                cache.invalidate(telegram_id)
+
+
+def _user_written(_mapper: Mapper[Any], _connection: Connection, target: models.User) -> None:
+    telegram_ids = {target.telegram_id}
+    _invalidate(telegram_ids)
+    session = object_session(target)
+    if session is not None:
+        session.info.setdefault(_CHANGED, set()).update(telegram_ids)
+
+
+def _bulk_statement(state: ORMExecuteState) -> None:
+    """An ORM-enabled insert/update/delete of users (not one object): which rows is unknown."""
+    if not (state.is_insert or state.is_update or state.is_delete):
+        return
+    if not any(mapper.class_ is models.User for mapper in state.all_mappers):
+        return
+    _invalidate({_ALL})
+    state.session.info.setdefault(_CHANGED, set()).add(_ALL)
+
+
+def _transaction_ended(session: Session) -> None:
+    # Again at commit: a read between the flush and the commit saw the old row.
+    changed = session.info.pop(_CHANGED, None)
+    if changed:
+        _invalidate(changed)
+
+
+for _event_name in ("after_insert", "after_update", "after_delete"):
+    event.listen(models.User, _event_name, _user_written)
+event.listen(Session, "do_orm_execute", _bulk_statement)
+event.listen(Session, "after_commit", _transaction_ended)
+event.listen(Session, "after_rollback", _transaction_ended)
 
 
 async def _get_or_create(
