@@ -43,7 +43,10 @@ class SearchLog(Base):
     """Searches and screenings; the ones with no result are the digest's gap signals."""
 
     __tablename__ = "search_log"
-    __table_args__ = (Index("ix_search_log_region_at", "region_code", "at"),)
+    __table_args__ = (
+        Index("ix_search_log_region_at", "region_code", "at"),
+        Index("ix_search_log_region_at_kind", "region_code", "at", "kind", "results", "user_id"),
+    )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     at: Mapped[dt.datetime]
