@@ -1,29 +1,18 @@
-"""Factories shared by `__main__`, the demo and the tests: no globals, nothing at import time."""
+"""The application object: settings, database, catalogue, texts, clock and jobs.
+
+No aiogram here, so CLI commands that never talk to Telegram start without importing it;
+the Telegram side is built by bot/factory.py.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from aiogram import Bot, Dispatcher
-from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.session.base import BaseSession
-from aiogram.client.telegram import TelegramAPIServer
-from aiogram.enums import ParseMode
-from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
-from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
-from aiogram.utils.callback_answer import CallbackAnswerMiddleware
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
-from bot.middlewares.db_session import DbSessionMiddleware
-from bot.middlewares.dedup import DedupMiddleware
-from bot.middlewares.limits import AttachmentSizeMiddleware, PeopleOnlyMiddleware
-from bot.middlewares.metrics import ErrorMetricsMiddleware, Metrics, MetricsMiddleware
-from bot.middlewares.throttle import DEFAULT_RATE_LIMIT, RateLimit, ThrottleMiddleware
-from bot.middlewares.viewer import ViewerMiddleware
 from bot.privacy import PrivacyNotice
 from bot.scheduler import Jobs, SchedulerJobs
 from bot.services.catalogue import CatalogueHolder
@@ -75,77 +64,3 @@ def build_app(settings: Settings, clock: Clock | None = None, jobs: Jobs | None 
     )
     app.timers = SlaTimers(app)
     return app
-
-
-def create_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
-    if session is None:
-        session = AiohttpSession()
-        if settings.telegram_api_url:
-            session.api = TelegramAPIServer.from_base(settings.telegram_api_url)
-    token = settings.bot_token.get_secret_value() if settings.bot_token else "1:local-demo-token"
-    return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
-
-
-def create_storage(settings: Settings) -> BaseStorage:
-    """Redis keeps dialogs across restarts and shares them between replicas."""
-    if settings.redis_url:
-        from aiogram.fsm.storage.redis import RedisStorage
-
-        return RedisStorage.from_url(settings.redis_url)
-    return MemoryStorage()
-
-
-def create_isolation(storage: BaseStorage) -> BaseEventIsolation:
-    """One update at a time per person, so two quick messages cannot race each other.
-
-    With Redis the lock is shared by every replica; in memory it covers this process.
-    """
-    create = getattr(storage, "create_isolation", None)
-    if callable(create):
-        isolation = create()
-        assert isinstance(isolation, BaseEventIsolation)
-        return isolation
-    return SimpleEventIsolation()
-
-
-def create_dispatcher(
-    app: App,
-    storage: BaseStorage | None = None,
-    *,
-    metrics: Metrics | None = None,
-    rate_limit: RateLimit | None = DEFAULT_RATE_LIMIT,
-) -> Dispatcher:
-    """The dispatcher with its middlewares; `dp["metrics"]` holds its Prometheus metrics.
-
-    `rate_limit=None` turns the per-user limit off (load tests, scripted demos).
-    """
-    from handlers import get_routers
-
-    storage = storage or create_storage(app.settings)
-    metrics = metrics or Metrics()
-    dp = Dispatcher(
-        storage=storage,
-        events_isolation=create_isolation(storage),
-        app=app,
-        settings=app.settings,
-        clock=app.clock,
-        texts=app.texts,
-        catalogue=app.catalogue,
-        privacy=app.privacy,
-        jobs=app.jobs,
-        metrics=metrics,
-    )
-    # Outer update middlewares run in this order, after aiogram's own (errors, user, FSM):
-    # measure everything, drop floods before any database work, then dedup, session, viewer.
-    dp.update.outer_middleware(MetricsMiddleware(metrics))
-    if rate_limit is not None:
-        dp.update.outer_middleware(ThrottleMiddleware(app.texts, rate_limit, metrics=metrics))
-    dp.update.outer_middleware(DedupMiddleware(app.session_factory, app.clock))
-    dp.update.outer_middleware(DbSessionMiddleware(app.session_factory))
-    dp.update.outer_middleware(ViewerMiddleware(app.texts))
-    dp.errors.outer_middleware(ErrorMetricsMiddleware(metrics))
-    dp.message.outer_middleware(PeopleOnlyMiddleware())
-    dp.message.outer_middleware(AttachmentSizeMiddleware(app.texts))
-    dp.callback_query.middleware(CallbackAnswerMiddleware())
-    dp.include_routers(*get_routers())
-    return dp

@@ -228,7 +228,7 @@ async def _bot_username(app: App) -> str:
     """The bot's @username for the link; without a token (or offline) a placeholder."""
     if app.settings.bot_token is None:
         return "YOUR_BOT"
-    from bot.app import create_bot
+    from bot.factory import create_bot
 
     bot = create_bot(app.settings)
     try:

@@ -15,9 +15,10 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TextIO
 
-from bot.app import App, build_app, create_bot, create_dispatcher
+from bot.app import App, build_app
 from bot.bootstrap import prepare
 from bot.config import Settings
+from bot.factory import create_bot, create_dispatcher
 from bot.local_chat import ChatUser, LocalChat
 from bot.local_session import LocalSession, Sent
 from bot.runner import create_worker

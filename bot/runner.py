@@ -25,9 +25,10 @@ from aiogram.fsm.storage.base import BaseStorage
 from aiogram.types import BotCommand, BotCommandScopeDefault
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.app import App, create_bot, create_dispatcher, create_storage
+from bot.app import App
 from bot.bootstrap import prepare
 from bot.config import Settings
+from bot.factory import create_bot, create_dispatcher, create_storage
 from bot.leader import Leader, migration_lock
 from bot.middlewares.metrics import Metrics
 from bot.outbox_worker import OutboxWorker

@@ -13,8 +13,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import handlers
-from bot.app import App, create_bot, create_dispatcher
+from bot.app import App
 from bot.clock import FrozenClock
+from bot.factory import create_bot, create_dispatcher
 from bot.local_chat import ChatUser, LocalChat
 from bot.local_session import LocalSession
 from bot.services import consultations, people

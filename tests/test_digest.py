@@ -23,9 +23,10 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import handlers
-from bot.app import App, build_app, create_bot, create_dispatcher
+from bot.app import App, build_app
 from bot.clock import FrozenClock
 from bot.digest_cli import add_digest_arguments, cmd_digest
+from bot.factory import create_bot, create_dispatcher
 from bot.local_chat import LocalChat
 from bot.local_session import LocalSession
 from bot.scheduler import RecordingJobs

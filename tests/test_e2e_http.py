@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import select
 
-from bot.app import App, create_bot, create_dispatcher
+from bot.app import App
+from bot.factory import create_bot, create_dispatcher
 from bot.runner import set_commands
 from db import models
 from tests.fake_telegram import FakeTelegram

@@ -28,7 +28,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.app import App, create_bot, create_dispatcher, create_storage
+from bot.app import App
+from bot.factory import create_bot, create_dispatcher, create_storage
 from bot.leader import Leader
 from bot.local_chat import ChatUser, LocalChat
 from bot.local_session import LocalSession

@@ -38,7 +38,8 @@ from aiogram.types import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.app import App, create_bot, create_dispatcher
+from bot.app import App
+from bot.factory import create_bot, create_dispatcher
 from bot.local_chat import ChatUser, LocalChat
 from bot.local_session import LocalSession
 from tests.referral_helpers import family_in

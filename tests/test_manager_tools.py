@@ -21,11 +21,12 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import db.models.manager  # noqa: F401  (until db.models imports it: registers the tables)
-from bot.app import App, create_bot, create_dispatcher
+from bot.app import App
 from bot.bootstrap import load_content
 from bot.catalogue import schema
 from bot.catalogue.files import read_catalogue
 from bot.clock import FrozenClock
+from bot.factory import create_bot, create_dispatcher
 from bot.local_chat import ChatUser, LocalChat
 from bot.local_session import LocalSession, Sent
 from bot.outbox_worker import OutboxWorker

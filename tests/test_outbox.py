@@ -26,8 +26,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.app import App, create_bot
+from bot.app import App
 from bot.clock import Clock, FrozenClock, SystemClock
+from bot.factory import create_bot
 from bot.local_session import LocalSession
 from bot.outbox_worker import OutboxWorker, UnreachableHook
 from bot.services import outbox

@@ -12,7 +12,8 @@ from aiogram.types import Chat, Document, Message, PhotoSize, User, Video, Voice
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.app import App, create_bot, create_dispatcher
+from bot.app import App
+from bot.factory import create_bot, create_dispatcher
 from bot.local_chat import LocalChat
 from bot.local_session import LocalSession
 from bot.middlewares.throttle import RateLimit

@@ -16,7 +16,8 @@ from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
-from bot.app import App, build_app, create_bot, create_dispatcher, create_storage
+from bot.app import App, build_app
+from bot.factory import create_bot, create_dispatcher, create_storage
 from bot.local_chat import LocalChat
 from bot.local_session import LocalSession
 from bot.runner import run_bot
