@@ -90,6 +90,7 @@ def _parser() -> argparse.ArgumentParser:
     digest.add_argument("--week", help="ISO week YYYY-Www (default: the last completed week)")
     digest.add_argument("--format", choices=("text", "json", "xlsx"), default="text")
     digest.add_argument("--out", type=Path, help="write to this file instead of stdout")
+    digest.add_argument("--lang", choices=("ru", "en"), default="ru", help="text language")
 
     admin = sub.add_parser(
         "admin", help="bootstrap roles and invites", description="bootstrap roles and invites"
