@@ -23,6 +23,31 @@ def pick_language(code: str | None) -> str:
     return DEFAULT_LANGUAGE
 
 
+MESSAGE_LIMIT = 4096
+
+
+def split_text(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """Split for Telegram's message limit at paragraph, then line, then word boundaries.
+
+    Our HTML never spans a line, so a cut at a line boundary never splits a tag.
+    """
+    chunks: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        cut = rest.rfind("\n\n", 0, limit)
+        if cut <= 0:
+            cut = rest.rfind("\n", 0, limit)
+        if cut <= 0:
+            cut = rest.rfind(" ", 0, limit)
+        if cut <= 0:
+            cut = limit
+        chunks.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest:
+        chunks.append(rest)
+    return chunks
+
+
 def _flatten(prefix: str, node: Any, out: dict[str, str], origin: str) -> None:
     if isinstance(node, Mapping):
         for key, value in node.items():

@@ -41,7 +41,7 @@ from bot.services.catalogue import CatalogueHolder, CatalogueView
 from bot.services.catalogue_edit import KINDS, ApplySummary, region_entries
 from bot.services.catalogue_sheet import MAX_FILE_BYTES, ImportProblem, UnreadableFile
 from bot.services.manager_tools import EditError, ManagerAccess, RegionChoice
-from bot.texts import Translator
+from bot.texts import Translator, split_text
 from db import models
 from db.enums import Role
 from db.models.manager import CatalogueImport
@@ -56,7 +56,7 @@ from handlers.manager_keyboards import (
     SurveyCD,
     short,
 )
-from handlers.render import alert, format_date, split_text
+from handlers.render import alert, format_date
 
 log = logging.getLogger(__name__)
 

@@ -7,26 +7,7 @@ import datetime as dt
 from aiogram.types import InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 
-LIMIT = 4096
-
-
-def split_text(text: str, limit: int = LIMIT) -> list[str]:
-    """Split at paragraph, then line, then word boundaries; never inside an HTML tag's text."""
-    chunks: list[str] = []
-    rest = text
-    while len(rest) > limit:
-        cut = rest.rfind("\n\n", 0, limit)
-        if cut <= 0:
-            cut = rest.rfind("\n", 0, limit)
-        if cut <= 0:
-            cut = rest.rfind(" ", 0, limit)
-        if cut <= 0:
-            cut = limit
-        chunks.append(rest[:cut].rstrip())
-        rest = rest[cut:].lstrip()
-    if rest:
-        chunks.append(rest)
-    return chunks
+from bot.texts import split_text
 
 
 async def send_long(

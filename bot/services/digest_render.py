@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from bot.services.catalogue import CatalogueView
 from bot.services.digest import NUMERIC_KEYS, flat_numbers
-from bot.texts import Translator
+from bot.texts import Translator, split_text
 
 LIMIT = 4096
 
@@ -323,22 +323,7 @@ def render_text(digest: dict[str, Any], t: Translator, view: CatalogueView) -> s
 
 
 def split_message(text: str, limit: int = LIMIT) -> list[str]:
-    """Split at paragraph, then line, then word boundaries (tags never span a line here)."""
-    chunks: list[str] = []
-    rest = text
-    while len(rest) > limit:
-        cut = rest.rfind("\n\n", 0, limit)
-        if cut <= 0:
-            cut = rest.rfind("\n", 0, limit)
-        if cut <= 0:
-            cut = rest.rfind(" ", 0, limit)
-        if cut <= 0:
-            cut = limit
-        chunks.append(rest[:cut].rstrip())
-        rest = rest[cut:].lstrip()
-    if rest:
-        chunks.append(rest)
-    return chunks
+    return split_text(text, limit)
 
 
 _TAG = re.compile(r"<[^>]+>")
