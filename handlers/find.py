@@ -7,7 +7,7 @@ from html import escape
 from typing import Any
 
 from aiogram import F, Router
-from aiogram.filters import Command
+from aiogram.filters import Command, StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -31,6 +31,7 @@ from bot.texts import Translator
 from handlers.cards import inline_button, layout, markup, measure_button
 from handlers.dialogs import SESSION_PROFILE, leave_dialog
 from handlers.render import alert, send_long
+from handlers.search import PlainText
 
 ANSWERS = "find_answers"
 MAX_CHILDREN_ASKED = 4
@@ -534,7 +535,5 @@ def create_router() -> Router:
     router.message.register(cmd_find, Command("find"))
     router.callback_query.register(cb_why_not, FindCD.filter(F.step == "why_not"))
     router.callback_query.register(cb_answer, FindCD.filter())
-    router.message.register(
-        msg_typed_answer, FindStates.answering, F.text, ~F.text.startswith("/")
-    )
+    router.message.register(msg_typed_answer, StateFilter(FindStates.answering), PlainText())
     return router

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from html import escape
 
-from aiogram import F, Router
-from aiogram.filters import Command, CommandObject
+from aiogram import Router
+from aiogram.filters import Command, CommandObject, Filter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -24,6 +24,18 @@ from handlers.render import alert
 from handlers.requests import ask_help_button
 
 QUERY_SHOWN = 80
+
+
+class PlainText(Filter):
+    """A text message that is not a command: `F.text, ~F.text.startswith("/")` as a coroutine.
+
+    aiogram runs a filter that is not a coroutine (an `F` expression, a bare `State`) in a
+    worker thread, a thread hop for every message that reaches it; this one is awaited in place.
+    """
+
+    async def __call__(self, message: Message) -> bool:
+        text = message.text
+        return bool(text) and not text.startswith("/")  # type: ignore[union-attr]
 
 
 class SearchStates(StatesGroup):
@@ -188,5 +200,5 @@ def create_router() -> Router:
 def create_text_router() -> Router:
     """Plain text outside any dialog is a search; registered after every dialog's handlers."""
     router = Router(name=f"{__name__}.text")
-    router.message.register(msg_search_text, F.text, ~F.text.startswith("/"))
+    router.message.register(msg_search_text, PlainText())
     return router

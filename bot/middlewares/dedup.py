@@ -67,7 +67,11 @@ class GroupRunner(Generic[Item, Result]):
                     results = await self._work([item for item, _ in batch])
                 except BaseException as exc:  # each waiting update gets the failure
                     for _, future in batch:
-                        if not future.done():
+                        if future.done():
+                            continue
+                        if isinstance(exc, asyncio.CancelledError):
+                            future.cancel()
+                        else:
                             future.set_exception(exc)
                     if not isinstance(exc, Exception):
                         raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import secrets
 import time
 import weakref
@@ -43,6 +44,7 @@ async def get_user(session: AsyncSession, telegram_id: int) -> models.User | Non
 _USER_COLUMNS = tuple(attr.key for attr in inspect(models.User).column_attrs)
 _CACHES: weakref.WeakSet[UserCache] = weakref.WeakSet()
 _CHANGED = "people.changed_users"  # session.info: telegram ids written in this transaction
+_WRITTEN = "people.written_users"  # session.info: the User objects inserted or updated
 _ALL = 0  # in that set: "some users changed, which ones is unknown"
 
 
@@ -91,6 +93,12 @@ class UserCache:
             self._store(telegram_id, values)
         return user
 
+    def put(self, telegram_id: int, values: dict[str, Any]) -> None:
+        """The row as just committed in this process (no read in flight may overwrite it)."""
+        if telegram_id in self._loading:
+            self._spoiled.add(telegram_id)
+        self._store(telegram_id, dict(values))
+
     def invalidate(self, telegram_id: int) -> None:
         self._entries.pop(telegram_id, None)
         if telegram_id in self._loading:
@@ -115,13 +123,18 @@ class UserCache:
         self._entries[telegram_id] = (now + self._ttl, values)
 
 
+_USER_MANAGER = inspect(models.User).class_manager
+
+
 def _attach(session: AsyncSession, values: dict[str, Any]) -> models.User:
     """A persistent `User` in `session` with these column values, without a query."""
-    user = models.User(**values)
-    make_transient_to_detached(user)  # as if just loaded: no pending changes
-    existing = session.sync_session.identity_map.get(inspect(user).key)
+    existing = session.sync_session.identity_map.get((models.User, (values["id"],), None))
     if existing is not None:
-        return existing  # type: ignore[no-any-return]
+        return existing
+    # What the ORM does when it loads a row: a new instance with its state filled in.
+    user: models.User = _USER_MANAGER.new_instance()
+    user.__dict__.update(values)
+    make_transient_to_detached(user)  # as if just loaded: no pending changes
     session.add(user)
     return user
 
@@ -135,12 +148,30 @@ def _invalidate(telegram_ids: set[int]) -> None:
                 cache.invalidate(telegram_id)
 
 
+# The latest flushed write of each user not yet committed or rolled back, by a sequence
+# number: a commit puts its row back in the caches only if no other session wrote the same user
+# after it (that one's commit will put the newer row).
+_pending_writes: dict[int, int] = {}
+_write_numbers = itertools.count(1)
+
+
 def _user_written(_mapper: Mapper[Any], _connection: Connection, target: models.User) -> None:
-    telegram_ids = {target.telegram_id}
-    _invalidate(telegram_ids)
+    _invalidate({target.telegram_id})
     session = object_session(target)
     if session is not None:
-        session.info.setdefault(_CHANGED, set()).update(telegram_ids)
+        number = next(_write_numbers)
+        if len(_pending_writes) > USER_CACHE_SIZE:
+            _pending_writes.clear()  # only ever loses the shortcut, never correctness
+        _pending_writes[target.telegram_id] = number
+        session.info.setdefault(_CHANGED, set()).add(target.telegram_id)
+        session.info.setdefault(_WRITTEN, []).append((target, number))
+
+
+def _user_deleted(_mapper: Mapper[Any], _connection: Connection, target: models.User) -> None:
+    _invalidate({target.telegram_id})
+    session = object_session(target)
+    if session is not None:
+        session.info.setdefault(_CHANGED, set()).add(target.telegram_id)
 
 
 def _bulk_statement(state: ORMExecuteState) -> None:
@@ -153,18 +184,44 @@ def _bulk_statement(state: ORMExecuteState) -> None:
     state.session.info.setdefault(_CHANGED, set()).add(_ALL)
 
 
-def _transaction_ended(session: Session) -> None:
-    # Again at commit: a read between the flush and the commit saw the old row.
+def _committed(session: Session) -> None:
+    # Again at commit: a read between the flush and the commit saw the old row. The rows this
+    # session wrote are now what the database holds, so they go back in as they are: the
+    # person's next update (after consent, a region…) needs no query either.
     changed = session.info.pop(_CHANGED, None)
+    written: list[tuple[models.User, int]] = session.info.pop(_WRITTEN, [])
+    if not changed:
+        return
+    _invalidate(changed)
+    for user, number in written:
+        telegram_id = user.telegram_id
+        if _pending_writes.get(telegram_id) != number:
+            continue  # written again since (or the number was forgotten): leave it out
+        del _pending_writes[telegram_id]
+        state = inspect(user)
+        if _ALL in changed or not state.persistent:
+            continue
+        values = {key: state.dict[key] for key in _USER_COLUMNS if key in state.dict}
+        if len(values) == len(_USER_COLUMNS):
+            for cache in list(_CACHES):
+                cache.put(telegram_id, values)
+
+
+def _rolled_back(session: Session) -> None:
+    changed = session.info.pop(_CHANGED, None)
+    for user, number in session.info.pop(_WRITTEN, []):
+        if _pending_writes.get(user.telegram_id) == number:
+            del _pending_writes[user.telegram_id]
     if changed:
         _invalidate(changed)
 
 
-for _event_name in ("after_insert", "after_update", "after_delete"):
-    event.listen(models.User, _event_name, _user_written)
+event.listen(models.User, "after_insert", _user_written)
+event.listen(models.User, "after_update", _user_written)
+event.listen(models.User, "after_delete", _user_deleted)
 event.listen(Session, "do_orm_execute", _bulk_statement)
-event.listen(Session, "after_commit", _transaction_ended)
-event.listen(Session, "after_rollback", _transaction_ended)
+event.listen(Session, "after_commit", _committed)
+event.listen(Session, "after_rollback", _rolled_back)
 
 
 async def _get_or_create(
