@@ -1,17 +1,22 @@
 """Load harness for the whole bot: the real dispatcher under a realistic mix of simulated people,
 against the ceiling of a minimal echo bot on the same harness in the same run.
 
-    python -m bench.load_bench [--database URL] [--users 200] [--seconds 20] [--referrals 10000]
-                               [--grow] [--json]
+    python -m bench.load_bench [--database URL] [--users 200] [--seconds 20] [--think 1.0]
+                               [--referrals 10000] [--grow] [--json]
 
 Families onboard, search, open cards, run the /find screener, send requests, write to their
 volunteer and close the loop; volunteers (members of the demo organisations) accept, write and
-resolve. Each person is an asyncio task with no think time. Reported: updates/s and p50/p95/p99
-from an update's arrival to the first Bot API request it causes (overall and per flow), the
-echo bot's figures and the ratio, idle and peak memory, start-up time. `--grow` pre-fills 10k,
-100k and 1M referrals (with their events, offers, families and search log) and reruns the mix
-at each size. The database is wiped first: a PostgreSQL database name must contain "bench"
-(it is created if missing). The outbox worker does not run: requests leave their outbox rows.
+resolve. Each person is an asyncio task; updates are built as Telegram sends them and fed to
+the dispatcher of `bot.factory.create_dispatcher` over an App from `build_app`, with a Bot
+session that answers in-process (bench/load_harness.py). Two runs per database size:
+"saturated" (no think time: the throughput, and latency that is mostly queueing) and "paced"
+(each person waits an exponential think time, mean `--think` s: the latency a person sees).
+Reported: updates/s and p50/p95/p99 from an update's arrival to the first Bot API request it
+causes (overall and per flow), the echo bot's ceiling and the ratio, idle and peak memory,
+start-up time. `--grow` pre-fills 10k, 100k and 1M referrals (with their events, offers,
+families, search log and processed update ids; bench/load_fill.py) and reruns at each size.
+The database is wiped first: a PostgreSQL database name must contain "bench" (it is created if
+missing). The outbox worker does not run: requests leave their outbox rows, as in production.
 """
 
 from __future__ import annotations

@@ -399,6 +399,9 @@ async def fill(url: str, target: int, seed: int = 2026) -> dict[str, Any]:
                 await writer.flush_all()
             async with engine.begin() as conn:
                 await conn.exec_driver_sql("ANALYZE")
+            async with engine.connect() as conn:
+                # Fold the WAL into the file now rather than during the measurement.
+                await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         finally:
             await engine.dispose()
     else:
@@ -418,6 +421,8 @@ async def fill(url: str, target: int, seed: int = 2026) -> dict[str, Any]:
                         f"(SELECT max(id) FROM {table}))"
                     )
             await conn.execute("VACUUM ANALYZE")
+            # Write the filled pages out now rather than in a checkpoint during the measurement.
+            await conn.execute("CHECKPOINT")
         finally:
             await conn.close()
     return {

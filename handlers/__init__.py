@@ -7,7 +7,12 @@ Catch-alls go last.
 
 from __future__ import annotations
 
-from aiogram import Router
+from typing import TYPE_CHECKING
+
+import bot  # noqa: F401  # first, so that aiogram's types are built lazily (bot/lazy_types.py)
+
+if TYPE_CHECKING:
+    from aiogram import Router
 
 
 def get_routers() -> list[Router]:

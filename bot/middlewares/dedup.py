@@ -111,7 +111,10 @@ class DedupMiddleware(BaseMiddleware):
             result = await handler(event, data)
         except BaseException:
             if deferred:  # what the handlers logged before failing is kept, as before
-                await self._records.submit((None, deferred))
+                try:
+                    await self._records.submit((None, deferred))
+                except Exception:  # the handler's own error is the one to report
+                    log.warning("statistics rows of update %s were not saved", update_id)
             raise
         await self._records.submit((update_id, deferred))
         self._remember(update_id)
