@@ -111,7 +111,7 @@ def probe_startup(url: str) -> dict[str, Any]:
     """Start-up in a fresh process (bench/load_probe.py), with the interpreter's own start."""
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "bench.load_probe", url],
+        [sys.executable, str(Path(__file__).with_name("load_probe.py")), url],
         check=True,
         capture_output=True,
         text=True,
@@ -203,9 +203,7 @@ class Bench:
         seconds: float,
         warmup: float,
         seed: int,
-        async_filters: bool = False,
     ) -> None:
-        self.async_filters = async_filters
         self.url = url
         self.users = users
         self.seconds = seconds
@@ -228,10 +226,6 @@ class Bench:
         await prepare(self.app)
         self.dp = create_dispatcher(self.app, **permissive_rate_limit())
         startup = time.perf_counter() - started
-        if self.async_filters:
-            from bench.load_harness import make_filters_async
-
-            make_filters_async(self.dp)
         self.app.timers = TapTimers(self.app.timers)
         assert isinstance(self.app.jobs, SchedulerJobs)
         self.app.jobs.start()
@@ -374,7 +368,7 @@ def _run_report(result: dict[str, Any]) -> dict[str, Any]:
 
 
 async def measure(args: argparse.Namespace, url: str, sizes: list[int]) -> dict[str, Any]:
-    bench = Bench(url, args.users, args.seconds, args.warmup, args.seed, args.async_filters)
+    bench = Bench(url, args.users, args.seconds, args.warmup, args.seed)
     report: dict[str, Any] = await bench.start()
     runs: list[dict[str, Any]] = []
     try:
@@ -497,11 +491,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", help="comma-separated sizes for --grow")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--json", action="store_true")
-    parser.add_argument(
-        "--async-filters",
-        action="store_true",
-        help="await plain-function filters in place instead of aiogram's thread hop",
-    )
     parser.add_argument(
         "--think",
         type=float,

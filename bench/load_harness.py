@@ -324,37 +324,3 @@ async def run_for(
         raise failures[0]
     feeder.stopping = False
     return window
-
-
-def make_filters_async(router: Any) -> int:
-    """Make every plain-function filter of the router tree a coroutine; returns how many.
-
-    aiogram 3.31 runs a filter that is not a coroutine (a bare `State`, an `F` magic filter)
-    in a worker thread (`asyncio.to_thread`), one thread hop per check of every handler a
-    message passes. These filters are pure and instant, so awaiting them in place is the
-    same result without the hop. The bot's own handlers should register `StateFilter(...)`
-    and async filters instead; this is for measuring the difference.
-    """
-    changed = 0
-    for sub in _walk(router):
-        for observer in sub.observers.values():
-            for handler in observer.handlers:
-                for event_filter in handler.filters or ():
-                    if not event_filter.awaitable:
-                        event_filter.callback = _awaitable(event_filter.callback)
-                        event_filter.awaitable = True
-                        changed += 1
-    return changed
-
-
-def _walk(router: Any) -> Iterator[Any]:
-    yield router
-    for sub in router.sub_routers:
-        yield from _walk(sub)
-
-
-def _awaitable(function: Any) -> Any:
-    async def call(*args: Any, **kwargs: Any) -> Any:
-        return function(*args, **kwargs)
-
-    return call

@@ -1,4 +1,5 @@
-"""Start-up probe for the load bench, run in a fresh process: `python -m bench.load_probe URL`.
+"""Start-up probe for the load bench, run in a fresh process as a script
+(`python bench/load_probe.py URL`, so that not even `bench/__init__.py` runs first).
 
 Prints one JSON line: seconds spent importing aiogram and the bot, in build_app, in prepare
 (migrations already applied, catalogue read into memory) and in create_dispatcher, and the
@@ -26,7 +27,9 @@ def rss_mb() -> float:
 
 
 def main(url: str) -> dict[str, float]:
-    import aiogram  # noqa: F401
+    # `bot` first, as `python -m bot` does: aiogram's types then build lazily.
+    import bot  # noqa: F401  # isort: skip
+    import aiogram  # noqa: F401  # isort: skip
 
     aiogram_done = time.perf_counter()
     rss_aiogram = rss_mb()

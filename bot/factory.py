@@ -14,6 +14,7 @@ from aiogram.utils.callback_answer import CallbackAnswerMiddleware
 
 from bot.app import App
 from bot.config import Settings
+from bot.inline_filters import await_filters_in_place
 from bot.middlewares.db_session import DbSessionMiddleware
 from bot.middlewares.dedup import DedupMiddleware
 from bot.middlewares.limits import AttachmentSizeMiddleware, PeopleOnlyMiddleware
@@ -93,4 +94,5 @@ def create_dispatcher(
     dp.message.outer_middleware(AttachmentSizeMiddleware(app.texts))
     dp.callback_query.middleware(CallbackAnswerMiddleware())
     dp.include_routers(*get_routers())
+    await_filters_in_place(dp)
     return dp

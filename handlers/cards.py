@@ -9,7 +9,7 @@ from aiogram import Bot, F, Router
 from aiogram.filters import CommandObject, CommandStart
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,6 +22,7 @@ from bot.services.discovery import MeasureFeedbackReason, MeasureVerdictFeedback
 from bot.services.screener import FamilyProfile, evaluate, render_reason, render_verdict
 from bot.texts import Translator
 from handlers.dialogs import SESSION_PROFILE, leave_dialog
+from handlers.keyboards import inline_button, markup
 from handlers.render import alert, format_date, send_long
 from handlers.requests import ask_help_button
 
@@ -40,37 +41,6 @@ class CardCD(CallbackData, prefix="card"):
     action: CardAction
     id: str
     value: str = ""
-
-
-# Keyboards are built from buttons directly: aiogram's InlineKeyboardBuilder copies every
-# button it already holds on each `button()` call, ten times the cost on a busy path.
-
-
-def inline_button(
-    text: str, data: CallbackData | str | None = None, *, url: str | None = None
-) -> InlineKeyboardButton:
-    if url is not None:
-        return InlineKeyboardButton(text=text, url=url)
-    return InlineKeyboardButton(
-        text=text, callback_data=data.pack() if isinstance(data, CallbackData) else data
-    )
-
-
-def layout(buttons: list[InlineKeyboardButton], *sizes: int) -> list[list[InlineKeyboardButton]]:
-    """Rows as `InlineKeyboardBuilder.adjust(*sizes)` makes them: the last size repeats
-    (no sizes: rows of eight, the builder's default width)."""
-    sizes = sizes or (8,)
-    rows: list[list[InlineKeyboardButton]] = []
-    start = 0
-    while start < len(buttons):
-        size = sizes[min(len(rows), len(sizes) - 1)]
-        rows.append(buttons[start : start + size])
-        start += size
-    return rows
-
-
-def markup(buttons: list[InlineKeyboardButton], *sizes: int) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(inline_keyboard=layout(buttons, *sizes))
 
 
 def measure_button(measure: Measure, t: Translator) -> tuple[str, CardCD]:

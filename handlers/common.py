@@ -9,7 +9,6 @@ from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.middlewares.viewer import Viewer
@@ -18,6 +17,7 @@ from bot.services import people
 from bot.texts import Translator
 from db.enums import Role
 from handlers.dialogs import leave_dialog
+from handlers.keyboards import Keyboard
 from handlers.render import send_long
 
 
@@ -47,7 +47,7 @@ async def cmd_privacy(
         status = t("privacy.status_given", version=viewer.user.consent_version)
     else:
         status = t("privacy.status_none")
-    kb = InlineKeyboardBuilder()
+    kb = Keyboard()
     kb.button(text=t("privacy.full"), callback_data=PrivacyCD(action=PrivacyAction.FULL))
     await message.answer(t("privacy.summary", status=status), reply_markup=kb.as_markup())
 

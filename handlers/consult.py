@@ -17,7 +17,6 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
@@ -30,6 +29,7 @@ from bot.services.consultations import BookingOutcome, format_slot, region_timez
 from bot.texts import Translator
 from db import models
 from handlers.dialogs import leave_dialog
+from handlers.keyboards import Keyboard
 from handlers.location import ask_region
 from handlers.onboarding import consent_keyboard
 from handlers.render import alert
@@ -129,7 +129,7 @@ async def _needs_screen(
         session, view, region_code=region_code, now=app.clock.now()
     )
     offered = {view.consultations[cid][1].need for cid in ids}
-    kb = InlineKeyboardBuilder()
+    kb = Keyboard()
     for need in view.needs.values():
         if need.id in offered:
             kb.button(
@@ -137,7 +137,7 @@ async def _needs_screen(
                 callback_data=_cd(ConsultAction.NEED, value=need.id),
             )
     kb.adjust(2)
-    extra = InlineKeyboardBuilder()
+    extra = Keyboard()
     extra.button(text=t("consult.mine_button"), callback_data=_cd(ConsultAction.MINE))
     if not offered:
         label, data = ask_help_button(t)
@@ -192,7 +192,7 @@ async def cb_need(
         alert(callback_answer, t("consult.no_slots"))
         return
     lines = [t("consult.need_header", need=escape(need_title(catalogue, need_id, t.lang)))]
-    kb = InlineKeyboardBuilder()
+    kb = Keyboard()
     for cid in ids:
         org, consultation = view.consultations[cid]
         lines.append("")
@@ -232,17 +232,17 @@ def _slots_keyboard(
     page: int,
     value: str = "",
     number: int = 0,
-) -> InlineKeyboardBuilder:
+) -> Keyboard:
     """One page of times (2 a row) and the page turners; `slots` holds one extra as a probe."""
     tz = region_timezone(view, region_code)
-    kb = InlineKeyboardBuilder()
+    kb = Keyboard()
     for slot in slots[:SLOTS_PAGE]:
         kb.button(
             text=format_slot(t, slot.starts_at, tz),
             callback_data=_cd(pick, slot=slot.id, value=value, number=number),
         )
     kb.adjust(2)
-    nav = InlineKeyboardBuilder()
+    nav = Keyboard()
     if page > 0:
         nav.button(
             text=t("consult.prev"),
@@ -302,7 +302,7 @@ async def cb_consultation(
         page=page,
         value=consultation.id,
     )
-    back = InlineKeyboardBuilder()
+    back = Keyboard()
     back.button(
         text=t("consult.back"), callback_data=_cd(ConsultAction.NEED, value=consultation.need)
     )
@@ -334,7 +334,7 @@ async def cb_slot(
         return
     org, consultation = view.consultations[slot.consultation_id]
     tz = region_timezone(view, org.region)
-    kb = InlineKeyboardBuilder()
+    kb = Keyboard()
     kb.button(text=t("consult.book_yes"), callback_data=_cd(ConsultAction.BOOK, slot=slot.id))
     kb.button(
         text=t("consult.back"),
@@ -438,7 +438,7 @@ async def cb_mine(
         await show(t("consult.mine_empty"))
         return
     lines = [t("consult.mine_title"), ""]
-    kb = InlineKeyboardBuilder()
+    kb = Keyboard()
     for booked in bookings:
         entry = view.consultations.get(booked.slot.consultation_id)
         title = _title(entry[1], t) if entry else booked.slot.consultation_id
@@ -530,7 +530,7 @@ async def cb_move(
         page=page,
         number=number,
     )
-    back = InlineKeyboardBuilder()
+    back = Keyboard()
     back.button(text=t("consult.back"), callback_data=_cd(ConsultAction.MINE, value=BACK))
     kb.attach(back)
     text = t(
@@ -592,7 +592,7 @@ async def cb_cancel(
     view = catalogue.view
     entry = view.consultations.get(booked.slot.consultation_id)
     tz = region_timezone(view, entry[0].region if entry else family.region_code)
-    kb = InlineKeyboardBuilder()
+    kb = Keyboard()
     kb.button(
         text=t("consult.cancel_yes"),
         callback_data=_cd(ConsultAction.CANCEL_CONFIRM, number=booked.referral.id),
@@ -671,7 +671,7 @@ async def cmd_slots(
         for org in (view.organizations[o] for o in orgs if o in view.organizations)
         for consultation in org.consultations
     ]
-    kb = InlineKeyboardBuilder()
+    kb = Keyboard()
     for org, consultation in offered:
         kb.button(
             text=_label(_title(consultation, t), _org_name(org, t)),

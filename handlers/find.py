@@ -28,8 +28,9 @@ from bot.services.screener import (
     screen,
 )
 from bot.texts import Translator
-from handlers.cards import inline_button, layout, markup, measure_button
+from handlers.cards import measure_button
 from handlers.dialogs import SESSION_PROFILE, leave_dialog
+from handlers.keyboards import inline_button, layout, markup
 from handlers.render import alert, send_long
 from handlers.search import PlainText
 

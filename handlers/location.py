@@ -10,7 +10,6 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.middlewares.viewer import ANON_MUNICIPALITY, ANON_REGION, Viewer
@@ -18,6 +17,7 @@ from bot.services import people
 from bot.services.catalogue import CatalogueHolder
 from bot.services.places import find_municipalities
 from bot.texts import Translator
+from handlers.keyboards import Keyboard
 from handlers.render import alert
 
 PAGE_SIZE = 10
@@ -40,7 +40,7 @@ class LocationStates(StatesGroup):
 
 
 def region_keyboard(catalogue: CatalogueHolder, lang: str) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
+    kb = Keyboard()
     for region in catalogue.view.regions.values():
         label = region.name if lang == "ru" else region.name_en
         kb.button(
@@ -61,14 +61,14 @@ def municipality_keyboard(
     municipalities = region.municipalities
     pages = max(1, -(-len(municipalities) // PAGE_SIZE))
     page = min(max(page, 0), pages - 1)
-    kb = InlineKeyboardBuilder()
+    kb = Keyboard()
     for mun in municipalities[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]:
         label = mun.name if t.lang == "ru" else mun.name_en
         kb.button(
             text=label, callback_data=LocationCD(action=LocationAction.MUNICIPALITY, value=mun.id)
         )
     kb.adjust(2)
-    nav = InlineKeyboardBuilder()
+    nav = Keyboard()
     if page > 0:
         nav.button(
             text=t("municipality.prev"),
@@ -206,7 +206,7 @@ async def msg_municipality_name(
             reply_markup=municipality_keyboard(catalogue, region.code, 0, t),
         )
         return
-    kb = InlineKeyboardBuilder()
+    kb = Keyboard()
     for mun in found:
         label = mun.name if t.lang == "ru" else mun.name_en
         kb.button(

@@ -29,7 +29,6 @@ from aiogram.types import (
     TelegramObject,
 )
 from aiogram.utils.callback_answer import CallbackAnswer
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
@@ -46,6 +45,7 @@ from db import models
 from db.enums import Role
 from db.models.manager import CatalogueImport
 from handlers.dialogs import leave_dialog
+from handlers.keyboards import Keyboard
 from handlers.manager_keyboards import (
     DraftCD,
     ImportAction,
@@ -193,7 +193,7 @@ async def org_list(
     orgs = await tools.region_organizations(session, region)
     records = await tools.org_records(session, [o.id for o in orgs])
     lines = [t("manager.orgs.title", region=escape(region_name(view, region, t.lang))), ""]
-    kb = InlineKeyboardBuilder()
+    kb = Keyboard()
     for org in orgs:
         name = org.name if t.lang == "ru" else org.name_en
         status = "" if org.active else " " + t("manager.orgs.inactive_mark")
@@ -235,7 +235,7 @@ async def org_card(
         contacts="\n".join(contact_lines) or "—",
         verified_on=format_date(org.verified_on, t.lang),
     )
-    kb = InlineKeyboardBuilder()
+    kb = Keyboard()
 
     def button(key: str, action: OrgAction) -> None:
         kb.button(text=t(key), callback_data=OrgCD(action=action, org=org.id))
@@ -261,7 +261,7 @@ def needs_keyboard(
     org: models.Organization, t: Translator, view: CatalogueView, action: OrgAction
 ) -> InlineKeyboardMarkup:
     chosen = set(org.data.get("needs") or []) if action is OrgAction.NEED else set()
-    kb = InlineKeyboardBuilder()
+    kb = Keyboard()
     for index, need in enumerate(view.needs.values()):
         title = need.title if t.lang == "ru" else need.title_en
         mark = "✅ " if need.id in chosen else ""
@@ -279,7 +279,7 @@ def municipalities_keyboard(
     org: models.Organization, t: Translator, view: CatalogueView
 ) -> InlineKeyboardMarkup:
     chosen = list(org.data.get("municipalities") or [])
-    kb = InlineKeyboardBuilder()
+    kb = Keyboard()
     kb.button(
         text=("✅ " if chosen == ["all"] else "") + t("manager.orgs.whole_region"),
         callback_data=OrgCD(action=OrgAction.MUNICIPALITY, org=org.id, value="all"),
@@ -437,7 +437,7 @@ async def cb_org(
             )
         )
     elif action is OrgAction.CONTACTS:
-        kb = InlineKeyboardBuilder()
+        kb = Keyboard()
         for name in tools.CONTACT_FIELDS:
             kb.button(
                 text=t(f"manager.contacts.{name}"),
@@ -463,7 +463,7 @@ async def cb_org(
     elif action is OrgAction.MEMBERS:
         await _show_members(message, session, org, t)
     elif action is OrgAction.REMOVE:
-        kb = InlineKeyboardBuilder()
+        kb = Keyboard()
         kb.button(
             text=t("manager.members.remove_yes"),
             callback_data=OrgCD(action=OrgAction.REMOVE_OK, org=org.id, value=callback_data.value),
@@ -491,7 +491,7 @@ async def cb_org(
         callback_answer.text = t("manager.members.removed")
         await _show_members(message, session, org, t)
     elif action is OrgAction.DEACTIVATE:
-        kb = InlineKeyboardBuilder()
+        kb = Keyboard()
         kb.button(
             text=t("manager.orgs.deactivate_yes"),
             callback_data=OrgCD(action=OrgAction.DEACTIVATE_OK, org=org.id),
@@ -587,7 +587,7 @@ async def _show_members(
 ) -> None:
     members = await tools.org_members(session, org.id)
     lines = [t("manager.members.title", name=escape(org_title(org, t.lang))), ""]
-    kb = InlineKeyboardBuilder()
+    kb = Keyboard()
     for member in members:
         role = t(f"roles.{member.role}")
         paused = " " + t("manager.members.paused") if member.paused else ""
@@ -710,7 +710,7 @@ async def msg_add_name(
 
 
 def needs_keyboard_for_add(t: Translator, view: CatalogueView) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
+    kb = Keyboard()
     for index, need in enumerate(view.needs.values()):
         title = need.title if t.lang == "ru" else need.title_en
         kb.button(
@@ -735,7 +735,7 @@ async def _answer_card(
 
 
 def role_keyboard(org_id: str, t: Translator) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
+    kb = Keyboard()
     for code, role in INVITE_ROLES.items():
         kb.button(text=t(f"roles.{role.value}"), callback_data=InviteCD(org=org_id, role=code))
     return kb.as_markup()
@@ -758,7 +758,7 @@ async def cmd_invite(
     if not orgs:
         await message.answer(t("manager.orgs.empty"))
         return
-    kb = InlineKeyboardBuilder()
+    kb = Keyboard()
     for org in orgs:
         kb.button(
             text=short(org.name if t.lang == "ru" else org.name_en),
@@ -921,7 +921,7 @@ async def cmd_import(
     previous = await catalogue_sheet.restorable_import(session, region)
     keyboard = None
     if previous is not None:
-        kb = InlineKeyboardBuilder()
+        kb = Keyboard()
         kb.button(
             text=t(
                 "manager.import.restore_button",
@@ -1030,7 +1030,7 @@ async def msg_import_file(
         await message.answer(t("manager.import.unchanged"))
         return
     await catalogue.refresh()
-    kb = InlineKeyboardBuilder()
+    kb = Keyboard()
     kb.button(
         text=t("manager.import.restore"),
         callback_data=ImportCD(action=ImportAction.ASK, import_id=result.import_id),
@@ -1091,7 +1091,7 @@ async def cb_import(
         alert(callback_answer, t("manager.import.restore_stale"))
         return
     if callback_data.action is ImportAction.ASK:
-        kb = InlineKeyboardBuilder()
+        kb = Keyboard()
         kb.button(
             text=t("manager.import.restore_yes"),
             callback_data=ImportCD(action=ImportAction.CONFIRM, import_id=record.id),

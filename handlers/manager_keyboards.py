@@ -12,11 +12,11 @@ from typing import Any
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.services.announcements import BROADCAST, BROADCAST_MEASURE, SURVEY
 from bot.services.manager_tools import VERIFY_ASK, VERIFY_OUTDATED
 from bot.texts import Translator
+from handlers.keyboards import Keyboard
 
 BUTTON_LIMIT = 60
 
@@ -119,7 +119,7 @@ class NewsCD(CallbackData, prefix="nw"):
 def survey_keyboard(
     survey_id: int, options: list[str], chosen: int | None = None
 ) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
+    kb = Keyboard()
     for index, option in enumerate(options):
         mark = "✅ " if index == chosen else ""
         kb.button(
@@ -131,7 +131,7 @@ def survey_keyboard(
 
 
 def verify_keyboard(org_id: str, t: Translator) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
+    kb = Keyboard()
     kb.button(text=t("manager.verify.yes"), callback_data=VerifyCD(org=org_id, answer="y"))
     kb.button(text=t("manager.verify.no"), callback_data=VerifyCD(org=org_id, answer="n"))
     return kb.as_markup()
@@ -150,14 +150,14 @@ def notification_keyboard(
     if kind == VERIFY_ASK:
         return verify_keyboard(str(params["organization"]), t)
     if kind == VERIFY_OUTDATED:
-        kb = InlineKeyboardBuilder()
+        kb = Keyboard()
         kb.button(
             text=t("manager.verify.open_org"),
             callback_data=OrgCD(action=OrgAction.OPEN, org=str(params["organization"])),
         )
         return kb.as_markup()
     if kind in (BROADCAST, BROADCAST_MEASURE):
-        kb = InlineKeyboardBuilder()
+        kb = Keyboard()
         kb.button(
             text=t("manager.news.unsubscribe"),
             callback_data=NewsCD(action=NewsAction.UNSUBSCRIBE),

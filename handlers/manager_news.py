@@ -16,7 +16,6 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
@@ -29,6 +28,7 @@ from bot.services.manager_tools import ManagerAccess, VerifyOutcome
 from bot.texts import Translator
 from db.models.manager import Survey
 from handlers.dialogs import leave_dialog
+from handlers.keyboards import Keyboard
 from handlers.manager import pick_region
 from handlers.manager_keyboards import (
     DraftAction,
@@ -116,7 +116,7 @@ async def render_panel(
         reachable=size.reachable,
         blocked=size.blocked,
     )
-    kb = InlineKeyboardBuilder()
+    kb = Keyboard()
     kb.button(
         text=t("manager.draft.filter_need", need=_need_label(view, draft.get("need"), t)),
         callback_data=DraftCD(action=DraftAction.NEEDS),
@@ -247,7 +247,7 @@ async def cmd_survey(
     if region is None:
         return
     surveys = await news.region_surveys(session, region)
-    kb = InlineKeyboardBuilder()
+    kb = Keyboard()
     for survey in surveys:
         kb.button(
             text=short(f"№{survey.id} · {survey.question}"),
@@ -350,7 +350,7 @@ async def cb_draft(
         return
     action = callback_data.action
     if action is DraftAction.NEEDS:
-        kb = InlineKeyboardBuilder()
+        kb = Keyboard()
         kb.button(
             text=t("manager.draft.any_need"),
             callback_data=DraftCD(action=DraftAction.NEED, value=ANY),
@@ -365,7 +365,7 @@ async def cb_draft(
         await message.edit_reply_markup(reply_markup=kb.as_markup())
     elif action is DraftAction.MUNICIPALITIES:
         region = view.regions.get(draft["region"])
-        kb = InlineKeyboardBuilder()
+        kb = Keyboard()
         kb.button(
             text=t("manager.draft.whole_region"),
             callback_data=DraftCD(action=DraftAction.MUNICIPALITY, value=ANY),
@@ -444,7 +444,7 @@ async def _send(
             created_by_user_id=access.user_id,
         )
         app.outbox_wake()
-        kb = InlineKeyboardBuilder()
+        kb = Keyboard()
         kb.button(
             text=t("manager.survey.results_button"),
             callback_data=SurveyCD(action=SurveyAction.VIEW, survey=survey.id),
@@ -524,7 +524,7 @@ async def cb_survey_results(
         await news.close_survey(session, clock, survey.id)
         await session.refresh(survey)
     result = await news.survey_result(session, survey)
-    kb = InlineKeyboardBuilder()
+    kb = Keyboard()
     kb.button(
         text=t("manager.survey.refresh"),
         callback_data=SurveyCD(action=SurveyAction.VIEW, survey=survey.id),
@@ -541,7 +541,7 @@ async def cb_survey_results(
 
 
 def news_keyboard(subscribed: bool, t: Translator) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
+    kb = Keyboard()
     if subscribed:
         kb.button(text=t("manager.news.turn_off"), callback_data=NewsCD(action=NewsAction.OFF))
     else:

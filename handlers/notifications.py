@@ -6,11 +6,11 @@ from html import escape
 from typing import Any
 
 from aiogram.types import InlineKeyboardMarkup
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.services.catalogue import CatalogueHolder
 from bot.texts import Texts, Translator
 from db.enums import ReasonCode
+from handlers.keyboards import Keyboard
 from handlers.manager_keyboards import notification_keyboard as manager_keyboard
 from handlers.referral_callbacks import LoopAction, LoopCD, RelayCD, StaffAction, StaffCD
 
@@ -22,7 +22,7 @@ class UnknownNotification(LookupError):
 
 
 def offer_keyboard(number: int, t: Translator) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
+    kb = Keyboard()
     kb.button(
         text=t("staff.accept"), callback_data=StaffCD(action=StaffAction.ACCEPT, number=number)
     )
@@ -33,7 +33,7 @@ def offer_keyboard(number: int, t: Translator) -> InlineKeyboardMarkup:
 
 
 def got_help_keyboard(number: int, t: Translator) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
+    kb = Keyboard()
     for answer in GOT_HELP:
         kb.button(
             text=t(f"loop.got_help.{answer}"),
@@ -43,7 +43,7 @@ def got_help_keyboard(number: int, t: Translator) -> InlineKeyboardMarkup:
 
 
 def reply_keyboard(number: int, label: str) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
+    kb = Keyboard()
     kb.button(text=label, callback_data=RelayCD(number=number))
     return kb.as_markup()
 

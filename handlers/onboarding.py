@@ -10,7 +10,6 @@ from aiogram.filters import CommandObject, CommandStart
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
@@ -20,6 +19,7 @@ from bot.services import people
 from bot.services.catalogue import CatalogueHolder
 from bot.texts import Translator
 from handlers.dialogs import leave_dialog
+from handlers.keyboards import Keyboard
 from handlers.location import ask_region
 from handlers.render import send_long
 
@@ -40,7 +40,7 @@ class ConsentCD(CallbackData, prefix="cns"):
 
 
 def consent_keyboard(t: Translator) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
+    kb = Keyboard()
     kb.button(text=t("consent.accept"), callback_data=ConsentCD(action=ConsentAction.ACCEPT))
     kb.button(text=t("consent.decline"), callback_data=ConsentCD(action=ConsentAction.DECLINE))
     kb.button(text=t("consent.read_notice"), callback_data=ConsentCD(action=ConsentAction.NOTICE))

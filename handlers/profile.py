@@ -9,7 +9,6 @@ from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.middlewares.viewer import ANON_LANGUAGE, Viewer
@@ -18,6 +17,7 @@ from bot.services import people
 from bot.services.catalogue import CatalogueHolder
 from bot.texts import Texts, Translator
 from handlers.dialogs import leave_dialog
+from handlers.keyboards import Keyboard
 from handlers.location import LocationStates, ask_region, municipality_keyboard
 from handlers.onboarding import ask_consent
 
@@ -52,7 +52,7 @@ def _profile_text(viewer: Viewer, t: Translator, catalogue: CatalogueHolder) -> 
 
 
 def _profile_keyboard(viewer: Viewer, t: Translator) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
+    kb = Keyboard()
     kb.button(
         text=t("profile.change_region"), callback_data=ProfileCD(action=ProfileAction.REGION)
     )

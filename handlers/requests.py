@@ -22,7 +22,6 @@ from aiogram.types import (
     ReplyKeyboardRemove,
 )
 from aiogram.utils.callback_answer import CallbackAnswer
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
@@ -36,6 +35,7 @@ from bot.texts import Translator
 from db import models
 from db.enums import OPEN_STATUSES
 from handlers.dialogs import leave_dialog
+from handlers.keyboards import Keyboard
 from handlers.location import ask_region
 from handlers.onboarding import consent_keyboard
 from handlers.referral_callbacks import FamilyAction, FamilyCD, LoopAction, LoopCD, RelayCD
@@ -115,7 +115,7 @@ async def begin_request(
         await _set(state, need=need_id)
         await _ask_municipality(message, viewer, state, t, catalogue)
         return
-    kb = InlineKeyboardBuilder()
+    kb = Keyboard()
     for need in catalogue.view.needs.values():
         title = need.title if t.lang == "ru" else need.title_en
         kb.button(
@@ -137,7 +137,7 @@ async def _set(state: FSMContext, **values: Any) -> dict[str, Any]:
 async def _ask_municipality(
     message: Message, viewer: Viewer, state: FSMContext, t: Translator, catalogue: CatalogueHolder
 ) -> None:
-    kb = InlineKeyboardBuilder()
+    kb = Keyboard()
     if viewer.municipality_id:
         kb.button(
             text=t(
@@ -157,7 +157,7 @@ async def _ask_municipality(
 
 
 async def _ask_description(message: Message, state: FSMContext, t: Translator) -> None:
-    kb = InlineKeyboardBuilder()
+    kb = Keyboard()
     kb.button(
         text=t("request.skip_description"), callback_data=RequestCD(step="desc", value="skip")
     )
@@ -168,7 +168,7 @@ async def _ask_description(message: Message, state: FSMContext, t: Translator) -
 
 
 async def _ask_contact(message: Message, state: FSMContext, t: Translator) -> None:
-    kb = InlineKeyboardBuilder()
+    kb = Keyboard()
     kb.button(text=t("request.contact_bot"), callback_data=RequestCD(step="contact", value="bot"))
     kb.button(
         text=t("request.contact_phone"), callback_data=RequestCD(step="contact", value="phone")
@@ -183,7 +183,7 @@ async def _ask_confirm(
 ) -> None:
     data = (await state.get_data()).get("req") or {}
     phone = data.get("phone")
-    kb = InlineKeyboardBuilder()
+    kb = Keyboard()
     kb.button(text=t("request.transfer_yes"), callback_data=RequestCD(step="send", value="yes"))
     kb.button(text=t("request.transfer_no"), callback_data=RequestCD(step="send", value="no"))
     await state.set_state(RequestStates.confirm)
@@ -336,7 +336,7 @@ async def msg_municipality(
         return
     query = (message.text or "")[:100]
     found = find_municipalities(region, query)
-    kb = InlineKeyboardBuilder()
+    kb = Keyboard()
     for mun in found:
         kb.button(
             text=mun.name if t.lang == "ru" else mun.name_en,
@@ -393,7 +393,7 @@ async def cmd_my(
 ) -> None:
     await leave_dialog(state)
     rows = await referrals.family_referrals(session, viewer.user.id) if viewer.user else []
-    kb = InlineKeyboardBuilder()
+    kb = Keyboard()
     if not rows:
         kb.button(text=t("gap.button"), callback_data=GapCD())
         await message.answer(t("my.empty"), reply_markup=kb.as_markup())
@@ -427,7 +427,7 @@ def _detail(
         organization=escape((org.name if t.lang == "ru" else org.name_en) if org else "—"),
         created=format_date(referral.created_at.date(), t.lang),
     )
-    kb = InlineKeyboardBuilder()
+    kb = Keyboard()
     if referral.status in referrals.RELAY_STATUSES:
         kb.button(text=t("my.write"), callback_data=RelayCD(number=referral.id))
     if referral.status in OPEN_STATUSES:
@@ -469,7 +469,7 @@ async def cb_family(
         text, keyboard = _detail(referral, t, catalogue)
         await message.answer(text, reply_markup=keyboard)
     elif action is FamilyAction.CANCEL:
-        kb = InlineKeyboardBuilder()
+        kb = Keyboard()
         kb.button(
             text=t("my.cancel_yes"),
             callback_data=FamilyCD(action=FamilyAction.CANCEL_CONFIRM, number=referral.id),
@@ -554,7 +554,7 @@ async def cb_loop(
         app.outbox_wake()
         await message.edit_reply_markup(reply_markup=None)
         await state.update_data(loop_feedback=feedback_id, loop_number=callback_data.number)
-        kb = InlineKeyboardBuilder()
+        kb = Keyboard()
         for rating in range(1, 6):
             kb.button(
                 text="⭐" * rating,
@@ -578,7 +578,7 @@ async def cb_loop(
             session, feedback_id=feedback_id, family=viewer.user, rating=int(callback_data.value)
         )
         await message.edit_reply_markup(reply_markup=None)
-        kb = InlineKeyboardBuilder()
+        kb = Keyboard()
         kb.button(
             text=t("loop.skip"),
             callback_data=LoopCD(action=LoopAction.SKIP_COMMENT, number=callback_data.number),
@@ -627,7 +627,7 @@ async def cb_gap(
     if not isinstance(message, Message):
         return
     if not callback_data.need:
-        kb = InlineKeyboardBuilder()
+        kb = Keyboard()
         for need in catalogue.view.needs.values():
             title = need.title if t.lang == "ru" else need.title_en
             kb.button(text=f"{need.emoji} {title}".strip(), callback_data=GapCD(need=need.id))
@@ -644,7 +644,7 @@ async def cb_gap(
     await leave_dialog(state)
     await state.set_state(FamilyStates.gap_comment)
     await state.update_data(gap_need=callback_data.need)
-    kb = InlineKeyboardBuilder()
+    kb = Keyboard()
     kb.button(text=t("gap.skip"), callback_data=GapCD(need="-"))
     await message.edit_reply_markup(reply_markup=None)
     await message.answer(t("gap.ask_comment"), reply_markup=kb.as_markup())

@@ -10,13 +10,13 @@ from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
 from bot.middlewares.viewer import Viewer
 from bot.services import privacy
 from bot.texts import Translator
+from handlers.keyboards import Keyboard
 
 
 class ForgetAction(StrEnum):
@@ -45,7 +45,7 @@ async def cmd_forget(message: Message, viewer: Viewer, t: Translator) -> None:
     if viewer.user is None:
         await message.answer(t("forget.nothing"))
         return
-    kb = InlineKeyboardBuilder()
+    kb = Keyboard()
     kb.button(text=t("forget.confirm_yes"), callback_data=ForgetCD(action=ForgetAction.YES))
     kb.button(text=t("forget.confirm_no"), callback_data=ForgetCD(action=ForgetAction.NO))
     await message.answer(t("forget.confirm"), reply_markup=kb.as_markup())

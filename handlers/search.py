@@ -19,7 +19,8 @@ from bot.services import discovery
 from bot.services.catalogue import CatalogueHolder, CatalogueView
 from bot.services.search_index import Hit
 from bot.texts import Translator
-from handlers.cards import inline_button, markup, measure_button, organization_button
+from handlers.cards import measure_button, organization_button
+from handlers.keyboards import inline_button, markup
 from handlers.render import alert
 from handlers.requests import ask_help_button
 

@@ -10,7 +10,6 @@ from aiogram.filters import Command, Filter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, TelegramObject
 from aiogram.utils.callback_answer import CallbackAnswer
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
@@ -22,6 +21,7 @@ from bot.texts import Translator
 from db import models
 from db.enums import ReasonCode, ReferralStatus
 from handlers.dialogs import leave_dialog
+from handlers.keyboards import Keyboard
 from handlers.referral_callbacks import RelayCD, StaffAction, StaffCD
 from handlers.render import alert
 from handlers.requests import municipality_name, need_title
@@ -43,7 +43,7 @@ class IsStaff(Filter):
 
 
 def reasons_keyboard(number: int, action: StaffAction, t: Translator) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
+    kb = Keyboard()
     for reason in ReasonCode:
         kb.button(
             text=t(f"reason.{reason.value}"),
@@ -66,7 +66,7 @@ def _detail(
         status=t(f"status.{referral.status}"),
         description=escape(referral.description or t("request.no_description")),
     )
-    kb = InlineKeyboardBuilder()
+    kb = Keyboard()
     status = ReferralStatus(referral.status)
     if status is ReferralStatus.OFFERED:
         kb.button(
@@ -109,7 +109,7 @@ async def cmd_inbox(
         await message.answer(t("staff.inbox_empty"))
         return
     lines = [t("staff.inbox_title"), ""]
-    kb = InlineKeyboardBuilder()
+    kb = Keyboard()
     for referral in rows:
         need = need_title(catalogue, referral.need_id, t.lang)
         mun = municipality_name(catalogue, referral.municipality_id, t.lang)
