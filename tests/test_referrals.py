@@ -387,3 +387,41 @@ async def test_a_family_reports_a_gap_for_the_digest(
         await session.scalars(select(models.Feedback).where(models.Feedback.kind == "gap"))
     )
     assert len(rows) == 2 and rows[1].comment is None and rows[1].user_id is None
+
+
+async def test_response_record_counts_only_the_latest_offers(
+    app: App, session: AsyncSession, clock: FrozenClock
+) -> None:
+    from bot.services.referrals import RESPONSE_WINDOW, response_records
+
+    orgs = [org.id for org in app.catalogue.view.organizations_for_region("RU-TAM")][:2]
+    now = clock.now()
+    referral = models.Referral(
+        kind="help",
+        region_code="RU-TAM",
+        need_id="crisis",
+        status="closed",
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(referral)
+    await session.flush()
+    # The first organisation declined long ago and accepts everything lately.
+    outcomes = ["declined"] * 150 + ["accepted"] * RESPONSE_WINDOW
+    session.add_all(
+        models.ReferralOffer(
+            referral_id=referral.id, organization_id=orgs[0], offered_at=now, outcome=outcome
+        )
+        for outcome in outcomes
+    )
+    session.add(
+        models.ReferralOffer(
+            referral_id=referral.id, organization_id=orgs[1], offered_at=now, outcome="declined"
+        )
+    )
+    await session.commit()
+    assert await response_records(session, orgs) == {
+        orgs[0]: (RESPONSE_WINDOW, RESPONSE_WINDOW),
+        orgs[1]: (1, 0),
+    }
+    assert await response_records(session, []) == {}

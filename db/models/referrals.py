@@ -92,10 +92,15 @@ class ReferralOffer(Base):
     """Which organisations a referral was offered to, so routing never offers twice."""
 
     __tablename__ = "referral_offers"
+    __table_args__ = (
+        # An organisation's latest offers, newest first: its response record for routing
+        # reads a fixed number of them, however long the history (migration 0005).
+        Index("ix_referral_offers_org_id", "organization_id", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     referral_id: Mapped[int] = mapped_column(ForeignKey("referrals.id"), index=True)
-    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
     offered_at: Mapped[dt.datetime]
     outcome: Mapped[str | None] = mapped_column(String(16))
     outcome_at: Mapped[dt.datetime | None]
