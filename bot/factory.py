@@ -14,13 +14,13 @@ from aiogram.utils.callback_answer import CallbackAnswerMiddleware
 
 from bot.app import App
 from bot.config import Settings
-from bot.inline_filters import await_filters_in_place
 from bot.middlewares.db_session import DbSessionMiddleware
 from bot.middlewares.dedup import DedupMiddleware
 from bot.middlewares.limits import AttachmentSizeMiddleware, PeopleOnlyMiddleware
 from bot.middlewares.metrics import ErrorMetricsMiddleware, Metrics, MetricsMiddleware
 from bot.middlewares.throttle import DEFAULT_RATE_LIMIT, RateLimit, ThrottleMiddleware
 from bot.middlewares.viewer import ViewerMiddleware
+from bot.routing import await_filters_in_place, filter_callbacks_by_prefix
 
 
 def create_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
@@ -94,5 +94,6 @@ def create_dispatcher(
     dp.message.outer_middleware(AttachmentSizeMiddleware(app.texts))
     dp.callback_query.middleware(CallbackAnswerMiddleware())
     dp.include_routers(*get_routers())
+    filter_callbacks_by_prefix(dp)
     await_filters_in_place(dp)
     return dp

@@ -11,7 +11,7 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.inline_filters import await_filters_in_place
+from bot.routing import await_filters_in_place
 from handlers.keyboards import Keyboard
 
 
@@ -120,3 +120,45 @@ def test_aiogram_types_are_built_on_first_use_and_work() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, check=False
     )
     assert done.stdout.strip() == "ok", done.stderr
+
+
+async def test_routers_are_skipped_for_buttons_none_of_their_handlers_take() -> None:
+    import datetime as dt
+
+    from aiogram.types import CallbackQuery, Chat, Message, User
+
+    from bot.routing import filter_callbacks_by_prefix
+
+    class OtherCD(CallbackData, prefix="other"):
+        n: int
+
+    declared, mixed, parent = Router(), Router(), Router()
+    parent.include_routers(declared, mixed)
+    seen: list[str] = []
+
+    @declared.callback_query(DemoCD.filter())
+    async def demo(_: object) -> None:
+        seen.append("demo")
+
+    @mixed.callback_query(OtherCD.filter())
+    async def other(_: object) -> None:
+        seen.append("other")
+
+    @mixed.callback_query()
+    async def anything(_: object) -> None:
+        seen.append("anything")
+
+    assert filter_callbacks_by_prefix(parent) == 1  # `mixed` has a handler without a prefix
+    assert declared.callback_query._handler.filters  # the root filter is in place
+    user = User(id=1, is_bot=False, first_name="A")
+    message = Message(
+        message_id=1,
+        date=dt.datetime(2026, 11, 28, tzinfo=dt.UTC),
+        chat=Chat(id=1, type="private"),
+    )
+    for data in ("demo:3", "other:4", "demox:1", "nothing"):
+        query = CallbackQuery(
+            id="1", from_user=user, chat_instance="c", message=message, data=data
+        )
+        await parent.propagate_event("callback_query", query)
+    assert seen == ["demo", "other", "anything", "anything"]
