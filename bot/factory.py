@@ -16,7 +16,11 @@ from bot.app import App
 from bot.config import Settings
 from bot.middlewares.db_session import DbSessionMiddleware
 from bot.middlewares.dedup import DedupMiddleware
-from bot.middlewares.limits import AttachmentSizeMiddleware, PeopleOnlyMiddleware
+from bot.middlewares.limits import (
+    AttachmentSizeMiddleware,
+    PeopleOnlyMiddleware,
+    PrivateChatsOnlyMiddleware,
+)
 from bot.middlewares.metrics import ErrorMetricsMiddleware, Metrics, MetricsMiddleware
 from bot.middlewares.throttle import DEFAULT_RATE_LIMIT, RateLimit, ThrottleMiddleware
 from bot.middlewares.viewer import ViewerMiddleware
@@ -90,8 +94,10 @@ def create_dispatcher(
     dp.update.outer_middleware(DbSessionMiddleware(app.session_factory))
     dp.update.outer_middleware(ViewerMiddleware(app.texts))
     dp.errors.outer_middleware(ErrorMetricsMiddleware(metrics))
+    dp.message.outer_middleware(PrivateChatsOnlyMiddleware(app.texts))
     dp.message.outer_middleware(PeopleOnlyMiddleware())
     dp.message.outer_middleware(AttachmentSizeMiddleware(app.texts))
+    dp.callback_query.outer_middleware(PrivateChatsOnlyMiddleware(app.texts))
     dp.callback_query.middleware(CallbackAnswerMiddleware())
     dp.include_routers(*get_routers())
     filter_callbacks_by_prefix(dp)

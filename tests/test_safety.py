@@ -328,3 +328,47 @@ async def test_a_whole_journey_leaves_no_personal_data_in_the_logs(
         }
     )
     assert leaks == [], "\n".join(map(str, leaks))
+
+
+# -- groups ---------------------------------------------------------------------------------------
+
+
+async def test_in_a_group_only_commands_get_a_pointer_to_a_private_chat(
+    chat: LocalChat, session: AsyncSession
+) -> None:
+    from aiogram.methods import SendMessage
+    from aiogram.types import CallbackQuery
+
+    person = User(id=4401, is_bot=False, first_name="Анна", language_code="ru")
+    group = Chat(id=-100_4401, type="supergroup", title="Родители 5А")
+
+    def in_group(message_id: int, text: str) -> Message:
+        return Message(
+            message_id=message_id,
+            date=dt.datetime.now(dt.UTC),
+            chat=group,
+            from_user=person,
+            text=text,
+        )
+
+    await chat.feed({"message": in_group(1, "маткапитал")})
+    await chat.feed({"message": in_group(2, "помогите с ипотекой, у нас трое детей")})
+    assert chat.session.requests == []  # nothing said in front of the group
+    assert await count(session, models.SearchLog) == 0  # and nothing stored
+
+    await chat.feed({"message": in_group(3, "/start")})
+    [answer] = chat.session.requests
+    assert isinstance(answer, SendMessage)
+    assert answer.chat_id == group.id
+    assert "только в личных сообщениях" in answer.text
+
+    query = CallbackQuery(
+        id="q1", from_user=person, chat_instance="g", message=in_group(4, "x"), data="cns:a"
+    )
+    await chat.feed({"callback_query": query})
+    assert len(chat.session.requests) == 1  # a button pressed in a group changes nothing
+    assert await count(session, models.User) == 0
+
+    anna = chat.user(4401)
+    await anna.send("маткапитал")  # the same person, privately, is answered as usual
+    assert "маткапитал" in anna.last_text

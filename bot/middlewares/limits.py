@@ -1,4 +1,4 @@
-"""Size caps on what people send: an attachment over the cap is answered and goes no further.
+"""What reaches the handlers: people, in private chats, with attachments under the size cap.
 
 Telegram lets bots download files up to 20 MB only, and an NGO volunteer's phone should not
 receive a 1.5 GB video through the relay either; the handlers never see such a message.
@@ -11,7 +11,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware
-from aiogram.types import Message, TelegramObject
+from aiogram.enums import ChatType
+from aiogram.types import CallbackQuery, Message, TelegramObject
 
 from bot.texts import Texts, Translator, pick_language
 
@@ -80,3 +81,38 @@ class PeopleOnlyMiddleware(BaseMiddleware):
         if isinstance(event, Message) and (event.from_user is None or event.from_user.is_bot):
             return None
         return await handler(event, data)
+
+
+class PrivateChatsOnlyMiddleware(BaseMiddleware):
+    """Outer message and callback middleware: the bot talks to people one to one only.
+
+    Everything here is about a family's circumstances, so nothing is answered in a group or
+    channel the bot was added to — a plain message there would otherwise be taken for a search
+    and answered in front of everyone. A command there gets one line pointing to a private
+    chat; everything else is ignored and nothing is stored.
+    """
+
+    def __init__(self, texts: Texts) -> None:
+        self._texts = texts
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        if isinstance(event, CallbackQuery):
+            chat = event.message.chat if event.message is not None else None
+        elif isinstance(event, Message):
+            chat = event.chat
+        else:
+            return await handler(event, data)
+        if chat is None or chat.type == ChatType.PRIVATE:
+            return await handler(event, data)
+        if isinstance(event, Message) and (event.text or "").startswith("/"):
+            user = event.from_user
+            t: Translator = data.get("t") or self._texts.get(
+                pick_language(user.language_code if user else None)
+            )
+            await event.answer(t("safety.private_only"))
+        return None
