@@ -45,7 +45,7 @@ def _dump(entry: BaseModel) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class _Row:
+class Row:
     """One catalogue row to upsert: its columns and the link rows that belong to it."""
 
     id: str
@@ -60,7 +60,7 @@ async def load_catalogue(session: AsyncSession, catalogue: Catalogue) -> LoadRep
     """Write `catalogue` to the DB. The caller commits; a second run changes nothing."""
     report = LoadReport()
     await _upsert(
-        session, report, "regions", models.Region, models.Region.code, _regions(catalogue)
+        session, report, "regions", models.Region, models.Region.code, region_rows(catalogue)
     )
     await _upsert(
         session,
@@ -68,16 +68,16 @@ async def load_catalogue(session: AsyncSession, catalogue: Catalogue) -> LoadRep
         "municipalities",
         models.Municipality,
         models.Municipality.id,
-        _municipalities(catalogue),
+        municipality_rows(catalogue),
     )
-    await _upsert(session, report, "needs", models.Need, models.Need.id, _needs(catalogue))
+    await _upsert(session, report, "needs", models.Need, models.Need.id, need_rows(catalogue))
     await _upsert(
         session,
         report,
         "organizations",
         models.Organization,
         models.Organization.id,
-        _organizations(catalogue),
+        organization_rows(catalogue),
     )
     await _upsert(
         session,
@@ -85,48 +85,48 @@ async def load_catalogue(session: AsyncSession, catalogue: Catalogue) -> LoadRep
         "consultations",
         models.Consultation,
         models.Consultation.id,
-        _consultations(catalogue),
+        consultation_rows(catalogue),
     )
     await _upsert(
-        session, report, "measures", models.Measure, models.Measure.id, _measures(catalogue)
+        session, report, "measures", models.Measure, models.Measure.id, measure_rows(catalogue)
     )
     return report
 
 
-def _regions(cat: Catalogue) -> list[_Row]:
+def region_rows(cat: Catalogue) -> list[Row]:
     rows = []
     for region in cat.regions:
         data = _dump(region)
         data.pop("municipalities")
         rows.append(
-            _Row(region.code, {"name": region.name, "timezone": region.timezone, "data": data})
+            Row(region.code, {"name": region.name, "timezone": region.timezone, "data": data})
         )
     return rows
 
 
-def _municipalities(cat: Catalogue) -> list[_Row]:
+def municipality_rows(cat: Catalogue) -> list[Row]:
     return [
-        _Row(m.id, {"region_code": r.code, "name": m.name, "data": _dump(m)})
+        Row(m.id, {"region_code": r.code, "name": m.name, "data": _dump(m)})
         for r in cat.regions
         for m in r.municipalities
     ]
 
 
-def _needs(cat: Catalogue) -> list[_Row]:
+def need_rows(cat: Catalogue) -> list[Row]:
     return [
-        _Row(n.id, {"title": n.title, "data": _dump(n)}, position=i)
+        Row(n.id, {"title": n.title, "data": _dump(n)}, position=i)
         for i, n in enumerate(cat.needs)
     ]
 
 
-def _organizations(cat: Catalogue) -> list[_Row]:
+def organization_rows(cat: Catalogue) -> list[Row]:
     rows = []
     for org in cat.organizations:
         data = _dump(org)
         data.pop("consultations", None)
         serves_all = org.municipalities == ["all"]
         rows.append(
-            _Row(
+            Row(
                 org.id,
                 {
                     "region_code": org.region,
@@ -151,9 +151,9 @@ def _organizations(cat: Catalogue) -> list[_Row]:
     return rows
 
 
-def _consultations(cat: Catalogue) -> list[_Row]:
+def consultation_rows(cat: Catalogue) -> list[Row]:
     return [
-        _Row(
+        Row(
             c.id,
             {
                 "organization_id": org.id,
@@ -167,9 +167,9 @@ def _consultations(cat: Catalogue) -> list[_Row]:
     ]
 
 
-def _measures(cat: Catalogue) -> list[_Row]:
+def measure_rows(cat: Catalogue) -> list[Row]:
     return [
-        _Row(
+        Row(
             m.id,
             {
                 "level": m.level.value,
@@ -198,13 +198,13 @@ async def _upsert(
     kind: str,
     model: type[Any],
     key: Any,
-    rows: Sequence[_Row],
+    rows: Sequence[Row],
 ) -> None:
     existing = {getattr(obj, key.key): obj for obj in (await session.scalars(select(model))).all()}
     seen: set[str] = set()
     for row in rows:
         seen.add(row.id)
-        digest = content_hash({"columns": row.columns, "links": _links_key(row.links)})
+        digest = content_hash({"columns": row.columns, "links": links_key(row.links)})
         current = existing.get(row.id)
         if current is None:
             session.add(
@@ -220,7 +220,7 @@ async def _upsert(
         else:
             continue
         await session.flush()
-        await _replace_links(session, row)
+        await replace_links(session, row)
     for entry_id, obj in existing.items():
         if entry_id not in seen and obj.active:
             obj.active = False
@@ -228,11 +228,11 @@ async def _upsert(
     await session.flush()
 
 
-def _links_key(links: dict[type[Any], list[dict[str, Any]]]) -> dict[str, Any]:
+def links_key(links: dict[type[Any], list[dict[str, Any]]]) -> dict[str, Any]:
     return {model.__tablename__: values for model, values in links.items()}
 
 
-async def _replace_links(session: AsyncSession, row: _Row) -> None:
+async def replace_links(session: AsyncSession, row: Row) -> None:
     for link_model, values in row.links.items():
         owner = _LINK_OWNER[link_model]
         await session.execute(delete(link_model).where(getattr(link_model, owner) == row.id))

@@ -20,13 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.catalogue import schema
 from bot.catalogue.files import Catalogue
 from bot.catalogue.loader import (
-    _consultations,
-    _links_key,
-    _measures,
-    _organizations,
-    _replace_links,
-    _Row,
+    Row,
+    consultation_rows,
     content_hash,
+    links_key,
+    measure_rows,
+    organization_rows,
+    replace_links,
 )
 from db import models
 
@@ -145,18 +145,18 @@ async def region_entries(session: AsyncSession, region_code: str) -> Entries:
     }
 
 
-def _row(entry: Entry) -> _Row:
+def _row(entry: Entry) -> Row:
     """The loader's row (columns and link rows) for one entry."""
     if entry.kind == MEASURES:
-        return _measures(Catalogue(measures=[schema.Measure.model_validate(entry.data)]))[0]
+        return measure_rows(Catalogue(measures=[schema.Measure.model_validate(entry.data)]))[0]
     if entry.kind == ORGANIZATIONS:
         org = schema.Organization.model_validate({**entry.data, "consultations": []})
-        return _organizations(Catalogue(organizations=[org]))[0]
+        return organization_rows(Catalogue(organizations=[org]))[0]
     consultation = schema.Consultation.model_validate(entry.data)
     # Only the id and the consultation are read from the holder, so it is not validated.
     fields: dict[str, Any] = {"id": entry.organization or "", "consultations": [consultation]}
     holder = schema.Organization.model_construct(**fields)
-    return _consultations(Catalogue(organizations=[holder]))[0]
+    return consultation_rows(Catalogue(organizations=[holder]))[0]
 
 
 _MODELS: dict[str, type[Any]] = {
@@ -172,7 +172,7 @@ async def write_entry(
     """Insert or update one entry (and its link rows); False if it was already like that."""
     model = _MODELS[entry.kind]
     row = _row(entry)
-    digest = content_hash({"columns": row.columns, "links": _links_key(row.links)})
+    digest = content_hash({"columns": row.columns, "links": links_key(row.links)})
     current = await session.get(model, entry.id)
     summary = summary if summary is not None else ApplySummary()
     if current is None:
@@ -200,7 +200,7 @@ async def write_entry(
     else:
         return False
     await session.flush()
-    await _replace_links(session, row)
+    await replace_links(session, row)
     return True
 
 
