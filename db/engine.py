@@ -17,6 +17,10 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.util import await_only
 
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
+_HOLDS_WRITE_LOCK = "holds_write_lock"
+
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # Foreign keys are off by default in SQLite; WAL lets readers work while a writer commits;
@@ -27,11 +31,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.close()
-
-
-SQLITE_BUSY_TIMEOUT_MS = 10_000
-_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
-_HOLDS_WRITE_LOCK = "holds_write_lock"
 
 
 def _serialise_sqlite_writers(engine: AsyncEngine) -> None:
