@@ -40,6 +40,16 @@ def attachment_size(message: Message) -> int:
     return max(sizes, default=0)
 
 
+def _translator(texts: Texts, data: dict[str, Any], message: Message) -> Translator:
+    """The viewer's translator; for a message with no person behind it (the viewer made
+    none), one in the sender's Telegram language."""
+    t: Translator | None = data.get("t")
+    if t is not None:
+        return t
+    user = message.from_user
+    return texts.get(pick_language(user.language_code if user else None))
+
+
 class AttachmentSizeMiddleware(BaseMiddleware):
     """Outer message middleware: runs before the filters of every message handler."""
 
@@ -55,10 +65,7 @@ class AttachmentSizeMiddleware(BaseMiddleware):
     ) -> Any:
         if not isinstance(event, Message) or attachment_size(event) <= self._max_bytes:
             return await handler(event, data)
-        t: Translator | None = data.get("t")
-        if t is None:
-            user = event.from_user
-            t = self._texts.get(pick_language(user.language_code if user else None))
+        t = _translator(self._texts, data, event)
         log.info("message %s: attachment over the size cap, refused", event.message_id)
         await event.answer(t("safety.file_too_big", limit_mb=self._max_bytes // (1024 * 1024)))
         return None
@@ -110,9 +117,5 @@ class PrivateChatsOnlyMiddleware(BaseMiddleware):
         if chat is None or chat.type == ChatType.PRIVATE:
             return await handler(event, data)
         if isinstance(event, Message) and (event.text or "").startswith("/"):
-            user = event.from_user
-            t: Translator = data.get("t") or self._texts.get(
-                pick_language(user.language_code if user else None)
-            )
-            await event.answer(t("safety.private_only"))
+            await event.answer(_translator(self._texts, data, event)("safety.private_only"))
         return None
