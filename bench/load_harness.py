@@ -13,13 +13,12 @@ import itertools
 import random
 import time
 from collections import Counter, deque
-from collections.abc import AsyncGenerator, Iterator
+from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 from aiogram import Bot, Dispatcher
-from aiogram.client.session.base import BaseSession
 from aiogram.methods import (
     AnswerCallbackQuery,
     CopyMessage,
@@ -31,6 +30,8 @@ from aiogram.methods import (
 )
 from aiogram.methods.base import TelegramType
 from aiogram.types import InlineKeyboardMarkup, Message, MessageId, Update, User
+
+from bot.local_session import OfflineSession
 
 BOT_USER = User(id=42, is_bot=True, first_name="Семейный навигатор", username="family_nav_bot")
 BOT_DICT = {"id": 42, "is_bot": True, "first_name": "Семейный навигатор"}
@@ -61,7 +62,7 @@ class Sent:
     text: str = ""
 
 
-class BenchSession(BaseSession):
+class BenchSession(OfflineSession):
     """Answers locally with the least work: no HTTP, no serialisation, no response parsing.
 
     Keeps only the last few messages per chat (their ids and inline keyboards) so the simulated
@@ -77,19 +78,6 @@ class BenchSession(BaseSession):
         self.methods: Counter[str] = Counter()
         self.texts: Counter[str] = Counter()
         self.watch: tuple[str, ...] = ()
-
-    async def close(self) -> None:
-        return None
-
-    async def stream_content(
-        self,
-        url: str,
-        headers: dict[str, Any] | None = None,
-        timeout: int = 30,  # noqa: ASYNC109 (BaseSession's signature)
-        chunk_size: int = 65536,
-        raise_for_status: bool = True,
-    ) -> AsyncGenerator[bytes, None]:
-        yield b""
 
     def next_id(self, chat_id: int) -> int:
         ids = self._ids.get(chat_id)

@@ -65,18 +65,8 @@ def _buttons(markup: Any) -> list[list[tuple[str, str]]]:
     ]
 
 
-class LocalSession(BaseSession):
-    def __init__(self) -> None:
-        super().__init__()
-        self.requests: list[TelegramMethod[Any]] = []
-        self.chats: dict[int, list[Sent]] = defaultdict(list)
-        self.answers: list[AnswerCallbackQuery] = []
-        self._ids: dict[int, itertools.count[int]] = defaultdict(lambda: itertools.count(1))
-        self._failures: dict[str, list[TelegramAPIError]] = defaultdict(list)
-
-    def fail_next(self, method_name: str, error: TelegramAPIError) -> None:
-        """Make the next call of `method_name` (e.g. "sendMessage") raise `error`."""
-        self._failures[method_name].append(error)
+class OfflineSession(BaseSession):
+    """A Bot session that never opens a connection: the part every in-process session shares."""
 
     async def close(self) -> None:
         return None
@@ -90,6 +80,20 @@ class LocalSession(BaseSession):
         raise_for_status: bool = True,
     ) -> AsyncGenerator[bytes, None]:
         yield b""
+
+
+class LocalSession(OfflineSession):
+    def __init__(self) -> None:
+        super().__init__()
+        self.requests: list[TelegramMethod[Any]] = []
+        self.chats: dict[int, list[Sent]] = defaultdict(list)
+        self.answers: list[AnswerCallbackQuery] = []
+        self._ids: dict[int, itertools.count[int]] = defaultdict(lambda: itertools.count(1))
+        self._failures: dict[str, list[TelegramAPIError]] = defaultdict(list)
+
+    def fail_next(self, method_name: str, error: TelegramAPIError) -> None:
+        """Make the next call of `method_name` (e.g. "sendMessage") raise `error`."""
+        self._failures[method_name].append(error)
 
     async def make_request(
         self,
