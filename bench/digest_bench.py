@@ -34,6 +34,8 @@ from typing import Any
 
 from sqlalchemy import make_url, text
 
+from bench.bulk_write import Row, copy_postgres, insert_sqlite
+
 NOW = dt.datetime(2026, 11, 28, 9, 0)  # naive UTC: the bench's "now" (a Saturday)
 SPAN = dt.timedelta(weeks=104)
 BATCH = 20_000
@@ -132,7 +134,6 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "search_log": ("id", "at", "region_code", "kind", "query", "results", "user_id"),
 }
-Row = tuple[Any, ...]
 
 
 # --- synthetic data ------------------------------------------------------------------------
@@ -420,17 +421,7 @@ class SqliteWriter(Writer):
         self.conn = conn
 
     async def write(self, table: str, rows: list[Row]) -> None:
-        columns = COLUMNS[table]
-        sql = (
-            f"INSERT INTO {table} ({', '.join(columns)}) "
-            f"VALUES ({', '.join('?' for _ in columns)})"
-        )
-        # The stored form of UTCDateTime on SQLite: naive UTC text.
-        prepared = [
-            tuple(f"{v:%Y-%m-%d %H:%M:%S.%f}" if isinstance(v, dt.datetime) else v for v in row)
-            for row in rows
-        ]
-        await self.conn.exec_driver_sql(sql, prepared)
+        await insert_sqlite(self.conn, table, COLUMNS[table], rows)
 
 
 class CopyWriter(Writer):
@@ -441,11 +432,7 @@ class CopyWriter(Writer):
         self.conn = conn
 
     async def write(self, table: str, rows: list[Row]) -> None:
-        prepared = [
-            tuple(v.replace(tzinfo=dt.UTC) if isinstance(v, dt.datetime) else v for v in row)
-            for row in rows
-        ]
-        await self.conn.copy_records_to_table(table, records=prepared, columns=COLUMNS[table])
+        await copy_postgres(self.conn, table, COLUMNS[table], rows)
 
 
 # --- fill ----------------------------------------------------------------------------------

@@ -18,6 +18,8 @@ from typing import Any
 
 from sqlalchemy import make_url, text
 
+from bench.bulk_write import Row, copy_postgres, insert_sqlite
+
 BATCH = 50_000
 SPAN = dt.timedelta(weeks=104)
 REASONS = ("not_eligible", "no_capacity", "out_of_area", "missing_documents", "other")
@@ -90,7 +92,6 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "processed_updates": ("update_id", "processed_at"),
 }
 ID_COLUMN = {table: "update_id" if table == "processed_updates" else "id" for table in COLUMNS}
-Row = tuple[Any, ...]
 
 
 class Catalogue:
@@ -332,16 +333,7 @@ class SqliteWriter(Writer):
         self.conn = conn
 
     async def write(self, table: str, rows: list[Row]) -> None:
-        columns = COLUMNS[table]
-        sql = (
-            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-        )
-        # UTCDateTime's stored form on SQLite: naive UTC text.
-        prepared = [
-            tuple(f"{v:%Y-%m-%d %H:%M:%S.%f}" if isinstance(v, dt.datetime) else v for v in row)
-            for row in rows
-        ]
-        await self.conn.exec_driver_sql(sql, prepared)
+        await insert_sqlite(self.conn, table, COLUMNS[table], rows)
 
 
 class CopyWriter(Writer):
@@ -350,11 +342,7 @@ class CopyWriter(Writer):
         self.conn = conn
 
     async def write(self, table: str, rows: list[Row]) -> None:
-        prepared = [
-            tuple(v.replace(tzinfo=dt.UTC) if isinstance(v, dt.datetime) else v for v in row)
-            for row in rows
-        ]
-        await self.conn.copy_records_to_table(table, records=prepared, columns=COLUMNS[table])
+        await copy_postgres(self.conn, table, COLUMNS[table], rows)
 
 
 async def _state(url: str) -> tuple[int, dict[str, int]]:
