@@ -199,7 +199,7 @@ async def msg_municipality_name(
         await ask_region(message, t, catalogue)
         return
     query = (message.text or "")[:100]
-    found = find_municipalities(region, query)
+    found = find_municipalities(catalogue.view, region, query)
     if not found:
         await message.answer(
             t("municipality.not_found", query=query),

@@ -335,7 +335,7 @@ async def msg_municipality(
         await ask_region(message, t, catalogue)
         return
     query = (message.text or "")[:100]
-    found = find_municipalities(region, query)
+    found = find_municipalities(catalogue.view, region, query)
     kb = Keyboard()
     for mun in found:
         kb.button(

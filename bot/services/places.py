@@ -5,6 +5,7 @@ from __future__ import annotations
 from rapidfuzz import fuzz, process, utils
 
 from bot.catalogue.schema import Municipality, Region
+from bot.services.catalogue import CatalogueView
 
 
 def _names(mun: Municipality) -> list[str]:
@@ -18,32 +19,29 @@ def _normalise(text: str) -> str:
     return utils.default_process(text.replace("ё", "е").replace("Ё", "Е"))
 
 
-# Names prepared once per region object: the catalogue replaces regions, never edits them.
-_prepared: dict[int, tuple[Region, dict[int, str], list[Municipality]]] = {}
+def _choices(view: CatalogueView, region: Region) -> tuple[dict[int, str], list[Municipality]]:
+    """Every name of the region's municipalities, normalised once per catalogue snapshot."""
+    key = ("municipality_names", region.code)
+    cached: tuple[dict[int, str], list[Municipality]] | None = view.memo.get(key)
+    if cached is None:
+        choices: dict[int, str] = {}
+        owners: list[Municipality] = []
+        for mun in region.municipalities:
+            for name in _names(mun):
+                choices[len(owners)] = _normalise(name)
+                owners.append(mun)
+        cached = view.memo[key] = (choices, owners)
+    return cached
 
 
-def _choices(region: Region) -> tuple[dict[int, str], list[Municipality]]:
-    cached = _prepared.get(id(region))
-    if cached is not None and cached[0] is region:
-        return cached[1], cached[2]
-    choices: dict[int, str] = {}
-    owners: list[Municipality] = []
-    for mun in region.municipalities:
-        for name in _names(mun):
-            choices[len(owners)] = _normalise(name)
-            owners.append(mun)
-    if len(_prepared) > 64:  # old catalogue snapshots
-        _prepared.clear()
-    _prepared[id(region)] = (region, choices, owners)
-    return choices, owners
-
-
-def find_municipalities(region: Region, query: str, limit: int = 6) -> list[Municipality]:
+def find_municipalities(
+    view: CatalogueView, region: Region, query: str, limit: int = 6
+) -> list[Municipality]:
     """Best matches first; an exact name or alias wins outright."""
     needle = _normalise(query)
     if not needle:
         return []
-    choices, owners = _choices(region)
+    choices, owners = _choices(view, region)
     exact = [owners[i] for i, name in choices.items() if needle == name]
     if exact:
         return exact[:1]
