@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     sla_contact_hours: float = Field(default=48, gt=0, le=24 * 30)
     # Free text of closed requests (descriptions, phones, comments) is purged after this.
     retention_days: int = Field(default=365, ge=7, le=3650)
+    # Search texts (already stripped of names and numbers) and their link to the family.
+    search_retention_days: int = Field(default=90, ge=14, le=3650)
+    # An unfinished dialog (a half-written request with its description and phone) expires.
+    dialog_ttl_hours: float = Field(default=24, gt=0, le=24 * 30)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
     @field_validator("admin_ids", mode="before")

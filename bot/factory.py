@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -9,11 +11,13 @@ from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
-from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
+from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.utils.callback_answer import CallbackAnswerMiddleware
 
 from bot.app import App
+from bot.clock import Clock
 from bot.config import Settings
+from bot.fsm_storage import ExpiringMemoryStorage
 from bot.middlewares.db_session import DbSessionMiddleware
 from bot.middlewares.dedup import DedupMiddleware
 from bot.middlewares.limits import (
@@ -36,13 +40,25 @@ def create_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
     return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
 
-def create_storage(settings: Settings) -> BaseStorage:
-    """Redis keeps dialogs across restarts and shares them between replicas."""
-    if settings.redis_url:
-        from aiogram.fsm.storage.redis import RedisStorage
+def create_storage(
+    settings: Settings, *, clock: Clock | None = None, prefix: str = "fsm"
+) -> BaseStorage:
+    """Redis keeps dialogs across restarts and shares them between replicas.
 
-        return RedisStorage.from_url(settings.redis_url)
-    return MemoryStorage()
+    Either way a dialog expires `DIALOG_TTL_HOURS` after its last step, so an abandoned
+    request does not keep its description and phone. `prefix` starts every Redis key.
+    """
+    ttl = dt.timedelta(hours=settings.dialog_ttl_hours)
+    if settings.redis_url:
+        from aiogram.fsm.storage.redis import DefaultKeyBuilder, RedisStorage
+
+        return RedisStorage.from_url(
+            settings.redis_url,
+            key_builder=DefaultKeyBuilder(prefix=prefix),
+            state_ttl=ttl,
+            data_ttl=ttl,
+        )
+    return ExpiringMemoryStorage(ttl, clock)
 
 
 def create_isolation(storage: BaseStorage) -> BaseEventIsolation:
@@ -71,7 +87,7 @@ def create_dispatcher(
     """
     from handlers import get_routers
 
-    storage = storage or create_storage(app.settings)
+    storage = storage or create_storage(app.settings, clock=app.clock)
     metrics = metrics or Metrics()
     dp = Dispatcher(
         storage=storage,

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from bot.clock import Clock
-from bot.services.outbox import COPY, NOTIFY
+from bot.services.outbox import COPY, NOTIFY, PERSONAL_PARAMS
 from db import models
 from db.enums import OutboxStatus
 
@@ -48,7 +48,7 @@ MAX_ERROR_LENGTH = 300
 # queue does not burn through everybody's max_attempts while Telegram is down.
 MAX_OUTAGE_PAUSE_SECONDS = 30.0
 # Relayed content (what a family or a volunteer wrote) must not stay in the database.
-RELAY_PARAMS = ("text", "caption")
+RELAY_PARAMS = PERSONAL_PARAMS
 
 # SQLite ignores FOR UPDATE, so two workers of one process on the same SQLite file would both
 # claim a row; they share this lock per engine instead (SQLite means a single process anyway).
@@ -435,8 +435,13 @@ def _describe(error: Exception) -> str:
 
 def _scrub(row: models.OutboxMessage) -> None:
     params = row.payload.get("params")
-    if not isinstance(params, dict) or not any(key in params for key in RELAY_PARAMS):
+    personal = isinstance(params, dict) and any(key in params for key in RELAY_PARAMS)
+    if not personal and "from_chat_id" not in row.payload:
         return
-    cleaned = {key: "" if key in RELAY_PARAMS else value for key, value in params.items()}
+    payload = {key: value for key, value in row.payload.items() if key != "from_chat_id"}
+    if isinstance(params, dict):
+        payload["params"] = {
+            key: "" if key in RELAY_PARAMS else value for key, value in params.items()
+        }
     # A new dict: the JSON column only notices assignment, not in-place changes.
-    row.payload = {**row.payload, "params": cleaned}
+    row.payload = payload

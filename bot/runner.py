@@ -101,15 +101,19 @@ def create_worker(app: App, bot: Bot, *, per_chat_interval: float = 1.0) -> Outb
 
 
 async def purge_old_data(app: App) -> None:
-    """Daily retention: free text of long-finished requests, old technical rows."""
+    """Daily retention: free text of long-finished requests, old searches, technical rows."""
     async with app.session_factory() as session:
         purged = await retention.purge(
-            session, app.clock.now(), dt.timedelta(days=app.settings.retention_days)
+            session,
+            app.clock.now(),
+            dt.timedelta(days=app.settings.retention_days),
+            dt.timedelta(days=app.settings.search_retention_days),
         )
     log.info(
-        "retention: %s requests and %s comments cleared, %s technical rows deleted",
+        "retention: %s requests, %s comments and %s searches cleared, %s technical rows deleted",
         purged.referrals,
         purged.comments,
+        purged.searches,
         purged.technical,
     )
 

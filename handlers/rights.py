@@ -41,8 +41,10 @@ async def cmd_mydata(
     )
 
 
-async def cmd_forget(message: Message, viewer: Viewer, t: Translator) -> None:
+async def cmd_forget(message: Message, viewer: Viewer, state: FSMContext, t: Translator) -> None:
     if viewer.user is None:
+        # No account, but a dialog in progress may hold what they typed: it goes now.
+        await state.clear()
         await message.answer(t("forget.nothing"))
         return
     kb = Keyboard()

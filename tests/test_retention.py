@@ -48,3 +48,34 @@ async def test_old_closed_requests_lose_their_text_but_stay_counted(
     assert recent_closed.contact_phone == "+79001234567"
     assert await session.scalar(select(func.count()).select_from(models.Referral)) == 3
     assert await session.get(models.ProcessedUpdate, 2) is not None
+
+
+async def test_old_searches_lose_their_text_and_family_but_stay_counted(
+    session: AsyncSession, clock: FrozenClock
+) -> None:
+    now = clock.now()
+    family = models.User(telegram_id=7310049001, consent_version="1.0", created_at=now)
+    family.last_seen_at = now
+    session.add(family)
+    await session.flush()
+    for days in (100, 91, 10):
+        session.add(
+            models.SearchLog(
+                at=now - dt.timedelta(days=days),
+                region_code="RU-TAM",
+                kind="search",
+                query="няня на час",
+                results=0,
+                user_id=family.id,
+            )
+        )
+    await session.commit()
+
+    purged = await purge(session, now, dt.timedelta(days=365), dt.timedelta(days=90))
+    assert purged.searches == 2
+    rows = list(await session.scalars(select(models.SearchLog).order_by(models.SearchLog.at)))
+    assert [(row.query, row.user_id) for row in rows] == [
+        ("", None),
+        ("", None),
+        ("няня на час", family.id),
+    ], "only searches older than the retention period are emptied; all three still count"

@@ -45,6 +45,9 @@ SMALL_COUNT = 3
 SMALL_LABEL = "<3"
 LOW_RATING = 2
 LIST_LIMIT = 10
+# A no-result query is shown only when this many different families typed it (152-FZ: a
+# single family's words, a name among them, must not reach the manager).
+NO_RESULT_MIN_FAMILIES = 3
 LOW_RATINGS_LIMIT = 20
 OVERDUE_LIMIT = 1000
 REFERRAL_ROWS_LIMIT = 50_000
@@ -390,6 +393,7 @@ async def _top_needs(session: AsyncSession, sl: Slice) -> list[dict[str, Any]]:
 
 
 async def _no_result_queries(session: AsyncSession, sl: Slice) -> list[dict[str, Any]]:
+    """Empty searches that several families typed: one family's words never reach the digest."""
     count = func.count().label("n")
     rows = await session.execute(
         select(S.query, count)
@@ -401,6 +405,7 @@ async def _no_result_queries(session: AsyncSession, sl: Slice) -> list[dict[str,
             S.query != "",
         )
         .group_by(S.query)
+        .having(func.count(func.distinct(S.user_id)) >= NO_RESULT_MIN_FAMILIES)
         .order_by(count.desc(), S.query)
         .limit(LIST_LIMIT)
     )

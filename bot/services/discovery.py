@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.services.catalogue import CatalogueView
+from bot.services.redact import redact_query
 from bot.services.screener import FamilyProfile
 from bot.services.search_index import Hit
 from db import models
@@ -53,18 +54,23 @@ async def search(
     user: models.User | None,
     kind: str = "search",
 ) -> SearchOutcome:
-    """Search and log it; the log row is the digest's demand and gap signal."""
+    """Search and log it; the log row is the digest's demand and gap signal.
+
+    The text is kept only from a family who consented, and only without names and numbers
+    (bot.services.redact); otherwise just the fact of a search and its result count.
+    """
     hits = view.index.search(query, region_code, SEARCH_LIMIT)
     closest = [] if hits else view.index.closest_needs(query)
+    consented = user is not None and bool(user.consent_version)
     await _log(
         session,
         {
             "at": clock.now(),
             "region_code": region_code,
             "kind": kind,
-            "query": " ".join(query.split())[:QUERY_LOG_LIMIT],
+            "query": redact_query(query, QUERY_LOG_LIMIT) if consented else "",
             "results": len(hits),
-            "user_id": user.id if user is not None and user.consent_version else None,
+            "user_id": user.id if user is not None and consented else None,
         },
     )
     return SearchOutcome(hits, closest)

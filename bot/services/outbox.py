@@ -20,6 +20,9 @@ from db.enums import OutboxStatus
 # "copy" copies a person's media message (never forwards, so no account is revealed).
 NOTIFY = "notify"
 COPY = "copy"
+# Params that carry what a person wrote (relayed text, captions, a request's description,
+# a phone): emptied once the message is sent or given up, and on /forget.
+PERSONAL_PARAMS = ("text", "caption", "description", "phone")
 
 
 def notify(

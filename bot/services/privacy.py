@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services import referrals
+from bot.services import outbox, referrals
 from bot.services.referrals import Context
 from db import models
-from db.enums import OPEN_STATUSES
+from db.enums import OPEN_STATUSES, OutboxStatus
 
 
 def _when(value: Any) -> str | None:
@@ -109,12 +110,17 @@ async def forget_user(session: AsyncSession, ctx: Context, user: models.User) ->
     )
     for referral_id in open_ids:
         await referrals.cancel(session, ctx, referral_id=referral_id, family=user)
-    # The cancellations committed; wipe the notifications still queued to this person.
+    # The cancellations committed. Notifications to this person, sent or not, would keep
+    # their chat id next to a request number: they go. Those to others about the person's
+    # requests lose what the person wrote and where a copied message came from.
     await session.execute(
-        delete(models.OutboxMessage).where(
-            models.OutboxMessage.chat_id == user.telegram_id,
-            models.OutboxMessage.status == "pending",
-        )
+        delete(models.OutboxMessage).where(models.OutboxMessage.chat_id == user.telegram_id)
+    )
+    await _scrub_outbox(session, user)
+    await session.execute(
+        update(models.DeadLetter)
+        .where(models.DeadLetter.chat_id == user.telegram_id)
+        .values(chat_id=None)
     )
     anonymised = await session.execute(
         update(models.Referral)
@@ -126,8 +132,11 @@ async def forget_user(session: AsyncSession, ctx: Context, user: models.User) ->
         .where(models.Feedback.user_id == user.id)
         .values(user_id=None, comment=None)
     )
+    # The count of searches stays; what they typed goes with them.
     await session.execute(
-        update(models.SearchLog).where(models.SearchLog.user_id == user.id).values(user_id=None)
+        update(models.SearchLog)
+        .where(models.SearchLog.user_id == user.id)
+        .values(user_id=None, query="")
     )
     for model, column in (
         (models.ReferralEvent, models.ReferralEvent.actor_user_id),
@@ -138,6 +147,7 @@ async def forget_user(session: AsyncSession, ctx: Context, user: models.User) ->
     await session.execute(
         delete(models.FamilyProfile).where(models.FamilyProfile.user_id == user.id)
     )
+    await _record_erasure(session, ctx.clock.now(), user)
     await session.execute(delete(models.Consent).where(models.Consent.user_id == user.id))
     await session.execute(delete(models.Membership).where(models.Membership.user_id == user.id))
     await session.execute(
@@ -158,6 +168,70 @@ async def forget_user(session: AsyncSession, ctx: Context, user: models.User) ->
     await session.execute(
         delete(models.DigestDelivery).where(models.DigestDelivery.user_id == user.id)
     )
+    await session.execute(
+        update(models.Broadcast)
+        .where(models.Broadcast.progress_chat_id == user.telegram_id)
+        .values(progress_chat_id=None, progress_message_id=None)
+    )
     await session.execute(delete(models.User).where(models.User.id == user.id))
     await session.commit()
     return int(anonymised.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def _scrub_outbox(session: AsyncSession, user: models.User) -> None:
+    """Strip personal params from notifications about requests this person took part in.
+
+    A message still waiting that only copies or quotes this person is not sent any more.
+    """
+    referral_ids = select(models.Referral.id).where(
+        (models.Referral.family_user_id == user.id) | (models.Referral.assignee_user_id == user.id)
+    )
+    relayed = select(models.RelayMessage.referral_id).where(
+        models.RelayMessage.from_user_id == user.id
+    )
+    rows = await session.scalars(
+        select(models.OutboxMessage).where(
+            models.OutboxMessage.referral_id.in_(referral_ids.union(relayed))
+        )
+    )
+    for row in rows:
+        payload = dict(row.payload)
+        pending = row.status == OutboxStatus.PENDING
+        # Not addressed to the person (those are gone), so a relay row is their own words.
+        own_words = str(payload.get("kind", "")).startswith("relay.")
+        if pending and (own_words or payload.get("from_chat_id") == user.telegram_id):
+            await session.delete(row)
+            continue
+        if not pending:
+            payload.pop("from_chat_id", None)
+        params = dict(payload.get("params") or {})
+        payload["params"] = {
+            key: "" if key in outbox.PERSONAL_PARAMS else value for key, value in params.items()
+        }
+        # A new dict: the JSON column only notices assignment, not in-place changes.
+        row.payload = payload
+
+
+async def _record_erasure(session: AsyncSession, now: dt.datetime, user: models.User) -> None:
+    """Keep only what the law needs: consents given and withdrawn, and the erasure date."""
+    consents = list(
+        await session.scalars(
+            select(models.Consent)
+            .where(models.Consent.user_id == user.id)
+            .order_by(models.Consent.id)
+        )
+    )
+    today = now.date()
+    if not consents:
+        session.add(models.ErasureRecord(erased_on=today))
+    for consent in consents:
+        withdrawn = consent.revoked_at.date() if consent.revoked_at is not None else today
+        session.add(
+            models.ErasureRecord(
+                consent_kind=consent.kind,
+                consent_version=consent.version,
+                consent_given_on=consent.granted_at.date(),
+                consent_withdrawn_on=withdrawn,
+                erased_on=today,
+            )
+        )

@@ -1,7 +1,8 @@
 """Retention: personal free text of finished requests does not stay forever (152-FZ).
 
-Counts survive: the rows stay, only descriptions, phones and comments are emptied. Technical
-logs (processed update ids, sent notifications, dead letters) are trimmed too.
+Counts survive: the rows stay, only descriptions, phones and comments are emptied; old
+searches lose their text and their link to the family. Technical logs (processed update ids,
+sent notifications, dead letters) are trimmed too.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from db.enums import OPEN_STATUSES, OutboxStatus
 
 TECHNICAL_KEEP = dt.timedelta(days=30)
 UPDATE_IDS_KEEP = dt.timedelta(days=7)
+SEARCH_KEEP = dt.timedelta(days=90)
 
 
 @dataclass(frozen=True)
@@ -24,10 +26,24 @@ class Purged:
     referrals: int
     comments: int
     technical: int
+    searches: int = 0
 
 
-async def purge(session: AsyncSession, now: dt.datetime, keep: dt.timedelta) -> Purged:
+async def purge(
+    session: AsyncSession,
+    now: dt.datetime,
+    keep: dt.timedelta,
+    search_keep: dt.timedelta = SEARCH_KEEP,
+) -> Purged:
     cutoff = now - keep
+    searches = await session.execute(
+        update(models.SearchLog)
+        .where(
+            models.SearchLog.at < now - search_keep,
+            (models.SearchLog.query != "") | (models.SearchLog.user_id.is_not(None)),
+        )
+        .values(query="", user_id=None)
+    )
     referrals = await session.execute(
         update(models.Referral)
         .where(
@@ -61,4 +77,5 @@ async def purge(session: AsyncSession, now: dt.datetime, keep: dt.timedelta) -> 
         int(referrals.rowcount or 0),  # type: ignore[attr-defined]
         int(comments.rowcount or 0),  # type: ignore[attr-defined]
         technical,
+        int(searches.rowcount or 0),  # type: ignore[attr-defined]
     )

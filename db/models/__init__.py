@@ -28,7 +28,7 @@ from db.models.operations import (
     ProcessedUpdate,
     SearchLog,
 )
-from db.models.people import Consent, FamilyProfile, Invite, Membership, User
+from db.models.people import Consent, ErasureRecord, FamilyProfile, Invite, Membership, User
 from db.models.referrals import Referral, ReferralEvent, ReferralOffer, RelayMessage
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
     "DeadLetter",
     "Digest",
     "DigestDelivery",
+    "ErasureRecord",
     "FamilyProfile",
     "Feedback",
     "Invite",

@@ -92,3 +92,21 @@ class Invite(Base):
         ForeignKey("users.id", ondelete="SET NULL")
     )
     used_at: Mapped[dt.datetime | None]
+
+
+class ErasureRecord(Base):
+    """What 152-FZ needs kept after /forget: a consent, given and withdrawn, and the erasure.
+
+    Dates only, and nothing else: no name, no Telegram id, no link to any other row, so the
+    record proves the data was destroyed without leading back to whose it was.
+    """
+
+    __tablename__ = "erasure_records"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    # NULL for staff who never gave a consent: the erasure itself is still recorded.
+    consent_kind: Mapped[str | None] = mapped_column(String(32))
+    consent_version: Mapped[str | None] = mapped_column(String(16))
+    consent_given_on: Mapped[dt.date | None]
+    consent_withdrawn_on: Mapped[dt.date | None]
+    erased_on: Mapped[dt.date]
