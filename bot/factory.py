@@ -50,7 +50,8 @@ def create_storage(
     """
     ttl = dt.timedelta(hours=settings.dialog_ttl_hours)
     if settings.redis_url:
-        from aiogram.fsm.storage.redis import DefaultKeyBuilder, RedisStorage
+        from aiogram.fsm.storage.base import DefaultKeyBuilder
+        from aiogram.fsm.storage.redis import RedisStorage
 
         return RedisStorage.from_url(
             settings.redis_url,

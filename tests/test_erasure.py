@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import os
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
-from aiogram.types import User
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.methods import SendMessage
+from aiogram.types import Chat, Message, MessageEntity, Update, User
 from redis.asyncio import Redis
 from sqlalchemy import Text, cast, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
+from bot.clock import FrozenClock
 from bot.factory import create_bot, create_dispatcher, create_storage
 from bot.local_chat import ChatUser, LocalChat
 from bot.local_session import LocalSession
@@ -22,7 +27,7 @@ from bot.outbox_worker import OutboxWorker
 from db import models
 from db.base import Base
 from handlers.notifications import NotificationRenderer
-from tests.referral_helpers import latest_referral, staff
+from tests.referral_helpers import family_in, latest_referral, staff
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -68,11 +73,10 @@ class RedisChat:
     async def entries(self) -> dict[str, str]:
         """Every key under this test's prefix with its value as text."""
         found: dict[str, str] = {}
-        async for raw in self.redis.scan_iter(match=f"{self.prefix}:*"):
-            key = raw.decode()
-            kind = (await self.redis.type(raw)).decode()
-            value = await self.redis.get(raw) if kind == "string" else None
-            found[key] = readable(value.decode() if isinstance(value, bytes) else repr(value))
+        async for key in self.redis.scan_iter(match=f"{self.prefix}:*"):
+            # FSM records and locks are strings; a key of another type is checked by name.
+            value = await self.redis.get(key) if await self.redis.type(key) == "string" else None
+            found[key] = readable(value if isinstance(value, str) else repr(value))
         return found
 
 
@@ -98,7 +102,7 @@ async def redis_chat(app: App) -> AsyncIterator[RedisChat]:
         per_chat_interval=0,
         sleep=no_sleep,
     )
-    redis = Redis.from_url(REDIS_URL)
+    redis = Redis.from_url(REDIS_URL, decode_responses=True)
     try:
         yield RedisChat(chat, redis, prefix, worker)
     finally:
@@ -177,6 +181,14 @@ async def test_after_forget_no_table_and_no_redis_key_leads_back_to_the_person(
     await person.send_photo(caption=PERSON["family caption"])
     await deliver()
     assert PERSON["family caption"] in olga.last_text, "the relay really happened"
+    # Once delivered, the outbox keeps no copy of the offer or of what was relayed.
+    delivered = " ".join(
+        readable(json.dumps(payload))
+        for payload in await session.scalars(select(models.OutboxMessage.payload))
+    )
+    assert "from_chat_id" not in delivered
+    for what in ("description", "volunteer text", "volunteer caption", "family caption"):
+        assert PERSON[what] not in delivered, what
 
     # Resolved, confirmed with a comment; then a gap report.
     await olga.send("/inbox")
@@ -204,6 +216,10 @@ async def test_after_forget_no_table_and_no_redis_key_leads_back_to_the_person(
         ttl = await redis_chat.redis.ttl(key)
         assert 0 < ttl <= app.settings.dialog_ttl_hours * 3600, f"{key} expires ({ttl})"
 
+    await fails_three_times(chat, person, "/help")
+    async with app.session_factory() as check:
+        assert await check.scalar(select(models.DeadLetter.chat_id)) == TELEGRAM_ID
+
     await person.send("/forget")
     await person.click("Да, удалить")
     assert "удалены" in person.last_text
@@ -228,3 +244,63 @@ async def test_after_forget_no_table_and_no_redis_key_leads_back_to_the_person(
     # Anonymous counts stay for the region's numbers.
     referral = await session.get(models.Referral, number)
     assert referral is not None and referral.status == "closed"
+
+
+async def fails_three_times(chat: LocalChat, person: ChatUser, text: str) -> None:
+    """Telegram refuses the answer to one message three times: it becomes a dead letter."""
+    update = Update(
+        update_id=990_001,
+        message=Message(
+            message_id=1,
+            date=dt.datetime.now(dt.UTC),
+            chat=Chat(id=person.id, type="private"),
+            from_user=person.tg,
+            text=text,
+            entities=[MessageEntity(type="bot_command", offset=0, length=len(text))],
+        ),
+    )
+    for _ in range(3):
+        refused = TelegramBadRequest(SendMessage(chat_id=person.id, text="x"), "Bad Request")
+        chat.session.fail_next("sendMessage", refused)
+        await chat.dp.feed_update(chat.bot, update)
+
+
+# -- dialogs -------------------------------------------------------------------------------------
+
+
+async def dialog(chat: LocalChat, person: ChatUser) -> tuple[str | None, dict[str, Any]]:
+    """What the dialog storage holds for this person: their state and data."""
+    context = chat.dp.fsm.get_context(chat.bot, chat_id=person.id, user_id=person.id)
+    return await context.get_state(), await context.get_data()
+
+
+async def test_forget_without_an_account_still_clears_the_dialog(chat: LocalChat) -> None:
+    boris = chat.user(7310048301)
+    await boris.send("/start")
+    await boris.click("Смотреть анонимно")
+    await boris.click("Тамбовская область")
+    await boris.click("Пропустить")
+    await boris.send("/find")
+    await boris.click("Да")  # pregnant
+    state, data = await dialog(chat, boris)
+    assert data, "the region and the answers sit in the dialog"
+
+    await boris.send("/forget")
+    assert "удалять нечего" in boris.last_text
+    assert await dialog(chat, boris) == (None, {})
+
+
+async def test_an_abandoned_request_is_forgotten_after_the_dialog_ttl(
+    app: App, chat: LocalChat, clock: FrozenClock
+) -> None:
+    anna = await family_in(chat, 7310048302, "Тамбовская область", "Тамбов", "г. Тамбов")
+    await anna.send("/request")
+    await anna.click("💬 Психологическая помощь")
+    await anna.click("📍")
+    await anna.send("Нужна помощь, звоните 89160000000")
+    assert app.settings.dialog_ttl_hours == 24
+    clock.advance(dt.timedelta(hours=23))
+    state, data = await dialog(chat, anna)
+    assert "89160000000" in str(data), "a day to come back and finish"
+    clock.advance(dt.timedelta(hours=1))
+    assert await dialog(chat, anna) == (None, {})
