@@ -283,7 +283,7 @@ async def test_forget_without_an_account_still_clears_the_dialog(chat: LocalChat
     await boris.send("/find")
     await boris.click("Да")  # pregnant
     state, data = await dialog(chat, boris)
-    assert data, "the region and the answers sit in the dialog"
+    assert state is not None and data, "the region and the answers sit in the dialog"
 
     await boris.send("/forget")
     assert "удалять нечего" in boris.last_text
@@ -301,6 +301,6 @@ async def test_an_abandoned_request_is_forgotten_after_the_dialog_ttl(
     assert app.settings.dialog_ttl_hours == 24
     clock.advance(dt.timedelta(hours=23))
     state, data = await dialog(chat, anna)
-    assert "89160000000" in str(data), "a day to come back and finish"
+    assert state is not None and "89160000000" in str(data), "a day to come back and finish"
     clock.advance(dt.timedelta(hours=1))
     assert await dialog(chat, anna) == (None, {})
