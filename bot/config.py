@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     sla_contact_hours: float = Field(default=48, gt=0, le=24 * 30)
     # Free text of closed requests (descriptions, phones, comments) is purged after this.
     retention_days: int = Field(default=365, ge=7, le=3650)
+    # Requests a family may have open at once (each is offered to organisations in turn).
+    max_open_requests: int = Field(default=3, ge=1, le=100)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
     @field_validator("admin_ids", mode="before")

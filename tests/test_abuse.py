@@ -1,0 +1,137 @@
+"""Issue 13 §5: one family cannot flood the organisations, and a volunteer sees only what the
+inbox rule gives them — forged buttons included."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.app import App
+from bot.local_chat import ChatUser, LocalChat
+from db import models
+from db.enums import Role
+from tests.referral_helpers import Deliver, family_in, latest_referral, request_help, staff
+
+PSYCH = "💬 Психологическая помощь"
+PHONE = "+79161234567"
+
+
+async def count_referrals(session: AsyncSession) -> int:
+    session.expire_all()
+    return int(await session.scalar(select(func.count()).select_from(models.Referral)) or 0)
+
+
+def answers(chat: LocalChat) -> str:
+    return chat.session.answers[-1].text or ""
+
+
+def seen_by(person: ChatUser) -> str:
+    return "\n".join(sent.text for sent in person.messages)
+
+
+async def test_a_family_can_have_three_requests_open_and_is_told_kindly_about_a_fourth(
+    app: App, chat: LocalChat, session: AsyncSession, deliver: Deliver
+) -> None:
+    assert app.settings.max_open_requests == 3, "the default"
+    await staff(app, chat, 7501, "tam-opora-demo")
+    anna = await family_in(chat, 7502, "Тамбовская область", "Тамбов", "г. Тамбов")
+    for _ in range(3):
+        await request_help(anna, PSYCH)
+    await deliver()
+    assert await count_referrals(session) == 3
+
+    await anna.send("/request")
+    assert anna.last_text.startswith("Открытых заявок у вас сейчас: 3"), anna.last_text
+    assert "/my" in anna.last_text and "отменить" in anna.last_text
+    assert anna.last_reply().buttons == [], "no dialog was started"
+    assert await count_referrals(session) == 3
+
+    # The same from a measure card's "ask for help" button.
+    await anna.press(anna.last_reply(), "rq:start:n.psych_help")
+    assert anna.last_text.startswith("Открытых заявок у вас сейчас: 3")
+
+    # Cancelling one makes room for a new request.
+    await anna.send("/my")
+    await anna.click("№")
+    await anna.click("✖️ Отменить заявку")
+    await anna.click("Да, отменить")
+    await request_help(anna, PSYCH)
+    assert await count_referrals(session) == 4
+    assert (await latest_referral(session)).status == "offered"
+
+
+async def test_the_limit_is_a_setting(app: App, chat: LocalChat, session: AsyncSession) -> None:
+    app.settings.max_open_requests = 1
+    try:
+        await staff(app, chat, 7511, "tam-opora-demo")
+        anna = await family_in(chat, 7512, "Тамбовская область", "Тамбов", "г. Тамбов")
+        await request_help(anna, PSYCH)
+        await anna.send("/request")
+        assert anna.last_text.startswith("Открытых заявок у вас сейчас: 1")
+        assert await count_referrals(session) == 1
+    finally:
+        app.settings.max_open_requests = 3
+
+
+async def request_with_phone(person: ChatUser) -> None:
+    await person.send("/request")
+    await person.click(PSYCH)
+    await person.click("📍")
+    await person.send("Нужна поддержка психолога")
+    await person.click("📞 Дать номер телефона")
+    await person.send_contact(PHONE)
+    await person.click("✅ Да, передать")
+
+
+async def test_a_forged_open_button_does_not_show_a_colleagues_referral_or_the_phone(
+    app: App, chat: LocalChat, session: AsyncSession, deliver: Deliver
+) -> None:
+    olga = await staff(app, chat, 7521, "tam-opora-demo")
+    pavel = await staff(app, chat, 7522, "tam-opora-demo")
+    kate = await staff(app, chat, 7523, "tam-opora-demo", Role.COORDINATOR)
+    anna = await family_in(chat, 7524, "Тамбовская область", "Тамбов", "г. Тамбов")
+    await request_with_phone(anna)
+    await deliver()
+    referral = await latest_referral(session)
+    number = referral.id
+    assert referral.contact_phone == PHONE
+
+    # Offered to the organisation: every volunteer of it may look (without the phone).
+    await pavel.send("/inbox")
+    await pavel.click(f"№{number}")
+    assert f"№{number}" in pavel.last_text and PHONE not in pavel.last_text
+    assert pavel.last_reply().button_texts == ["✅ Принять", "✖️ Отказаться"]
+
+    await olga.click("✅ Принять")
+    assert PHONE in olga.last_text, "the assignee sees the phone"
+
+    # Pavel's old "open" button (or a forged one) no longer opens Olga's referral.
+    opened = await count_audit(session)
+    before = len(pavel.messages)
+    await pavel.press(pavel.last_reply(), f"st:o:{number}:")
+    assert "больше вам не доступна" in answers(chat), answers(chat)
+    assert len(pavel.messages) == before, "nothing was sent to him"
+    assert PHONE not in seen_by(pavel)
+    assert await count_audit(session) == opened, "no staff opening was recorded"
+    await pavel.send("/inbox")
+    assert f"№{number}" not in pavel.last_text
+
+    # The assignee and the coordinator open it with the phone.
+    await olga.send("/inbox")
+    await olga.click(f"№{number}")
+    assert PHONE in olga.last_text and "✉️ Написать семье" in olga.last_reply().button_texts
+    await kate.send("/inbox")
+    await kate.click(f"№{number}")
+    assert PHONE in kate.last_text
+
+
+async def count_audit(session: AsyncSession) -> int:
+    session.expire_all()
+    return int(
+        await session.scalar(
+            select(func.count())
+            .select_from(models.AuditLog)
+            .where(models.AuditLog.action == "open_referral")
+        )
+        or 0
+    )
