@@ -3,14 +3,21 @@ inbox rule gives them — forged buttons included."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
+from bot.clock import FrozenClock
 from bot.local_chat import ChatUser, LocalChat
+from bot.services import announcements
 from db import models
 from db.enums import Role
+from db.models.manager import SurveyAnswer
+from handlers.manager_keyboards import SurveyAnswerCD
 from tests.referral_helpers import Deliver, family_in, latest_referral, request_help, staff
+from tests.test_manager_tools import TAM, families, last_alert, mchat, worker  # noqa: F401
 
 PSYCH = "💬 Психологическая помощь"
 PHONE = "+79161234567"
@@ -135,3 +142,53 @@ async def count_audit(session: AsyncSession) -> int:
         )
         or 0
     )
+
+
+async def test_survey_answers_count_only_from_the_surveys_audience(
+    app: App,
+    mchat: LocalChat,  # noqa: F811
+    session: AsyncSession,
+    clock: FrozenClock,
+) -> None:
+    inside = await families(
+        app, first_telegram_id=6_200_000, count=2, region=TAM, municipality="tam-michurinsk"
+    )
+    elsewhere = await families(
+        app, first_telegram_id=6_300_000, count=1, region=TAM, municipality="tam-tambov"
+    )
+    no_news = await families(
+        app,
+        first_telegram_id=6_400_000,
+        count=1,
+        region=TAM,
+        municipality="tam-michurinsk",
+        news=None,
+    )
+    survey = await announcements.create_survey(
+        session,
+        app.clock,
+        view=app.catalogue.view,
+        audience=announcements.Audience(TAM, municipality_id="tam-michurinsk"),
+        question="Удобно ли вам получать помощь онлайн?",
+        options=["Да", "Нет"],
+        created_by_user_id=None,
+    )
+    assert survey.recipients == 2
+    await worker(app, mchat, per_chat=0).drain()
+    first = mchat.user(inside[0])
+    await first.click("Да")
+    assert last_alert(mchat) == "Спасибо, ответ учтён!"
+
+    clock._now += dt.timedelta(hours=1)
+    late = await families(
+        app, first_telegram_id=6_500_000, count=1, region=TAM, municipality="tam-michurinsk"
+    )
+    forged = SurveyAnswerCD(survey=survey.id, option=1).pack()
+    for outsider in (elsewhere[0], no_news[0], late[0]):
+        person = mchat.user(outsider)
+        await person.send("/news")
+        await person.press(person.last_reply(), forged)
+        assert last_alert(mchat) == "Этот опрос вам недоступен.", outsider
+    session.expire_all()
+    answers = (await session.execute(select(SurveyAnswer.user_id, SurveyAnswer.option))).all()
+    assert len(answers) == 1 and answers[0].option == 0
