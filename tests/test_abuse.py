@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
 from bot.clock import FrozenClock
 from bot.local_chat import ChatUser, LocalChat
-from bot.services import announcements
+from bot.services import announcements, people
 from db import models
 from db.enums import Role
 from db.models.manager import SurveyAnswer
@@ -192,3 +192,37 @@ async def test_survey_answers_count_only_from_the_surveys_audience(
     session.expire_all()
     answers = (await session.execute(select(SurveyAnswer.user_id, SurveyAnswer.option))).all()
     assert len(answers) == 1 and answers[0].option == 0
+
+
+async def test_an_invite_to_an_organisation_deactivated_later_no_longer_works(
+    app: App, chat: LocalChat, session: AsyncSession
+) -> None:
+    invite = await people.create_invite(
+        session,
+        app.clock,
+        role=Role.VOLUNTEER,
+        organization_id="tam-raduga-demo",
+        region_code="RU-TAM",
+    )
+    token = invite.token
+    await session.execute(
+        update(models.Organization)
+        .where(models.Organization.id == "tam-raduga-demo")
+        .values(active=False)
+    )
+    await session.commit()
+    try:
+        olga = chat.user(7531)
+        await olga.send(f"/start join-{token}")
+        assert olga.last_text.startswith("Эта организация больше не работает в кластере")
+        session.expire_all()
+        assert await session.scalar(select(func.count()).select_from(models.Membership)) == 0
+        still = await session.get(models.Invite, token)
+        assert still is not None and still.used_at is None
+    finally:
+        await session.execute(
+            update(models.Organization)
+            .where(models.Organization.id == "tam-raduga-demo")
+            .values(active=True)
+        )
+        await session.commit()
