@@ -226,3 +226,35 @@ async def test_an_invite_to_an_organisation_deactivated_later_no_longer_works(
             .values(active=True)
         )
         await session.commit()
+
+
+async def test_forged_numbers_in_buttons_are_stale_buttons_not_errors(
+    app: App, chat: LocalChat, session: AsyncSession, deliver: Deliver
+) -> None:
+    olga = await staff(app, chat, 7541, "tam-opora-demo")
+    anna = await family_in(chat, 7542, "Тамбовская область", "Тамбов", "г. Тамбов")
+    await request_help(anna, PSYCH)
+    await deliver()
+    offer = olga.last_reply()
+    huge, over = str(2**64 + 5), str(2**63)
+    for person, data in (
+        (olga, f"st:o:{huge}:"),
+        (olga, f"st:a:{over}:"),
+        (olga, f"rl:{huge}"),
+        (anna, f"fm:o:{huge}"),
+        (anna, f"lp:r:{huge}:5"),
+        (anna, f"sv:{huge}:0"),
+        (anna, f"cs:b::{huge}:0:0"),
+        (olga, "st:o:-1:"),
+        (olga, "st:o:" + "9" * 40),
+    ):
+        before = len(chat.session.answers)
+        await person.press(offer, data)
+        assert len(chat.session.answers) == before + 1, data
+        assert chat.session.answers[-1].text == "Эта кнопка устарела. Начните заново: /start", data
+    for person, data in ((olga, "st:o:abc:"), (olga, "st:zz:1:"), (anna, "nonsense")):
+        await person.press(offer, data)
+        assert "устарела" in answers(chat), data
+    session.expire_all()
+    assert await session.scalar(select(func.count()).select_from(models.DeadLetter)) == 0
+    assert not any("что-то пошло не так" in sent.text for sent in olga.messages + anna.messages)
