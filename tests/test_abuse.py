@@ -258,3 +258,35 @@ async def test_forged_numbers_in_buttons_are_stale_buttons_not_errors(
     session.expire_all()
     assert await session.scalar(select(func.count()).select_from(models.DeadLetter)) == 0
     assert not any("что-то пошло не так" in sent.text for sent in olga.messages + anna.messages)
+
+
+async def test_a_long_relay_message_arrives_whole_in_parts(
+    app: App, chat: LocalChat, session: AsyncSession, deliver: Deliver
+) -> None:
+    olga = await staff(app, chat, 7551, "tam-opora-demo")
+    anna = await family_in(chat, 7552, "Тамбовская область", "Тамбов", "г. Тамбов")
+    await request_help(anna, PSYCH)
+    await deliver()
+    await olga.click("✅ Принять")
+    await olga.click("✉️ Написать семье")
+    words = [f"слово{i}" for i in range(700)]  # 4 690 characters: over one message's limit
+    long_text = " ".join(words)
+    assert len(long_text) > 4096
+    await olga.send(long_text)
+    assert olga.last_text.startswith("✓ Передано")
+    await deliver()
+    received = [sent.text for sent in anna.messages if "Волонтёр · заявка №" in sent.text]
+    assert len(received) == 2 and all(len(part) <= 4096 for part in received)
+    body = " ".join(part.split("\n", 1)[1] for part in received)
+    assert body.split() == words, "nothing cut, nothing reordered"
+
+    # A long caption goes with the photo as far as it fits; the rest follows as text.
+    await anna.click("↩️ Ответить")
+    caption = " ".join(f"подпись{i}" for i in range(300))  # 2 690 characters
+    await anna.send_photo(caption=caption)
+    await deliver()
+    copy = next(sent for sent in reversed(olga.messages) if sent.kind == "copy")
+    after = olga.messages[olga.messages.index(copy) + 1 :]
+    assert len(copy.text) <= 1024 and [sent.kind for sent in after] == ["text"]
+    relayed = copy.text.split("\n", 1)[1] + " " + after[0].text.split("\n", 1)[1]
+    assert relayed.split() == caption.split()
