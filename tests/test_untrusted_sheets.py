@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from typing import Any
 
 import openpyxl
 import pytest
@@ -155,9 +156,12 @@ async def test_a_zip_bomb_workbook_is_refused_before_it_is_parsed(
     await irina.send("/import")
     parsed: list[object] = []
     real_load = openpyxl.load_workbook
-    monkeypatch.setattr(
-        openpyxl, "load_workbook", lambda *a, **k: parsed.append(a) or real_load(*a, **k)
-    )
+
+    def load_workbook_spy(*args: Any, **kwargs: Any) -> Any:
+        parsed.append(args)
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(openpyxl, "load_workbook", load_workbook_spy)
     replies = await upload(irina, data, XLSX)
     assert replies[-1].text.startswith("Файл распаковывается в слишком большой объём"), replies
     assert "больше 32 МБ" in replies[-1].text
