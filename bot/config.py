@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     search_retention_days: int = Field(default=90, ge=14, le=3650)
     # An unfinished dialog (a half-written request with its description and phone) expires.
     dialog_ttl_hours: float = Field(default=24, gt=0, le=24 * 30)
+    # Requests a family may have open at once (each is offered to organisations in turn).
+    max_open_requests: int = Field(default=3, ge=1, le=100)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
     @field_validator("admin_ids", mode="before")

@@ -22,6 +22,7 @@ from bot.middlewares.db_session import DbSessionMiddleware
 from bot.middlewares.dedup import DedupMiddleware
 from bot.middlewares.limits import (
     AttachmentSizeMiddleware,
+    CallbackNumbersMiddleware,
     PeopleOnlyMiddleware,
     PrivateChatsOnlyMiddleware,
 )
@@ -115,6 +116,7 @@ def create_dispatcher(
     dp.message.outer_middleware(PeopleOnlyMiddleware())
     dp.message.outer_middleware(AttachmentSizeMiddleware(app.texts))
     dp.callback_query.outer_middleware(PrivateChatsOnlyMiddleware(app.texts))
+    dp.callback_query.outer_middleware(CallbackNumbersMiddleware(app.texts))
     dp.callback_query.middleware(CallbackAnswerMiddleware())
     dp.include_routers(*get_routers())
     filter_callbacks_by_prefix(dp)

@@ -51,8 +51,10 @@ from handlers.notifications import NotificationRenderer
 
 log = logging.getLogger(__name__)
 
-# Telegram's rule for setWebhook's secret_token.
-WEBHOOK_SECRET_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,256}")
+# Telegram's rule for setWebhook's secret_token, and at least 16 characters: the secret is all
+# that keeps forged updates out, and a short one can be guessed.
+WEBHOOK_SECRET_MIN = 16
+WEBHOOK_SECRET_SHAPE = re.compile(rf"[A-Za-z0-9_-]{{{WEBHOOK_SECRET_MIN},256}}")
 DRAIN_SECONDS = 30.0
 WORKER_STOP_SECONDS = 10.0
 
@@ -207,8 +209,8 @@ def webhook_secret(settings: Settings) -> str:
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
     if not WEBHOOK_SECRET_SHAPE.fullmatch(secret):
         raise StartupError(
-            "Bad setting WEBHOOK_SECRET: required for --webhook, 1-256 characters of "
-            "A-Z, a-z, 0-9, _ and -"
+            f"Bad setting WEBHOOK_SECRET: required for --webhook, {WEBHOOK_SECRET_MIN}-256 "
+            "characters of A-Z, a-z, 0-9, _ and -"
         )
     return secret
 

@@ -38,7 +38,12 @@ from bot.services import catalogue_sheet, people
 from bot.services import manager_tools as tools
 from bot.services.catalogue import CatalogueHolder, CatalogueView
 from bot.services.catalogue_edit import KINDS, ApplySummary, region_entries
-from bot.services.catalogue_sheet import MAX_FILE_BYTES, ImportProblem, UnreadableFile
+from bot.services.catalogue_sheet import (
+    MAX_FILE_BYTES,
+    MAX_UNPACKED_BYTES,
+    ImportProblem,
+    UnreadableFile,
+)
 from bot.services.manager_tools import EditError, ManagerAccess, RegionChoice
 from bot.texts import Translator, split_text
 from db import models
@@ -1009,6 +1014,10 @@ async def msg_import_file(
         if error.code == "size":
             await message.answer(
                 t("manager.import.too_big", limit=MAX_FILE_BYTES // (1024 * 1024))
+            )
+        elif error.code == "unpacked":
+            await message.answer(
+                t("manager.import.unreadable_unpacked", limit=MAX_UNPACKED_BYTES // (1024 * 1024))
             )
         else:
             await message.answer(t(f"manager.import.unreadable_{error.code}"))

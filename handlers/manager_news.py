@@ -596,6 +596,7 @@ async def cb_survey_answer(
     session: AsyncSession,
     clock: Clock,
     t: Translator,
+    catalogue: CatalogueHolder,
 ) -> None:
     if viewer.user is None:
         alert(callback_answer, t("manager.survey.not_for_you"))
@@ -603,6 +604,7 @@ async def cb_survey_answer(
     outcome = await news.answer_survey(
         session,
         clock,
+        view=catalogue.view,
         survey_id=callback_data.survey,
         option=callback_data.option,
         user=viewer.user,

@@ -13,13 +13,15 @@ from bot.app import App
 from bot.middlewares.viewer import Viewer
 from bot.services import referrals
 from bot.services.referrals import Outcome
-from bot.texts import Translator
+from bot.texts import Translator, split_text
 from handlers.dialogs import leave_dialog
 from handlers.referral_callbacks import RelayCD
 from handlers.render import alert
 
 RELAY_NUMBER = "relay_number"
+# Room for the "who · request №" header under Telegram's 4096 (text) and 1024 (caption).
 TEXT_LIMIT = 3500
+CAPTION_LIMIT = 900
 
 
 class RelayStates(StatesGroup):
@@ -65,29 +67,44 @@ async def msg_relay(
         await leave_dialog(state)
         return
     content_type = getattr(message.content_type, "value", str(message.content_type))
-    text: str | None = None
+    texts: list[str] = []
+    caption: str | None = None
     if message.text is not None:
-        text = message.text[:TEXT_LIMIT]
+        # Split, never cut: a long message arrives as several, in order.
+        texts = split_text(message.text, TEXT_LIMIT)
     elif not (
         message.photo or message.document or message.voice or message.video or message.audio
     ):
         await message.answer(t("relay.unsupported"))
         return
-    outcome = await referrals.relay(
-        session,
-        app.referral_context(),
-        referral_id=number,
-        sender=viewer.user,
-        from_chat_id=message.chat.id,
-        message_id=message.message_id,
-        content_type=content_type,
-        text=text,
-        caption=(message.caption or "")[:900] if text is None else None,
-    )
-    if outcome is not Outcome.OK:
-        await leave_dialog(state)
-        await message.answer(t("relay.closed", number=number))
-        return
+    else:
+        # A long caption (Premium allows 4096) goes with the file as far as it fits; the rest
+        # follows as text.
+        full = message.caption or ""
+        caption = split_text(full, CAPTION_LIMIT)[0] if full else ""
+        rest = full[len(caption) :].strip()
+        texts = split_text(rest, TEXT_LIMIT) if rest else []
+    ctx = app.referral_context()
+    steps: list[tuple[str | None, str | None]] = []
+    if caption is not None:
+        steps.append((None, caption))
+    steps += [(part, None) for part in texts]
+    for text, part_caption in steps:
+        outcome = await referrals.relay(
+            session,
+            ctx,
+            referral_id=number,
+            sender=viewer.user,
+            from_chat_id=message.chat.id,
+            message_id=message.message_id,
+            content_type=content_type if text is None else "text",
+            text=text,
+            caption=part_caption,
+        )
+        if outcome is not Outcome.OK:
+            await leave_dialog(state)
+            await message.answer(t("relay.closed", number=number))
+            return
     app.outbox_wake()
     await message.answer(t("relay.sent", number=number))
 

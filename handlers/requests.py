@@ -99,6 +99,8 @@ async def begin_request(
     privacy: PrivacyNotice,
     catalogue: CatalogueHolder,
     *,
+    session: AsyncSession,
+    app: App,
     need_id: str = "",
     measure_id: str = "",
 ) -> None:
@@ -109,6 +111,8 @@ async def begin_request(
     if viewer.region_code is None:
         await message.answer(t("request.region_first"))
         await ask_region(message, t, catalogue)
+        return
+    if await _too_many_open(message, viewer, session, t, app):
         return
     await state.update_data(req={"measure": measure_id or None})
     if need_id in catalogue.view.needs:
@@ -125,6 +129,20 @@ async def begin_request(
     kb.adjust(2)
     await state.set_state(RequestStates.need)
     await message.answer(t("request.ask_need"), reply_markup=kb.as_markup())
+
+
+async def _too_many_open(
+    message: Message, viewer: Viewer, session: AsyncSession, t: Translator, app: App
+) -> bool:
+    """One family cannot flood the organisations: at most `MAX_OPEN_REQUESTS` open at once."""
+    if viewer.user is None:
+        return False
+    limit = app.settings.max_open_requests
+    count = await referrals.open_requests(session, viewer.user.id)
+    if count < limit:
+        return False
+    await message.answer(t("request.too_many_open", count=count))
+    return True
 
 
 async def _set(state: FSMContext, **values: Any) -> dict[str, Any]:
@@ -207,12 +225,14 @@ async def _ask_confirm(
 async def cmd_request(
     message: Message,
     viewer: Viewer,
+    session: AsyncSession,
     state: FSMContext,
     t: Translator,
     privacy: PrivacyNotice,
     catalogue: CatalogueHolder,
+    app: App,
 ) -> None:
-    await begin_request(message, viewer, state, t, privacy, catalogue)
+    await begin_request(message, viewer, state, t, privacy, catalogue, session=session, app=app)
 
 
 async def cb_request(
@@ -237,7 +257,16 @@ async def cb_request(
         need_id = measure.needs[0] if measure else (ref if kind == "n" else "")
         measure_id = measure.id if measure else ""
         await begin_request(
-            message, viewer, state, t, privacy, catalogue, need_id=need_id, measure_id=measure_id
+            message,
+            viewer,
+            state,
+            t,
+            privacy,
+            catalogue,
+            session=session,
+            app=app,
+            need_id=need_id,
+            measure_id=measure_id,
         )
         return
     expected = {
@@ -302,6 +331,9 @@ async def _send(
     if not confirmed or viewer.user is None or not data.get("need"):
         await leave_dialog(state)
         await message.answer(t("request.cancelled"))
+        return
+    if await _too_many_open(message, viewer, session, t, app):
+        await leave_dialog(state)
         return
     await referrals.create(
         session,

@@ -54,8 +54,10 @@ def reasons_keyboard(number: int, action: StaffAction, t: Translator) -> InlineK
 
 
 def _detail(
-    referral: models.Referral, t: Translator, catalogue: CatalogueHolder
+    referral: models.Referral, t: Translator, catalogue: CatalogueHolder, *, works_on: bool
 ) -> tuple[str, InlineKeyboardMarkup]:
+    """The referral card; the phone and the work buttons only for its assignee or a
+    coordinator (`works_on`)."""
     org = catalogue.view.organizations.get(referral.organization_id or "")
     text = t(
         "staff.detail",
@@ -77,7 +79,7 @@ def _detail(
             text=t("staff.decline"),
             callback_data=StaffCD(action=StaffAction.DECLINE, number=referral.id),
         )
-    elif status in referrals.RELAY_STATUSES:
+    elif status in referrals.RELAY_STATUSES and works_on:
         if referral.contact_phone:
             text += "\n" + t("staff.phone", phone=escape(referral.contact_phone))
         kb.button(text=t("staff.write"), callback_data=RelayCD(number=referral.id))
@@ -163,10 +165,7 @@ async def cb_staff(
         alert(callback_answer, t("staff.forbidden"))
         return
     if action is StaffAction.OPEN:
-        if (
-            await referrals.membership_in(session, viewer.user.id, referral.organization_id)
-            is None
-        ):
+        if not await referrals.may_open(session, referral, viewer.user):
             alert(callback_answer, t("staff.forbidden"))
             return
         session.add(
@@ -178,7 +177,8 @@ async def cb_staff(
             )
         )
         await session.commit()
-        text, keyboard = _detail(referral, t, catalogue)
+        works_on = await referrals.may_work_on(session, referral, viewer.user)
+        text, keyboard = _detail(referral, t, catalogue, works_on=works_on)
         await message.answer(text, reply_markup=keyboard)
         return
     if action is StaffAction.ACCEPT:
@@ -188,7 +188,7 @@ async def cb_staff(
             await message.answer(t("staff.accepted", number=number))
             fresh = await session.get(models.Referral, number)
             if fresh is not None:
-                text, keyboard = _detail(fresh, t, catalogue)
+                text, keyboard = _detail(fresh, t, catalogue, works_on=True)
                 await message.answer(text, reply_markup=keyboard)
     elif action is StaffAction.DECLINE:
         if (

@@ -366,7 +366,11 @@ async def test_in_a_group_only_commands_get_a_pointer_to_a_private_chat(
         id="q1", from_user=person, chat_instance="g", message=in_group(4, "x"), data="cns:a"
     )
     await chat.feed({"callback_query": query})
-    assert len(chat.session.requests) == 1  # a button pressed in a group changes nothing
+    # A button pressed in a group changes nothing, and only the person who pressed it is told.
+    [pressed] = chat.session.answers
+    assert pressed.callback_query_id == "q1" and pressed.show_alert
+    assert "только в личных сообщениях" in (pressed.text or "")
+    assert len(chat.session.requests) == 2, "nothing sent to the group"
     assert await count(session, models.User) == 0
 
     anna = chat.user(4401)

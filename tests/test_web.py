@@ -135,7 +135,7 @@ async def test_the_webhook_route_exists_only_with_a_secret(app: App, web_chat: L
 
 
 async def test_webhook_mode_does_not_start_without_a_good_secret(app: App) -> None:
-    for secret in (None, "", "has spaces", "x" * 257):
+    for secret in (None, "", "has spaces", "x" * 257, "x", "s3cret-Token_15"):
         settings = app.settings.model_copy(
             update={"webhook_base_url": "https://bot.example.org", "webhook_secret": None}
         )
@@ -143,8 +143,11 @@ async def test_webhook_mode_does_not_start_without_a_good_secret(app: App) -> No
             from pydantic import SecretStr
 
             settings = settings.model_copy(update={"webhook_secret": SecretStr(secret)})
-        with pytest.raises(SystemExit, match="WEBHOOK_SECRET"):
+        with pytest.raises(SystemExit, match="WEBHOOK_SECRET") as refused:
             await run_bot(dataclasses.replace(app, settings=settings), webhook=True)
+        line = str(refused.value)
+        assert "\n" not in line and "16-256 characters" in line, line
+    assert len(SECRET) >= 16, "the tests' own secret is a good one"
 
 
 # -- health and readiness -------------------------------------------------------------------------

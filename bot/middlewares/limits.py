@@ -1,4 +1,5 @@
-"""What reaches the handlers: people, in private chats, with attachments under the size cap.
+"""What reaches the handlers: people, in private chats, with attachments under the size cap,
+and buttons whose numbers can be database ids.
 
 Telegram lets bots download files up to 20 MB only, and an NGO volunteer's phone should not
 receive a 1.5 GB video through the relay either; the handlers never see such a message.
@@ -7,6 +8,7 @@ receive a 1.5 GB video through the relay either; the handlers never see such a m
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -19,6 +21,9 @@ from bot.texts import Texts, Translator, pick_language
 log = logging.getLogger(__name__)
 
 MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
+# Ids are signed 64-bit in both databases; a bigger number cannot be bound to a query at all.
+MAX_ID = 2**63 - 1
+NUMBER = re.compile(r"[+-]?\d+")
 
 
 def attachment_size(message: Message) -> int:
@@ -40,7 +45,9 @@ def attachment_size(message: Message) -> int:
     return max(sizes, default=0)
 
 
-def _translator(texts: Texts, data: dict[str, Any], message: Message) -> Translator:
+def _translator(
+    texts: Texts, data: dict[str, Any], message: Message | CallbackQuery
+) -> Translator:
     """The viewer's translator; for a message with no person behind it (the viewer made
     none), one in the sender's Telegram language."""
     t: Translator | None = data.get("t")
@@ -116,6 +123,45 @@ class PrivateChatsOnlyMiddleware(BaseMiddleware):
             return await handler(event, data)
         if chat is None or chat.type == ChatType.PRIVATE:
             return await handler(event, data)
-        if isinstance(event, Message) and (event.text or "").startswith("/"):
+        if isinstance(event, CallbackQuery):
+            # Only the person who pressed sees this answer; the group sees nothing.
+            t = _translator(self._texts, data, event)
+            await event.answer(t("safety.private_only_button"), show_alert=True)
+        elif (event.text or "").startswith("/"):
             await event.answer(_translator(self._texts, data, event)("safety.private_only"))
+        return None
+
+
+def numbers_fit(data: str) -> bool:
+    """Every number in a button's data (`prefix:field:field`) can be an id: 0…2⁶³−1."""
+    for part in data.split(":"):
+        # The length first: int() of thousands of digits is slow, then refused by Python.
+        if NUMBER.fullmatch(part) and (len(part) > 20 or not 0 <= int(part) <= MAX_ID):
+            return False
+    return True
+
+
+class CallbackNumbersMiddleware(BaseMiddleware):
+    """Outer callback middleware: a button whose numbers no id can have is a stale button.
+
+    The bot's buttons carry ids, and every number in them is an id, a page or an index, never
+    negative. Forged data with a number beyond 64 bits would otherwise reach a query and fail
+    there (OverflowError, asyncpg's DataError) as an error of the update; checking the data
+    here, once for every handler, answers it like any button that no longer works.
+    """
+
+    def __init__(self, texts: Texts) -> None:
+        self._texts = texts
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        if not isinstance(event, CallbackQuery) or numbers_fit(event.data or ""):
+            return await handler(event, data)
+        log.info("callback %s: a number out of range, answered as stale", event.id)
+        t = _translator(self._texts, data, event)
+        await event.answer(t("fallback.stale_button"), show_alert=True)
         return None

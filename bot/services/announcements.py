@@ -126,13 +126,13 @@ def needs_from_profile(data: Mapping[str, Any], per_capita: float | None = None)
 
 
 async def recipients(
-    session: AsyncSession, view: CatalogueView, audience: Audience
+    session: AsyncSession, view: CatalogueView, audience: Audience, *, only: int | None = None
 ) -> list[Recipient]:
     """Families of the region with personal-data consent and an open news consent.
 
     A need filter matches a family that asked for help with that need or whose saved profile
     implies it. Families known to have blocked the bot are included (flagged), so a report can
-    count them.
+    count them. `only` (a user id) asks whether that one family is in the audience.
     """
     U = models.User
     news = exists().where(
@@ -148,6 +148,8 @@ async def recipients(
     )
     if audience.municipality_id:
         query = query.where(U.municipality_id == audience.municipality_id)
+    if only is not None:
+        query = query.where(U.id == only)
     rows = (await session.execute(query)).all()
     if not audience.need_id:
         return [Recipient(uid, tg, lang, bool(flag)) for uid, tg, lang, flag, _ in rows]
@@ -419,16 +421,30 @@ class AnswerOutcome(StrEnum):
 
 
 async def answer_survey(
-    session: AsyncSession, clock: Clock, *, survey_id: int, option: int, user: models.User
+    session: AsyncSession,
+    clock: Clock,
+    *,
+    view: CatalogueView,
+    survey_id: int,
+    option: int,
+    user: models.User,
 ) -> AnswerOutcome:
-    """One answer per family: answering again replaces the earlier choice."""
+    """One answer per family: answering again replaces the earlier choice.
+
+    Only a family of the survey's audience (region, municipality and need filters, news
+    consent) that was there when it was sent may answer: a forged button counts nothing.
+    """
     survey = await session.get(Survey, survey_id)
     if (
         survey is None
         or user.consent_version is None
         or user.region_code != survey.region_code
         or not 0 <= option < len(survey.options)
+        or user.created_at > survey.created_at
     ):
+        return AnswerOutcome.FORBIDDEN
+    audience = Audience(survey.region_code, survey.need_id, survey.municipality_id)
+    if not await recipients(session, view, audience, only=user.id):
         return AnswerOutcome.FORBIDDEN
     if survey.closed_at is not None:
         return AnswerOutcome.CLOSED

@@ -21,6 +21,7 @@ import io
 import json
 import logging
 import re
+import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,12 +49,19 @@ from bot.services.catalogue_edit import (
     region_entries,
     snapshot_json,
 )
+from bot.services.sheet_cells import plain_row, text_cell
 from db import models
 from db.models.manager import CatalogueImport
 
 log = logging.getLogger(__name__)
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
+# An XLSX is a zip: a small upload can unpack to gigabytes of XML. The sizes in the zip's
+# directory are binding (zipfile stops at the declared size and fails the CRC), so they are
+# checked before openpyxl reads anything. A full real catalogue unpacks to a few MB.
+MAX_UNPACKED_BYTES = 32 * 1024 * 1024
+MAX_MEMBER_RATIO = 100  # for members over 1 MiB; XML of real sheets compresses 5-20 times
+RATIO_FROM_BYTES = 1024 * 1024
 MAX_ROWS = 5000
 # Organisation ids travel in button data (64 bytes with the action and a value).
 MAX_ORG_ID = 40
@@ -241,11 +249,11 @@ def export_workbook(entries: Entries, help_lines: Sequence[str] = ()) -> bytes:
     for kind in KINDS:
         columns = COLUMNS[kind]
         sheet = workbook.create_sheet(kind)
-        sheet.append([c.header for c in columns])
+        sheet.append(plain_row(sheet, [c.header for c in columns]))
         for cell in sheet[1]:
             cell.font = bold
         for entry in sorted(entries.get(kind, {}).values(), key=lambda e: e.id):
-            sheet.append([cell_value(c, entry) for c in columns])
+            sheet.append(plain_row(sheet, [cell_value(c, entry) for c in columns]))
         for index, column in enumerate(columns, start=1):
             letter = sheet.cell(row=1, column=index).column_letter
             wide = column.kind in ("lines", "json") or column.header.startswith(
@@ -262,7 +270,7 @@ def export_workbook(entries: Entries, help_lines: Sequence[str] = ()) -> bytes:
     if help_lines:
         info = workbook.create_sheet(HELP_SHEET)
         for line in help_lines:
-            info.append([line])
+            info.append([text_cell(info, line)])
         info.column_dimensions["A"].width = 120
     buffer = io.BytesIO()
     workbook.save(buffer)
@@ -303,9 +311,28 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+def check_unpacked_size(data: bytes) -> None:
+    """Refuse a workbook whose members would unpack to too much (a zip bomb)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise UnreadableFile("xlsx") from exc
+    total = 0
+    for member in members:
+        total += member.file_size
+        ratio = member.file_size / max(member.compress_size, 1)
+        if total > MAX_UNPACKED_BYTES or (
+            member.file_size > RATIO_FROM_BYTES and ratio > MAX_MEMBER_RATIO
+        ):
+            log.info("import: workbook refused, unpacks too large")
+            raise UnreadableFile("unpacked")
+
+
 def read_workbook(data: bytes) -> RawFile:
     from openpyxl import load_workbook
 
+    check_unpacked_size(data)
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # zip, XML or openpyxl errors: whatever it is, it is not ours
@@ -331,6 +358,9 @@ def read_workbook(data: bytes) -> RawFile:
                 )
                 continue
             _read_sheet(name, sheet.iter_rows(values_only=True), raw)
+    except Exception as exc:  # a sheet's XML is read lazily: broken or forbidden (defusedxml)
+        log.info("import: unreadable worksheet (%s)", type(exc).__name__)
+        raise UnreadableFile("xlsx") from exc
     finally:
         workbook.close()
     if not raw.kinds and not raw.problems:

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from bot.services.catalogue import CatalogueView
 from bot.services.digest import NUMERIC_KEYS, flat_numbers
+from bot.services.sheet_cells import text_cell
 from bot.texts import Translator, split_text
 
 LIMIT = 4096
@@ -426,12 +427,11 @@ class _Sheet:
             self.ws.column_dimensions[chr(ord("A") + i)].width = width
 
     def header(self, *cells: str) -> None:
-        from openpyxl.cell import WriteOnlyCell
         from openpyxl.styles import Font
 
         row = []
         for text in cells:
-            cell = WriteOnlyCell(self.ws, value=text)
+            cell = text_cell(self.ws, text)
             cell.font = Font(bold=True)
             row.append(cell)
         self.ws.append(row)
@@ -448,6 +448,9 @@ class _Sheet:
                 fmt = "yyyy-mm-dd hh:mm"
             elif isinstance(item, dt.date):
                 fmt = "yyyy-mm-dd"
+            if isinstance(item, str):
+                row.append(text_cell(self.ws, item))
+                continue
             if fmt is None or item is None:
                 row.append(item)
                 continue

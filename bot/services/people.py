@@ -360,6 +360,7 @@ class InviteOutcome(StrEnum):
     UNKNOWN = "unknown"
     EXPIRED = "expired"
     USED = "used"
+    INACTIVE = "inactive"  # the organisation was deactivated after the link was made
 
 
 @dataclass(frozen=True)
@@ -382,6 +383,10 @@ async def redeem_invite(
     now = clock.now()
     if invite.expires_at <= now:
         return InviteResult(InviteOutcome.EXPIRED)
+    if invite.organization_id is not None:
+        organization = await session.get(models.Organization, invite.organization_id)
+        if organization is None or not organization.active:
+            return InviteResult(InviteOutcome.INACTIVE)
     user = await _get_or_create(session, clock, telegram_id, language)
     claimed = await session.execute(
         update(models.Invite)

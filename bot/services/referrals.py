@@ -148,6 +148,20 @@ async def family_referrals(session: AsyncSession, user_id: int) -> list[models.R
     )
 
 
+async def open_requests(session: AsyncSession, user_id: int) -> int:
+    """How many of the family's requests (not consultation bookings) are still open."""
+    count = await session.scalar(
+        select(func.count())
+        .select_from(models.Referral)
+        .where(
+            models.Referral.family_user_id == user_id,
+            models.Referral.kind == ReferralKind.REQUEST,
+            models.Referral.status.in_(list(OPEN_STATUSES)),
+        )
+    )
+    return int(count or 0)
+
+
 async def inbox(
     session: AsyncSession, user_id: int, memberships: Sequence[models.Membership]
 ) -> list[models.Referral]:
@@ -713,6 +727,19 @@ async def may_work_on(session: AsyncSession, referral: models.Referral, user: mo
         return True
     membership = await membership_in(session, user.id, referral.organization_id)
     return membership is not None and membership.role == Role.COORDINATOR
+
+
+async def may_open(session: AsyncSession, referral: models.Referral, user: models.User) -> bool:
+    """The inbox rule: offered to one of my organisations, assigned to me, or I coordinate it.
+
+    A colleague's accepted referral is neither, even with a forged "open" button.
+    """
+    if referral.assignee_user_id == user.id:
+        return True
+    membership = await membership_in(session, user.id, referral.organization_id)
+    if membership is None:
+        return False
+    return membership.role == Role.COORDINATOR or referral.status == ReferralStatus.OFFERED
 
 
 async def mark_contacted(
