@@ -198,7 +198,7 @@ async def pristine_catalogue(app: App) -> AsyncIterator[None]:
         for link in (models.OrganizationNeed, models.OrganizationMunicipality):
             await conn.execute(delete(link).where(link.organization_id.not_in(orgs)))
         await conn.execute(delete(models.Organization).where(models.Organization.id.not_in(orgs)))
-    await load_content(app)
+    await load_content(app, with_demo=True)
 
 
 # --- helpers -------------------------------------------------------------------------------
