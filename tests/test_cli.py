@@ -210,7 +210,10 @@ def launched(workspace: Workspace) -> Iterator[Launched]:
         (("db", "upgrade"), ["usage: python -m bot db upgrade [-h]\n"]),
         (("content",), ["check", "load"]),
         (("content", "check"), ["dir", "content directory"]),
-        (("content", "load"), ["dir", "content directory", "--with-demo", "never in production"]),
+        (
+            ("content", "load"),
+            ["dir", "content directory", "--with-demo", "fictional demo entries"],
+        ),
         (("search",), ["text", "--region", "--limit", "--json"]),
         (("match",), ["--profile", "--json", "--lang"]),
         (("admin",), ["grant", "invite"]),

@@ -7,6 +7,8 @@ the region's official contacts, and a real organisation takes requests once it h
 from __future__ import annotations
 
 import datetime as dt
+import io
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,7 +17,9 @@ from bot.app import App
 from bot.catalogue.schema import CheckState, Measure, Source, SourceKind
 from bot.clock import FrozenClock
 from bot.local_chat import LocalChat
+from bot.services import catalogue_sheet
 from bot.services import manager_tools as tools
+from bot.services.catalogue_edit import dump
 from bot.services.digest import build_digest
 from db import models
 from tests.referral_helpers import (
@@ -209,3 +213,48 @@ async def test_a_real_organisation_takes_requests_once_a_manager_sets_its_capaci
         await set_capacity(0)
     row = await session.scalar(select(models.Organization).where(models.Organization.id == real))
     assert row is not None and row.capacity == 0
+
+
+# --- the spreadsheet ---------------------------------------------------------------------------
+
+
+async def test_spreadsheet_round_trip_keeps_sources_and_checks(
+    app: App, session: AsyncSession
+) -> None:
+    from openpyxl import load_workbook
+
+    data = await catalogue_sheet.export_region(session, "RU-NIZ")
+    book = load_workbook(io.BytesIO(data))
+    headers = [cell.value for cell in book["measures"][1]]
+    for column in ("source_url", "source_kind", "source_date", "checked_on", "more_sources"):
+        assert column in headers, column
+    assert "verified_on" not in headers
+
+    async def reimport(workbook_bytes: bytes) -> dict[str, dict[str, Any]]:
+        ctx = await catalogue_sheet.import_context(
+            session, region_code="RU-NIZ", view=app.catalogue.view, today=CHECK_DAY
+        )
+        plan = catalogue_sheet.validate(catalogue_sheet.read_file(workbook_bytes, "n.xlsx"), ctx)
+        assert plan.problems == []
+        return {key: entry.data for key, entry in plan.desired["measures"].items()}
+
+    current = {m.id: m for m in app.catalogue.view.measures.values() if m.region == "RU-NIZ"}
+    imported = await reimport(data)
+    assert imported == {key: dump(m) for key, m in current.items()}
+    osnova = imported["niz-osnova-family-capital"]
+    assert osnova["checked_on"] == "2026-11-28" and osnova["source_kind"] == "official"
+    assert [s["url"] for s in osnova["more_sources"]] == [
+        "https://www.umfc-no.ru/services/387696/",
+        "http://soc52.ru/index.php/srcn-pvz-news/47226-srcn-pvz-news-809",
+    ]
+
+    # A sheet exported before this change has `verified_on`: it is read as the source date.
+    sheet = book["measures"]
+    date_column = headers.index("source_date") + 1
+    sheet.cell(row=1, column=date_column, value="verified_on")
+    row = [c.value for c in sheet["A"]].index("niz-baby-goods-rental") + 1
+    sheet.cell(row=row, column=date_column, value="01.03.2025")
+    buffer = io.BytesIO()
+    book.save(buffer)
+    old = (await reimport(buffer.getvalue()))["niz-baby-goods-rental"]
+    assert old["source_date"] == "2025-03-01" and "checked_on" not in old
