@@ -470,7 +470,7 @@ async def prepare_database(url: str) -> dict[str, dict[str, list[str]]]:
     )
     try:
         await migrate.upgrade(app.engine)
-        await load_content(app)
+        await load_content(app, with_demo=True)  # benchmark data: the demo organisations route
         view = app.catalogue.view
         return {
             code: {

@@ -101,7 +101,7 @@ async def setup_database(url: str) -> dict[str, Any]:
         await engine.dispose()
     app = build_app(Settings(database_url=url))
     try:
-        await prepare(app)
+        await prepare(app, with_demo=True)  # the simulated volunteers are demo staff
     finally:
         await app.close()
     return {"ok": True}
@@ -223,7 +223,7 @@ class Bench:
 
         started = time.perf_counter()
         self.app = build_app(Settings(database_url=self.url), jobs=SchedulerJobs())
-        await prepare(self.app)
+        await prepare(self.app, with_demo=True)
         self.dp = create_dispatcher(self.app, **permissive_rate_limit())
         startup = time.perf_counter() - started
         self.app.timers = TapTimers(self.app.timers)

@@ -43,7 +43,7 @@ def main(url: str) -> dict[str, float]:
     built = time.perf_counter()
 
     async def prepare_and_dispatch() -> tuple[float, float]:
-        await prepare(app)
+        await prepare(app, with_demo=True)
         prepared = time.perf_counter()
         create_dispatcher(app)
         dispatched = time.perf_counter()

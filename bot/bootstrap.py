@@ -21,19 +21,25 @@ class CatalogueInvalid(Exception):
         self.problems = problems
 
 
-async def load_content(app: App, directory: Path | None = None) -> LoadReport:
-    """Validate and upsert the YAML catalogue, then swap the in-memory view."""
+async def load_content(
+    app: App, directory: Path | None = None, *, with_demo: bool = False
+) -> LoadReport:
+    """Validate and upsert the YAML catalogue, then swap the in-memory view.
+
+    Demo entries (`demo: true`) are loaded only `with_demo`; without it, any already in the
+    database are deactivated.
+    """
     catalogue = read_catalogue(directory or app.settings.content_dir, app.clock.now().date())
     if catalogue.problems:
         raise CatalogueInvalid([str(p) for p in catalogue.problems])
     async with app.session_factory() as session:
-        report = await load_catalogue(session, catalogue)
+        report = await load_catalogue(session, catalogue, with_demo=with_demo)
         await session.commit()
     await app.catalogue.refresh()
     return report
 
 
-async def prepare(app: App) -> None:
+async def prepare(app: App, *, with_demo: bool = False) -> None:
     """Migrate, load the catalogue on an empty DB, and read it into memory.
 
     A non-empty catalogue is left alone: a manager's spreadsheet import must survive restarts;
@@ -43,7 +49,7 @@ async def prepare(app: App) -> None:
     async with app.session_factory() as session:
         measures = await session.scalar(select(func.count()).select_from(models.Measure))
     if not measures:
-        report = await load_content(app)
+        report = await load_content(app, with_demo=with_demo)
         log.info("catalogue loaded into an empty database: %s", report.summary())
     else:
         await app.catalogue.refresh()

@@ -63,6 +63,12 @@ def _parser() -> argparse.ArgumentParser:
     ):
         action = content_sub.add_parser(name, help=text, description=text)
         action.add_argument("dir", nargs="?", type=Path, help="content directory")
+        if name == "load":
+            action.add_argument(
+                "--with-demo",
+                action="store_true",
+                help="also load the fictional demo entries (demo: true); never in production",
+            )
 
     search = sub.add_parser(
         "search", help="ranked catalogue search", description="ranked catalogue search"

@@ -87,7 +87,7 @@ async def cmd_content_load(args: argparse.Namespace, settings: Settings) -> int:
     app = build_app(settings)
     try:
         await migrate.upgrade(app.engine)
-        report = await load_content(app, args.dir)
+        report = await load_content(app, args.dir, with_demo=args.with_demo)
     except CatalogueInvalid as exc:
         for problem in exc.problems:
             print(problem)

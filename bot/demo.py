@@ -167,7 +167,7 @@ async def run_demo(
     logging.getLogger().setLevel(logging.WARNING)
     app = build_app(settings)
     try:
-        await prepare(app)
+        await prepare(app, with_demo=True)
         await seed_demo(app)
         session = LocalSession()
         bot = create_bot(settings, session=session)

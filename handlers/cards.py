@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from enum import StrEnum
 from html import escape
+from zoneinfo import ZoneInfo
 
 from aiogram import Bot, F, Router
 from aiogram.filters import CommandObject, CommandStart
@@ -13,7 +15,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.catalogue.schema import Measure, Organization
+from bot.catalogue.schema import CheckState, Measure, Organization
 from bot.clock import Clock
 from bot.middlewares.viewer import Viewer
 from bot.services import discovery
@@ -76,6 +78,8 @@ def render_measure(
     view: CatalogueView,
     profile: FamilyProfile | None,
     share_link: str,
+    *,
+    today: dt.date,
 ) -> str:
     ru = t.lang == "ru"
     lines = [f"<b>{escape(measure.title if ru else measure.title_en)}</b>"]
@@ -83,6 +87,10 @@ def render_measure(
     lines.append("")
     lines.append(escape(measure.summary if ru else measure.summary_en))
     lines.append("")
+    check_caution = provenance_caution(measure, t, today)
+    if check_caution:
+        lines.append(check_caution)
+        lines.append("")
     amount = escape(measure.amount.text if ru else measure.amount.text_en)
     as_of = t("card.amount_as_of", date=format_date(measure.amount.as_of, t.lang))
     lines.append(t("card.amount", amount=f"{amount} {as_of}"))
@@ -112,17 +120,38 @@ def render_measure(
         lines.append(t("card.caution", text=escape(caution)))
     lines.append("")
     lines.append(t("card.legal", text=escape(measure.legal_basis)))
-    lines.append(
-        t(
-            "card.source",
-            url=escape(str(measure.source_url), quote=True),
-            date=format_date(measure.verified_on, t.lang),
-        )
-    )
+    lines.extend(source_lines(measure, t))
     lines.append(t("card.share", link=escape(share_link)))
     lines.append("")
     lines.append(t("card.helpful_question"))
     return "\n".join(lines)
+
+
+def provenance_caution(measure: Measure, t: Translator, today: dt.date) -> str | None:
+    """The warning a card shows when nobody checked the entry, or did long ago."""
+    state = measure.check_state(today)
+    if state is CheckState.UNCHECKED:
+        return t("card.unchecked_caution")
+    if state is CheckState.STALE and measure.checked_on is not None:
+        return t("card.stale_caution", date=format_date(measure.checked_on, t.lang))
+    return None
+
+
+def source_lines(measure: Measure, t: Translator) -> list[str]:
+    """Each source named for what it is (an act, an official page, the press), with its date,
+    then the day the entry was checked against an official source, if ever."""
+    lines = [t("card.sources")]
+    for source in measure.sources:
+        label = t(f"card.source_kind.{source.kind.value}")
+        link = f'<a href="{escape(str(source.url), quote=True)}">{escape(label)}</a>'
+        if source.source_date is not None:
+            link += " " + t("card.source_date", date=format_date(source.source_date, t.lang))
+        lines.append(f"• {link}")
+    if measure.checked_on is not None:
+        lines.append(t("card.checked", date=format_date(measure.checked_on, t.lang)))
+    else:
+        lines.append(t("card.not_checked"))
+    return lines
 
 
 def measure_keyboard(
@@ -135,7 +164,8 @@ def measure_keyboard(
         return cached
     buttons = [inline_button(t("card.apply"), url=str(measure.apply_url))]
     if str(measure.source_url) != str(measure.apply_url):
-        buttons.append(inline_button(t("card.official"), url=str(measure.source_url)))
+        label = t(f"card.source_button.{measure.source_kind.value}")
+        buttons.append(inline_button(label, url=str(measure.source_url)))
     for verdict, label in (
         (MeasureVerdictFeedback.HELPFUL, "card.helpful"),
         (MeasureVerdictFeedback.NOT_HELPFUL, "card.not_helpful"),
@@ -197,6 +227,12 @@ def render_organization(org: Organization, t: Translator, view: CatalogueView) -
     return "\n".join(lines)
 
 
+def _today(view: CatalogueView, region_code: str | None, clock: Clock) -> dt.date:
+    """The family's calendar day (their region's timezone; Moscow before they pick one)."""
+    region = view.regions.get(region_code or "")
+    return clock.now().astimezone(ZoneInfo(region.timezone if region else "Europe/Moscow")).date()
+
+
 async def share_link(bot: Bot, measure_id: str) -> str:
     me = await bot.me()
     return f"https://t.me/{me.username}?start=m-{measure_id}"
@@ -209,8 +245,10 @@ async def send_measure_card(
     view: CatalogueView,
     profile: FamilyProfile | None,
     bot: Bot,
+    today: dt.date,
 ) -> None:
-    text = render_measure(measure, t, view, profile, await share_link(bot, measure.id))
+    link = await share_link(bot, measure.id)
+    text = render_measure(measure, t, view, profile, link, today=today)
     await send_long(
         message, text, reply_markup=measure_keyboard(measure, t, view), parse_mode="HTML"
     )
@@ -225,6 +263,7 @@ async def cmd_start_measure(
     t: Translator,
     catalogue: CatalogueHolder,
     bot: Bot,
+    clock: Clock,
 ) -> None:
     await leave_dialog(state)
     measure_id = (command.args or "")[2:66]
@@ -233,7 +272,8 @@ async def cmd_start_measure(
         await message.answer(t("card.not_found"))
         return
     profile = await family_profile(viewer, session, state)
-    await send_measure_card(message, measure, t, catalogue.view, profile, bot)
+    today = _today(catalogue.view, viewer.region_code, clock)
+    await send_measure_card(message, measure, t, catalogue.view, profile, bot, today)
 
 
 async def cb_open_measure(
@@ -246,13 +286,15 @@ async def cb_open_measure(
     t: Translator,
     catalogue: CatalogueHolder,
     bot: Bot,
+    clock: Clock,
 ) -> None:
     measure = catalogue.view.measures.get(callback_data.id)
     if measure is None or not isinstance(query.message, Message):
         alert(callback_answer, t("card.not_found"))
         return
     profile = await family_profile(viewer, session, state)
-    await send_measure_card(query.message, measure, t, catalogue.view, profile, bot)
+    today = _today(catalogue.view, viewer.region_code, clock)
+    await send_measure_card(query.message, measure, t, catalogue.view, profile, bot, today)
 
 
 async def cb_open_organization(

@@ -1,5 +1,6 @@
 """Scheduled work of the manager's toolkit: broadcast progress and reports, and the monthly
-"is your entry still accurate?" question to every organisation's coordinators.
+"is your entry still accurate?" question to every organisation's coordinators, with the
+managers' reminder of measures unchecked or checked more than 180 days ago.
 
 Register both at start (bot/runner.start_jobs) with `schedule_manager_jobs(app, bot)`.
 """
@@ -91,6 +92,9 @@ async def run_monthly_verification(app: App) -> int:
     try:
         async with app.session_factory() as session:
             queued = await tools.queue_verification_questions(
+                session, app.clock, app.catalogue.view
+            )
+            queued += await tools.queue_measure_check_reminders(
                 session, app.clock, app.catalogue.view
             )
     except Exception:

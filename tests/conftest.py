@@ -75,7 +75,8 @@ async def app(db_url: str, clock: FrozenClock) -> AsyncIterator[App]:
     settings = Settings(database_url=db_url, content_dir=CONTENT, admin_ids=[900])
     application = build_app(settings, clock=clock, jobs=RecordingJobs())
     await migrate.upgrade(application.engine)
-    await load_content(application)
+    # The suite's routable organisations are the demo ones: loaded explicitly.
+    await load_content(application, with_demo=True)
     yield application
     await application.close()
 

@@ -71,6 +71,8 @@ BROKEN_CONTENT = (  # (file, text that occurs once, replacement)
     ),
     ("organizations/RU-TAM.yaml", "[tam-tambov, tam-tambovsky,", "[tam-tambov, tam-tambovskyx,"),
 )
+# A production-style database has no demo organisations: invites go to a real one.
+ORG = "tam-csp"
 DEMO_ORG = "tam-opora-demo"
 
 
@@ -162,7 +164,7 @@ def slow_jobs(workspace: Workspace) -> dict[str, Job]:
         "grant-unknown-region": Job(
             ("admin", "grant", "--telegram-id", "5", "--role", "manager", "--region", "RU-XXX")
         ),
-        "invite": Job(("admin", "invite", "--org", DEMO_ORG)),
+        "invite": Job(("admin", "invite", "--org", ORG)),
         "invite-unknown-org": Job(("admin", "invite", "--org", "no-such-org")),
     }
 
@@ -208,7 +210,10 @@ def launched(workspace: Workspace) -> Iterator[Launched]:
         (("db", "upgrade"), ["usage: python -m bot db upgrade [-h]\n"]),
         (("content",), ["check", "load"]),
         (("content", "check"), ["dir", "content directory"]),
-        (("content", "load"), ["dir", "content directory"]),
+        (
+            ("content", "load"),
+            ["dir", "content directory", "--with-demo", "fictional demo entries"],
+        ),
         (("search",), ["text", "--region", "--limit", "--json"]),
         (("match",), ["--profile", "--json", "--lang"]),
         (("admin",), ["grant", "invite"]),
@@ -426,7 +431,7 @@ def test_admin_invite_prints_a_deep_link(launched: Launched) -> None:
     )
     assert len(rows) == 1
     token, role, org, region, used_at, created_at, expires_at = rows[0]
-    assert (token, role, org, region, used_at) == (link[1], "volunteer", DEMO_ORG, "RU-TAM", None)
+    assert (token, role, org, region, used_at) == (link[1], "volunteer", ORG, "RU-TAM", None)
     assert isinstance(created_at, str) and isinstance(expires_at, str)
     lifetime = dt.datetime.fromisoformat(expires_at) - dt.datetime.fromisoformat(created_at)
     assert lifetime == dt.timedelta(days=7)
@@ -437,5 +442,41 @@ def test_admin_invite_for_an_unknown_organisation(launched: Launched) -> None:
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr_lines[-1].startswith("unknown organization 'no-such-org'; known: ")
-    assert DEMO_ORG in result.stderr_lines[-1]
+    assert ORG in result.stderr_lines[-1]
+    assert DEMO_ORG not in result.stderr_lines[-1], "no demo organisation in production"
     assert launched.rows("invite-unknown-org", "SELECT count(*) FROM invites") == [(0,)]
+
+
+def test_content_load_never_brings_demo_organisations_into_production(
+    workspace: Workspace,
+) -> None:
+    """The acceptance check of issue 12: `content load`, then `search --json`, shows no demo
+    organisation; only `content load --with-demo` (or the demo) brings them in, and a
+    production load afterwards takes them out again."""
+    query = ("search", "семейный центр помощь семьям", "--region", "RU-TAM", "--json")
+
+    def demo_hits() -> list[str]:
+        result = run_cli(workspace, "demo-load", Job(query))
+        assert result.returncode == 0, result.stderr
+        hits = json.loads(result.stdout)["results"]
+        assert hits, "the search finds something"
+        return [hit["id"] for hit in hits if hit["id"].endswith("-demo")]
+
+    loaded = run_cli(workspace, "demo-load", Job(("content", "load")))
+    assert loaded.returncode == 0, loaded.stderr
+    assert demo_hits() == []
+    with_demo = run_cli(workspace, "demo-load", Job(("content", "load", "--with-demo")))
+    assert with_demo.returncode == 0, with_demo.stderr
+    assert DEMO_ORG in demo_hits()
+    again = run_cli(workspace, "demo-load", Job(("content", "load")))
+    assert "organizations: +0 ~0 -14" in again.stdout, again.stdout
+    assert demo_hits() == []
+    active_demo = launched_rows(
+        workspace, "demo-load", "SELECT count(*) FROM organizations WHERE demo AND active"
+    )
+    assert active_demo == [(0,)]
+
+
+def launched_rows(workspace: Workspace, name: str, sql: str) -> list[tuple[object, ...]]:
+    with closing(sqlite3.connect(workspace.database(name))) as conn:
+        return conn.execute(sql).fetchall()

@@ -108,7 +108,8 @@ async def test_measure_card_has_everything_a_family_needs(chat: LocalChat) -> No
         "Документы:",
         "Как оформить:",
         "Основание:",
-        "проверено",
+        "Источники:",
+        "Сверено с официальным источником: 28 ноября 2026",
         "https://t.me/family_nav_bot?start=m-fed-unified-allowance-children",
         "Помогла ли информация?",
     ):

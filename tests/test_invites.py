@@ -17,7 +17,7 @@ from db import models
 from db.enums import Role
 
 ORG = "tam-opora-demo"
-ORG_NAME = 'АНО «Тамбовский семейный центр "Опора"» (demo)'
+ORG_NAME = 'АНО «Тамбовский семейный центр "Опора"» (демо)'
 ORG_NAME_EN = 'Tambov Family Centre "Opora" (demo)'
 JOINED_RU = (
     f"Добро пожаловать в команду «{ORG_NAME}»! Ваша роль: волонтёр. "

@@ -198,7 +198,7 @@ async def pristine_catalogue(app: App) -> AsyncIterator[None]:
         for link in (models.OrganizationNeed, models.OrganizationMunicipality):
             await conn.execute(delete(link).where(link.organization_id.not_in(orgs)))
         await conn.execute(delete(models.Organization).where(models.Organization.id.not_in(orgs)))
-    await load_content(app)
+    await load_content(app, with_demo=True)
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -425,7 +425,7 @@ async def test_a_spreadsheet_with_wrong_rows_changes_nothing_and_a_correct_one_i
     put(orgs, o_rows["tam-raduga-demo"], "municipalities", "mos-balashikha")
     put(orgs, o_rows["tam-raduga-demo"], "capacity", "много")
     put(orgs, o_rows["tam-csp"], "region", MOS)
-    put(measures, m_rows[m_ids[0]], "verified_on", dt.date(2031, 1, 1))
+    put(measures, m_rows[m_ids[0]], "checked_on", dt.date(2031, 1, 1))
     put(measures, m_rows[m_ids[1]], "apply_url", "не ссылка")
     put(measures, m_rows[m_ids[2]], "title", None)
     put(measures, m_rows[m_ids[3]], "level", "federal")
@@ -446,7 +446,7 @@ async def test_a_spreadsheet_with_wrong_rows_changes_nothing_and_a_correct_one_i
         user_id=None,
     )
     assert {(p.sheet, p.row, p.column, p.code) for p in result.problems} == {
-        ("measures", m_rows[m_ids[0]], "verified_on", "future_date"),
+        ("measures", m_rows[m_ids[0]], "checked_on", "future_date"),
         ("measures", m_rows[m_ids[1]], "apply_url", "url_parsing"),
         ("measures", m_rows[m_ids[2]], "title", "missing"),
         ("measures", m_rows[m_ids[3]], "level", "federal_level"),
@@ -1009,7 +1009,8 @@ async def test_monthly_question_yes_updates_verified_on_and_no_tells_the_manager
     olga = await staff(app, mchat, 7501, "tam-opora-demo", Role.COORDINATOR)
     pavel = await staff(app, mchat, 7502, "tam-raduga-demo", Role.COORDINATOR)
     vera = await staff(app, mchat, 7503, "tam-opora-demo", Role.VOLUNTEER)
-    assert await run_monthly_verification(app) == 2
+    # Two coordinators, and Irina's reminder of the region's measures to check.
+    assert await run_monthly_verification(app) == 3
     await worker(app, mchat, per_chat=0).drain()
     assert olga.last_text.startswith("🗓 Ежемесячная проверка")
     assert not vera.messages

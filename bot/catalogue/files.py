@@ -48,6 +48,16 @@ class Catalogue:
     organizations: list[Organization] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
 
+    def without_demo(self) -> Catalogue:
+        """The catalogue a production database gets: no entry marked `demo: true`."""
+        return Catalogue(
+            regions=self.regions,
+            needs=self.needs,
+            measures=[m for m in self.measures if not m.demo],
+            organizations=[o for o in self.organizations if not o.demo],
+            problems=self.problems,
+        )
+
 
 def _entry_id(data: Any, list_key: str, loc: tuple[int | str, ...]) -> tuple[str, str]:
     """Turn a pydantic error location into (entry id, dotted field path)."""
@@ -184,10 +194,12 @@ def _cross_check(
             yield Problem(file, m.id, "organization", "an NGO measure names its organization")
         if m.organization is not None and m.organization not in org_ids:
             yield Problem(file, m.id, "organization", f"unknown organization {m.organization!r}")
+        elif m.organization is not None and org_ids[m.organization].demo and not m.demo:
+            yield Problem(file, m.id, "organization", "a real measure names a demo organization")
         for need in m.needs if needs_known else ():
             if need not in need_ids:
                 yield Problem(file, m.id, "needs", f"unknown need {need!r}")
-        yield from _check_dates(file, m.id, m.verified_on, m.amount.as_of, today)
+        yield from _check_dates(file, m, today)
         rules = m.eligibility.rules
         if (
             rules.child_age_min is not None
@@ -215,10 +227,13 @@ def _cross_check(
             yield Problem(file, o.id, "verified_on", "is in the future")
 
 
-def _check_dates(
-    file: str, entry: str, verified_on: dt.date, as_of: dt.date, today: dt.date
-) -> Iterable[Problem]:
-    if verified_on > today:
-        yield Problem(file, entry, "verified_on", "is in the future")
-    if as_of > today + dt.timedelta(days=366):
-        yield Problem(file, entry, "amount.as_of", "is more than a year ahead")
+def _check_dates(file: str, m: Measure, today: dt.date) -> Iterable[Problem]:
+    if m.checked_on is not None and m.checked_on > today:
+        yield Problem(file, m.id, "checked_on", "is in the future")
+    if m.source_date is not None and m.source_date > today:
+        yield Problem(file, m.id, "source_date", "is in the future")
+    for i, source in enumerate(m.more_sources):
+        if source.source_date is not None and source.source_date > today:
+            yield Problem(file, m.id, f"more_sources.{i}.source_date", "is in the future")
+    if m.amount.as_of > today + dt.timedelta(days=366):
+        yield Problem(file, m.id, "amount.as_of", "is more than a year ahead")

@@ -56,8 +56,16 @@ class Row:
     position: int | None = None
 
 
-async def load_catalogue(session: AsyncSession, catalogue: Catalogue) -> LoadReport:
-    """Write `catalogue` to the DB. The caller commits; a second run changes nothing."""
+async def load_catalogue(
+    session: AsyncSession, catalogue: Catalogue, *, with_demo: bool = False
+) -> LoadReport:
+    """Write `catalogue` to the DB. The caller commits; a second run changes nothing.
+
+    Entries marked `demo: true` are fictional: they are written only `with_demo` (the terminal
+    demo, tests); otherwise they are left out, so demo rows already in the DB are deactivated.
+    """
+    if not with_demo:
+        catalogue = catalogue.without_demo()
     report = LoadReport()
     await _upsert(
         session, report, "regions", models.Region, models.Region.code, region_rows(catalogue)
@@ -175,7 +183,8 @@ def measure_rows(cat: Catalogue) -> list[Row]:
                 "level": m.level.value,
                 "region_code": m.region,
                 "title": m.title,
-                "verified_on": m.verified_on,
+                "source_date": m.source_date,
+                "checked_on": m.checked_on,
                 "data": _dump(m),
             },
             {models.MeasureNeed: [{"need_id": n} for n in dict.fromkeys(m.needs)]},

@@ -7,7 +7,15 @@ from enum import StrEnum
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{1,62}$")]
 RegionCode = Annotated[str, StringConstraints(pattern=r"^RU-[A-Z]{2,3}$")]
@@ -39,6 +47,19 @@ class Channel(StrEnum):
     EMPLOYMENT_CENTER = "employment_center"
     ORGANIZATION = "organization"
     PHONE = "phone"
+
+
+class SourceKind(StrEnum):
+    """What a source is, so a card can name it truthfully (PRODUCT.md §5)."""
+
+    ACT = "act"  # the text of a law, decree or order (incl. legal databases quoting it)
+    OFFICIAL = "official"  # a page of a state body, the СФР, an МФЦ or a prosecutor's office
+    PRESS = "press"  # a news outlet, even one quoting an official body
+    OTHER = "other"  # anything else: blogs, aggregators, an organisation's own site
+
+
+# A measure checked longer ago than this is stale: the card warns, the digest lists it.
+STALE_AFTER = dt.timedelta(days=180)
 
 
 class OrgKind(StrEnum):
@@ -168,7 +189,22 @@ class HowToApply(Strict):
     steps_en: list[Text] = Field(min_length=1)
 
 
+class Source(Strict):
+    url: HttpUrl
+    kind: SourceKind = SourceKind.OTHER
+    # Publication date of the source; None when the source carries none.
+    source_date: dt.date | None = None
+
+
 class Measure(Strict):
+    """A support measure.
+
+    Provenance: `source_url` with its `source_kind` and `source_date` is the main source,
+    `more_sources` any others. `checked_on` is the day someone compared the entry with an
+    official source; None means nobody has. Older files had `verified_on`, which always held
+    the main source's publication date, so it is read as `source_date` (never as a check).
+    """
+
     id: Slug
     title: Text
     title_en: Text
@@ -188,11 +224,46 @@ class Measure(Strict):
     apply_url: HttpUrl
     legal_basis: Text
     source_url: HttpUrl
-    verified_on: dt.date
+    source_kind: SourceKind = SourceKind.OTHER
+    source_date: dt.date | None = None
+    checked_on: dt.date | None = None
+    more_sources: list[Source] = []
     # Shown on the card when a fact is unconfirmed or sources conflict.
     caution: Text | None = None
     caution_en: Text | None = None
     demo: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_verified_on(cls, data: object) -> object:
+        if isinstance(data, dict) and "verified_on" in data:
+            data = dict(data)
+            verified_on = data.pop("verified_on")
+            if data.get("source_date") is None:
+                data["source_date"] = verified_on
+        return data
+
+    @property
+    def sources(self) -> list[Source]:
+        main = Source(url=self.source_url, kind=self.source_kind, source_date=self.source_date)
+        return [main, *self.more_sources]
+
+    def check_state(self, today: dt.date) -> CheckState:
+        """Unchecked, stale (checked more than STALE_AFTER before `today`) or fresh.
+
+        A check dated after `today` had not happened yet on that day (a past week's digest).
+        """
+        if self.checked_on is None or self.checked_on > today:
+            return CheckState.UNCHECKED
+        if self.checked_on < today - STALE_AFTER:
+            return CheckState.STALE
+        return CheckState.FRESH
+
+
+class CheckState(StrEnum):
+    FRESH = "fresh"
+    STALE = "stale"
+    UNCHECKED = "unchecked"
 
 
 class MeasuresFile(Strict):

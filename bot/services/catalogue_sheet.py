@@ -112,7 +112,10 @@ MEASURE_COLUMNS = (
     Column("apply_url", ("apply_url",)),
     Column("legal_basis", ("legal_basis",)),
     Column("source_url", ("source_url",)),
-    Column("verified_on", ("verified_on",), "date"),
+    Column("source_kind", ("source_kind",)),
+    Column("source_date", ("source_date",), "date"),
+    Column("checked_on", ("checked_on",), "date"),
+    Column("more_sources", ("more_sources",), "json"),
     Column("caution", ("caution",)),
     Column("caution_en", ("caution_en",)),
     Column("demo", ("demo",), "bool"),
@@ -214,7 +217,7 @@ def _get(data: dict[str, Any], path: tuple[str, ...]) -> Any:
 
 
 def _empty_rules(value: Any) -> bool:
-    return value in (None, {}, {"any_of": []})
+    return value in (None, {}, [], {"any_of": []})
 
 
 def cell_value(column: Column, entry: Entry) -> Any:
@@ -370,6 +373,11 @@ def read_workbook(data: bytes) -> RawFile:
     return raw
 
 
+# Columns of older exports, read under their current name: a measure's `verified_on` always
+# held its source's publication date.
+LEGACY_HEADERS = {MEASURES: {"verified_on": "source_date"}}
+
+
 def _read_sheet(kind: str, rows: Iterator[tuple[Any, ...]], raw: RawFile) -> None:
     known = {c.header: c for c in COLUMNS[kind]}
     header_row = next(rows, None)
@@ -379,6 +387,7 @@ def _read_sheet(kind: str, rows: Iterator[tuple[Any, ...]], raw: RawFile) -> Non
             headers.append(None)
             continue
         name = str(value).strip().lower()
+        name = LEGACY_HEADERS.get(kind, {}).get(name, name)
         letter = _letter(index)
         if name not in known:
             raw.problems.append(
@@ -886,15 +895,12 @@ class _Validator:
                 value=region,
                 region=self.ctx.region,
             )
-        verified = check.date("verified_on")
-        if verified is not None and verified > self.ctx.today:
-            self._add(
-                check,
-                ("verified_on",),
-                "future_date",
-                "is in the future",
-                value=verified.isoformat(),
-            )
+        for date_field in ("verified_on", "source_date", "checked_on"):
+            day = check.date(date_field)
+            if day is not None and day > self.ctx.today:
+                self._add(
+                    check, (date_field,), "future_date", "is in the future", value=day.isoformat()
+                )
 
     def _check_needs(self, check: _Check, field: str) -> None:
         needs = check.texts(field) if field == "needs" else [check.text(field)]

@@ -34,11 +34,11 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
+from bot.catalogue import schema
 from bot.services.catalogue import CatalogueView
 from db import models
 from db.enums import OPEN_STATUSES, EventAction, FeedbackKind, ReasonCode, ReferralStatus
 
-STALE_AFTER = dt.timedelta(days=180)
 # Municipality counts under this are shown as "<3": a handful of requests from a small place
 # could point at a family.
 SMALL_COUNT = 3
@@ -515,8 +515,12 @@ async def _unhelpful_measures(session: AsyncSession, sl: Slice) -> list[dict[str
 
 
 def _stale_measures(view: CatalogueView, region_code: str, week_end: dt.date) -> list[str]:
-    cutoff = week_end - STALE_AFTER
-    return sorted(m.id for m in view.measures_for_region(region_code) if m.verified_on < cutoff)
+    """Measures nobody compared with an official source, or did more than 180 days ago."""
+    return sorted(
+        m.id
+        for m in view.measures_for_region(region_code)
+        if m.check_state(week_end) is not schema.CheckState.FRESH
+    )
 
 
 async def _overdue(

@@ -581,7 +581,7 @@ def render_xlsx(
         sheet.row(
             measure_id,
             names.measure(measure_id),
-            measure.verified_on if measure is not None else None,
+            measure.checked_on if measure is not None else None,
         )
     sheet.gap()
     sheet.header(t("digest.xlsx.unhelpful"), t("digest.xlsx.measure"), t("digest.xlsx.count"))

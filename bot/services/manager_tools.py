@@ -35,6 +35,9 @@ LOAD_STATUSES = (ReferralStatus.OFFERED, ReferralStatus.ACCEPTED, ReferralStatus
 CONTACT_FIELDS = ("phone", "email", "website", "address", "hours")
 VERIFY_ASK = "manager_tools.verify_ask"
 VERIFY_OUTDATED = "manager_tools.verify_outdated"
+MEASURES_CHECK = "manager_tools.measures_check"
+# How many measure ids the monthly reminder names; the digest's XLSX has the full list.
+MEASURES_CHECK_LISTED = 15
 
 
 # --- access --------------------------------------------------------------------------------
@@ -550,6 +553,49 @@ async def queue_verification_questions(
                     "organization": org.id,
                     "name": org.name if user.language == "ru" else org.name_en,
                     "verified_on": org.verified_on.isoformat(),
+                },
+            )
+            queued += 1
+    await session.commit()
+    return queued
+
+
+async def queue_measure_check_reminders(
+    session: AsyncSession, clock: Clock, view: CatalogueView
+) -> int:
+    """Tell each region's managers which of its measures nobody has compared with an official
+    source, or did more than 180 days ago (`checked_on`, as the digest's stale list).
+
+    Only the region's own measures: those are what its managers edit (/export, /import);
+    federal ones are kept in the content files.
+    """
+    queued = 0
+    for code in sorted(view.regions):
+        today = region_today(view, code, clock)
+        own = (m for m in view.measures_for_region(code) if m.region == code)
+        states = {m.id: m.check_state(today) for m in own}
+        unchecked = sorted(i for i, s in states.items() if s is schema.CheckState.UNCHECKED)
+        stale = sorted(i for i, s in states.items() if s is schema.CheckState.STALE)
+        if not unchecked and not stale:
+            continue
+        due = stale + unchecked
+        listed = ", ".join(due[:MEASURES_CHECK_LISTED])
+        if len(due) > MEASURES_CHECK_LISTED:
+            listed += ", …"
+        for manager in await region_managers(session, code):
+            if manager.unreachable:
+                continue
+            outbox.notify(
+                session,
+                clock,
+                chat_id=manager.telegram_id,
+                lang=manager.language,
+                kind=MEASURES_CHECK,
+                params={
+                    "region": code,
+                    "unchecked": len(unchecked),
+                    "stale": len(stale),
+                    "measures": listed,
                 },
             )
             queued += 1

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from sqlalchemy import func, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.catalogue.schema import OrgKind
 from bot.clock import Clock
 from bot.services import outbox
 from bot.services.catalogue import CatalogueView
@@ -396,7 +397,19 @@ async def _route(
         referral.sla_due_at = None
         referral.updated_at = now
         _event(session, ctx, referral, EventAction.UNROUTED, from_status=previous, actor=actor)
-        _tell(session, ctx, [family], "family.unrouted", referral)
+        contacts = official_contacts(ctx, referral, family.language if family else "ru")
+        if contacts:
+            _tell(
+                session,
+                ctx,
+                [family],
+                "family.unrouted_contacts",
+                referral,
+                need=referral.need_id,
+                contacts=contacts,
+            )
+        else:
+            _tell(session, ctx, [family], "family.unrouted", referral)
         mun = ctx.view.municipality(referral.municipality_id)
         _tell(
             session,
@@ -418,6 +431,26 @@ async def _route(
         referral,
         organization=_org_name(ctx, org_id, family.language if family else "ru"),
     )
+
+
+def official_contacts(ctx: Context, referral: models.Referral, lang: str) -> str:
+    """Where a family can turn when no cluster organisation can take its request: the region's
+    state bodies in the catalogue (those serving the need first), one line each with contacts.
+    """
+    state = [
+        org
+        for org in ctx.view.organizations_for_region(referral.region_code)
+        if org.kind is OrgKind.STATE
+        and not org.demo
+        and (org.contacts.phone or org.contacts.website)
+    ]
+    serving = [org for org in state if referral.need_id in org.needs]
+    lines = []
+    for org in serving or state:
+        parts = [org.contacts.phone, str(org.contacts.website) if org.contacts.website else None]
+        name = org.name if lang == "ru" else org.name_en
+        lines.append(f"• {name}: " + ", ".join(p for p in parts if p))
+    return "\n".join(lines)
 
 
 async def _offer(

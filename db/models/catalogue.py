@@ -55,7 +55,10 @@ class Measure(Base):
     level: Mapped[str] = mapped_column(String(16))
     region_code: Mapped[str | None] = mapped_column(ForeignKey("regions.code"), index=True)
     title: Mapped[str] = mapped_column(String(300))
-    verified_on: Mapped[dt.date] = mapped_column(Date)
+    # Publication date of the main source, and the day the entry was last compared with an
+    # official source (None: never); `data` has the sources themselves.
+    source_date: Mapped[dt.date | None] = mapped_column(Date)
+    checked_on: Mapped[dt.date | None] = mapped_column(Date)
     position: Mapped[int] = mapped_column(Integer, default=0)
     data: Mapped[dict[str, Any]]
     content_hash: Mapped[str] = mapped_column(String(64))
