@@ -767,6 +767,8 @@ def _describe(rule: ChildRule, t: Translator) -> str:
     high = rule.age_under
     if rule.age_max_incl is not None:
         parts.append(t("screener.child.age_max_incl", max=_age(rule.age_max_incl, t, True)))
+    if rule.age_at_most is not None:
+        parts.append(t("screener.child.age_at_most", max=_age(rule.age_at_most, t, True)))
     if rule.age_min is not None and high is not None:
         parts.append(_age_range({"min": rule.age_min, "max": high}, t))
     elif high is not None:
