@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from enum import StrEnum
 from html import escape
 
@@ -76,6 +77,7 @@ def render_measure(
     view: CatalogueView,
     profile: FamilyProfile | None,
     share_link: str,
+    today: dt.date | None = None,
 ) -> str:
     ru = t.lang == "ru"
     lines = [f"<b>{escape(measure.title if ru else measure.title_en)}</b>"]
@@ -93,7 +95,7 @@ def render_measure(
         region = view.regions.get(profile.region or "")
         if region is not None:
             minimum = region.subsistence_minimum
-        verdict = evaluate(measure, profile, minimum)
+        verdict = evaluate(measure, profile, minimum, today)
         lines.append("")
         lines.append(t("card.verdict", label=f"<b>{render_verdict(verdict.verdict, t)}</b>"))
         lines.extend(f"• {escape(render_reason(r, t))}" for r in verdict.reasons)
@@ -209,8 +211,10 @@ async def send_measure_card(
     view: CatalogueView,
     profile: FamilyProfile | None,
     bot: Bot,
+    today: dt.date | None = None,
 ) -> None:
-    text = render_measure(measure, t, view, profile, await share_link(bot, measure.id))
+    link = await share_link(bot, measure.id)
+    text = render_measure(measure, t, view, profile, link, today)
     await send_long(
         message, text, reply_markup=measure_keyboard(measure, t, view), parse_mode="HTML"
     )
@@ -225,6 +229,7 @@ async def cmd_start_measure(
     t: Translator,
     catalogue: CatalogueHolder,
     bot: Bot,
+    clock: Clock,
 ) -> None:
     await leave_dialog(state)
     measure_id = (command.args or "")[2:66]
@@ -233,7 +238,8 @@ async def cmd_start_measure(
         await message.answer(t("card.not_found"))
         return
     profile = await family_profile(viewer, session, state)
-    await send_measure_card(message, measure, t, catalogue.view, profile, bot)
+    today = clock.now().date()
+    await send_measure_card(message, measure, t, catalogue.view, profile, bot, today)
 
 
 async def cb_open_measure(
@@ -246,13 +252,15 @@ async def cb_open_measure(
     t: Translator,
     catalogue: CatalogueHolder,
     bot: Bot,
+    clock: Clock,
 ) -> None:
     measure = catalogue.view.measures.get(callback_data.id)
     if measure is None or not isinstance(query.message, Message):
         alert(callback_answer, t("card.not_found"))
         return
     profile = await family_profile(viewer, session, state)
-    await send_measure_card(query.message, measure, t, catalogue.view, profile, bot)
+    today = clock.now().date()
+    await send_measure_card(query.message, measure, t, catalogue.view, profile, bot, today)
 
 
 async def cb_open_organization(

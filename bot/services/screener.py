@@ -230,6 +230,24 @@ def _born(child: Child, ref: dt.date) -> _Born:
     return None
 
 
+def child_ages(data: Mapping[str, Any], today: dt.date | None = None) -> list[float]:
+    """Rough ages (years, the middle of what is known) of a saved profile's children, for
+    targeting announcements; children without any age are left out."""
+    try:
+        profile = FamilyProfile.model_validate(data)
+    except ValueError:
+        return []
+    day = today or dt.datetime.now(dt.UTC).date()
+    ref = profile.as_of or day
+    ages = []
+    for child in profile.children or []:
+        window = _born(child, ref)
+        if window is not None:
+            middle = window[0] + (window[1] - window[0]) / 2
+            ages.append(max((day - middle).days, 0) / 365.25)
+    return ages
+
+
 @dataclass(frozen=True)
 class _Family:
     """The profile as it stands on the evaluation day."""
