@@ -343,6 +343,12 @@ class Measure(Strict):
     caution_en: Text | None = None
     demo: bool = False
 
+    @model_validator(mode="after")
+    def _unconfirmed_says_so(self) -> Measure:
+        if self.eligibility.rules.unconfirmed and not (self.caution and self.caution_en):
+            raise ValueError("rules marked unconfirmed need a caution (ru and en) on the card")
+        return self
+
 
 class MeasuresFile(Strict):
     measures: list[Measure] = Field(min_length=1)
