@@ -48,6 +48,7 @@ def make_measure(
     region: str | None = None,
     needs: tuple[str, ...] = ("money",),
 ) -> Measure:
+    unconfirmed = bool(rules and rules.get("unconfirmed"))
     return Measure.model_validate(
         {
             "id": measure_id,
@@ -71,6 +72,7 @@ def make_measure(
             "legal_basis": "закон",
             "source_url": "https://sfr.gov.ru/",
             "verified_on": "2025-01-01",
+            **({"caution": "Не подтверждено", "caution_en": "Unconfirmed"} if unconfirmed else {}),
         }
     )
 
@@ -597,6 +599,17 @@ def test_empty_profile_gives_maybe_for_every_measure_never_omits(ru: Translator)
 
 
 def test_rule_language_rejects_typos_and_empty_windows() -> None:
+    with pytest.raises(ValidationError, match="need a caution"):
+        Measure.model_validate(
+            {
+                **make_measure("m-x").model_dump(),
+                "eligibility": {
+                    "explanation": "Условия",
+                    "explanation_en": "Conditions",
+                    "rules": {"unconfirmed": True},
+                },
+            }
+        )
     with pytest.raises(ValidationError):
         Conditions.model_validate({"child": {"age_undr": 3}})
     with pytest.raises(ValidationError):
