@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import json
 import logging
 import sys
@@ -23,6 +24,13 @@ Then put it in .env (BOT_TOKEN=123456:ABC...) or the environment and run again.
 
 To try the bot right now without Telegram: python -m bot demo
 """
+
+
+def _iso_date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {text!r}") from None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -84,6 +92,12 @@ def _parser() -> argparse.ArgumentParser:
         description="screener verdicts for a family profile",
     )
     match.add_argument("--profile", required=True, type=Path, help="JSON file (PRODUCT.md §4)")
+    match.add_argument(
+        "--date",
+        type=_iso_date,
+        help="evaluation day YYYY-MM-DD: ages and pregnancy weeks are counted on it "
+        "(default: today)",
+    )
     match.add_argument("--json", action="store_true")
     match.add_argument("--lang", choices=("ru", "en"), default="ru")
 

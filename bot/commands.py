@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import logging
 import sys
@@ -16,7 +17,15 @@ from bot.catalogue.files import read_catalogue
 from bot.cli import NO_TOKEN, print_json
 from bot.config import Settings
 from bot.services import people
-from bot.services.screener import FamilyProfile, group_by_need, match_json, render_reason, screen
+from bot.services.catalogue import CatalogueView
+from bot.services.screener import (
+    FamilyProfile,
+    MeasureVerdict,
+    group_by_need,
+    match_json,
+    render_reason,
+    screen,
+)
 from bot.texts import Texts
 from db import migrate, models
 from db.enums import Role
@@ -128,6 +137,13 @@ async def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def match_verdicts(
+    view: CatalogueView, profile: FamilyProfile, today: dt.date
+) -> list[MeasureVerdict]:
+    """`match`: the family's verdicts on `today` for federal and its region's measures."""
+    return screen(view.measures.values(), profile, view.regions, today)
+
+
 async def cmd_match(args: argparse.Namespace, settings: Settings) -> int:
     try:
         profile = FamilyProfile.model_validate(
@@ -152,7 +168,8 @@ async def cmd_match(args: argparse.Namespace, settings: Settings) -> int:
         if profile.region is not None and profile.region not in view.regions:
             print(f"unknown region {profile.region!r}", file=sys.stderr)
             return 2
-        verdicts = screen(view.measures.values(), profile, view.regions)
+        today = args.date or app.clock.now().date()
+        verdicts = match_verdicts(view, profile, today)
         t = app.texts.get(args.lang)
     finally:
         await app.close()

@@ -101,7 +101,7 @@ def render_measure(
         region = view.regions.get(profile.region or "")
         if region is not None:
             minimum = region.subsistence_minimum
-        verdict = evaluate(measure, profile, minimum)
+        verdict = evaluate(measure, profile, minimum, today)
         lines.append("")
         lines.append(t("card.verdict", label=f"<b>{render_verdict(verdict.verdict, t)}</b>"))
         lines.extend(f"• {escape(render_reason(r, t))}" for r in verdict.reasons)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from dataclasses import dataclass
 from html import escape
 from typing import Any
@@ -55,10 +57,11 @@ class Option:
 
 
 YES_NO = (Option("find.answer_yes", True), Option("find.answer_no", False))
-CHILD_AGES = tuple(
-    Option(f"find.option.age_{i}", age)
-    for i, age in enumerate((0.5, 1.2, 2.0, 5.0, 12.0, 17.5, 20.0, 25.0), 1)
-)
+# Age buttons are ranges, kept as ranges (never a point inside them) and dated by the
+# profile's as_of, so they move with time; 18–23 «учится» also says full-time study.
+AGE_RANGES: tuple[dict[str, Any], ...] = tuple(discovery.OLD_AGE_POINTS.values())
+CHILD_AGES = tuple(Option(f"find.option.age_{i}", age) for i, age in enumerate(AGE_RANGES, 1))
+BIRTH_YEAR = re.compile(r"(?:(0?[1-9]|1[0-2])[./-])?((?:19|20)\d\d)")
 OPTIONS: dict[str, tuple[Option, ...]] = {
     "pregnant": YES_NO,
     "pregnancy_weeks": tuple(
@@ -124,7 +127,16 @@ def next_step(answers: dict[str, Any], region: str | None) -> str | None:
     return None
 
 
-def to_profile(answers: dict[str, Any], region: str | None) -> FamilyProfile:
+def child_answer(value: Any) -> dict[str, Any]:
+    """A stored child answer as Child fields: a range, a birth year/month or a typed age."""
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, int | float):
+        return dict(discovery.OLD_AGE_POINTS.get(float(value), {"age_years": value}))
+    return {}
+
+
+def to_profile(answers: dict[str, Any], region: str | None, today: dt.date) -> FamilyProfile:
     children: list[Child] | None = None
     count = answers.get("children_count")
     if count is not None:
@@ -136,9 +148,12 @@ def to_profile(answers: dict[str, Any], region: str | None) -> FamilyProfile:
             child_disabled = (
                 (i == 0) if disabled is True else (False if disabled is False else None)
             )
-            children.append(Child(age_years=age, disabled=child_disabled))
+            children.append(Child(**child_answer(age), disabled=child_disabled))
+    as_of = answers.get("_as_of")
     return FamilyProfile(
         region=region,
+        # Ranges, ages and weeks hold on the day they were given; saved answers keep theirs.
+        as_of=dt.date.fromisoformat(as_of) if isinstance(as_of, str) else today,
         children=children,
         pregnant=answers.get("pregnant"),
         pregnancy_weeks=answers.get("pregnancy_weeks"),
@@ -169,15 +184,37 @@ def from_profile(profile: FamilyProfile) -> dict[str, Any]:
         }.items()
         if value is not None
     }
+    if profile.as_of is not None:
+        answers["_as_of"] = profile.as_of.isoformat()
     if profile.children is not None:
         answers["children_count"] = len(profile.children)
         for i, child in enumerate(profile.children[:MAX_CHILDREN_ASKED]):
-            if child.age_years is not None:
-                answers[f"child_age_{i}"] = child.age_years
+            fields = child.model_dump(exclude_none=True, exclude={"disabled"})
+            if fields:
+                answers[f"child_age_{i}"] = fields
         flags = [c.disabled for c in profile.children if c.disabled is not None]
         if flags:
             answers["disabled_child"] = any(flags)
     return answers
+
+
+def _typed_child(text: str) -> dict[str, Any] | None:
+    """A typed child answer: a birth year ("2019"), month ("03.2019") or an age ("5")."""
+    match = BIRTH_YEAR.fullmatch(text)
+    if match is not None:
+        month, year = match.groups()
+        return {"birth_date": f"{year}-{int(month):02d}" if month else year}
+    try:
+        age = float(text[:6])
+    except ValueError:
+        return None
+    return {"age_years": age} if 0 <= age <= 25 else None
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, dict):
+        return str(value.get("birth_date", value.get("age_years", "")))
+    return str(value)
 
 
 def _money(value: float) -> str:
@@ -408,13 +445,13 @@ async def msg_typed_answer(
         number = -1.0
     if step == "income" and 0 <= number <= 10_000_000:
         value: Any = round(number)
-    elif step is not None and step.startswith("child_age_") and 0 <= number <= 25:
-        value = number
+    elif step is not None and step.startswith("child_age_") and (typed := _typed_child(text)):
+        value = typed
     else:
         await message.answer(t("find.bad_number"))
         return
     await message.answer(
-        t("find.typed_answer", value=escape(_money(value) if step == "income" else str(value)))
+        t("find.typed_answer", value=escape(_money(value) if step == "income" else _shown(value)))
     )
     await _record(state, step, value)
     await _ask_next(message, viewer, session, state, t, catalogue, clock)
@@ -432,8 +469,8 @@ async def _show_results(
 ) -> None:
     view = catalogue.view
     region = await _region_of(viewer, answers)
-    profile = to_profile(answers, region)
-    verdicts = screen(view.measures.values(), profile, view.regions)
+    profile = to_profile(answers, region, clock.now().date())
+    verdicts = screen(view.measures.values(), profile, view.regions, clock.now().date())
     fitting = [v for v in verdicts if v.verdict is not Verdict.NOT_ELIGIBLE]
     await state.set_state(None)
     await state.update_data({ANSWERS: None, SESSION_PROFILE: profile.model_dump(mode="json")})
@@ -503,6 +540,7 @@ async def cb_why_not(
     query: CallbackQuery,
     callback_answer: CallbackAnswer,
     state: FSMContext,
+    clock: Clock,
     t: Translator,
     catalogue: CatalogueHolder,
 ) -> None:
@@ -514,7 +552,7 @@ async def cb_why_not(
     profile = FamilyProfile.model_validate(data)
     rejected = [
         v
-        for v in screen(view.measures.values(), profile, view.regions)
+        for v in screen(view.measures.values(), profile, view.regions, clock.now().date())
         if v.verdict is Verdict.NOT_ELIGIBLE
     ]
     lines = [t("find.why_not_title"), ""]

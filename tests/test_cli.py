@@ -155,7 +155,7 @@ def slow_jobs(workspace: Workspace) -> dict[str, Job]:
         "content-check-broken": Job(("content", "check", str(broken))),
         "run-without-token": Job(("run",)),
         "search": Job(("search", "маткапитал", "--json")),
-        "match": Job(("match", "--profile", str(profile), "--json")),
+        "match": Job(("match", "--profile", str(profile), "--date", "2026-12-07", "--json")),
         "match-bad-json": Job(("match", "--profile", str(workspace.file("bad.json")))),
         "match-unknown-key": Job(("match", "--profile", str(workspace.file("unknown-key.json")))),
         "grant": Job(
@@ -215,7 +215,7 @@ def launched(workspace: Workspace) -> Iterator[Launched]:
             ["dir", "content directory", "--with-demo", "fictional demo entries"],
         ),
         (("search",), ["text", "--region", "--limit", "--json"]),
-        (("match",), ["--profile", "--json", "--lang"]),
+        (("match",), ["--profile", "--date", "--json", "--lang"]),
         (("admin",), ["grant", "invite"]),
         (("admin", "grant"), ["--telegram-id", "--role", "{manager,admin}", "--region"]),
         (("admin", "invite"), ["--org", "--role", "{volunteer,coordinator}"]),
@@ -363,6 +363,7 @@ def test_match_json_for_the_example_profile(launched: Launched) -> None:
         "verdict": "eligible",
         "reasons": [
             "вы ждёте ребёнка",
+            "срок беременности 14 недель — нужно от 12 недель",
             "доход 14\u202f000\xa0₽ на человека — ниже порога 15\u202f719\xa0₽",
             "вы гражданин России",
         ],

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.local_chat import ChatUser, LocalChat
+from bot.services import discovery
 from db import models
 
 
@@ -128,7 +131,8 @@ async def test_deep_link_opens_a_card_with_a_personal_verdict(chat: LocalChat) -
     replies = await anna.send("/start m-fed-matcap-monthly")
     card = replies[-1].text
     assert "Скорее всего положено" in card or "Возможно" in card
-    assert "ребёнку 2 года" in card
+    assert "есть ребёнок до 3 лет" in card
+    assert "2 года" not in card, "a range answer is never told back as a point"
     await anna.send("/start m-no-such-measure")
     assert "нет в каталоге" in anna.last_text
 
@@ -203,7 +207,10 @@ async def test_screener_skips_everything_and_still_explains(chat: LocalChat) -> 
         await anna.click("Пропустить")
     text = anna.last_text
     assert "❓" in text, "unknown answers mean 'maybe', never a silent omission"
-    assert "доход не указан" in text or "не указан" in text
+    maybe_lines = [line for line in text.splitlines() if line.startswith("❓")]
+    assert maybe_lines and all(line.endswith(("?", ":")) or "?" in line for line in maybe_lines), (
+        "a maybe names the missing fact as a question the family can answer"
+    )
 
 
 async def test_screener_why_not_lists_reasons(chat: LocalChat) -> None:
@@ -239,3 +246,31 @@ async def test_screener_accepts_typed_income(chat: LocalChat) -> None:
     assert "Не понял сумму" in anna.last_text
     await anna.send("12 500 ₽")
     assert anna.messages[-2].text == "Понял: 12\u202f500."
+
+
+async def test_child_birth_month_typed_in_the_screener_does_not_go_stale(
+    chat: LocalChat,
+) -> None:
+    anna = await anonymous_in(chat, 312, "Тамбовская область")
+    await anna.send("/find")
+    await anna.click("Нет")  # pregnant
+    await anna.click("1")  # children
+    replies = await anna.send("03.2025")
+    assert "Понял: 2025-03." in replies[0].text
+    await anna.click("Хватит, покажите результат")
+    replies = await anna.send("/start m-fed-matcap-monthly")
+    assert "есть ребёнок до 3 лет" in replies[-1].text
+
+
+def test_profiles_saved_before_dates_keep_their_meaning() -> None:
+    old = {
+        "children": [{"age_years": 1.2, "disabled": False}, {"age_years": 4}],
+        "pregnancy_weeks": 8,
+    }
+    dated = discovery.dated_profile(old, dt.date(2026, 6, 1))
+    assert dated == {
+        "children": [{"disabled": False, "age_range": [1, 1.5]}, {"age_years": 4}],
+        "pregnancy_weeks": 8,
+        "as_of": "2026-06-01",
+    }
+    assert discovery.dated_profile(dated, dt.date(2026, 12, 1)) == dated

@@ -22,6 +22,7 @@ from bot.catalogue.schema import (
     OrganizationsFile,
     Region,
     RegionsFile,
+    rule_problems,
 )
 
 FileModel = TypeVar("FileModel", bound=BaseModel)
@@ -200,13 +201,8 @@ def _cross_check(
             if need not in need_ids:
                 yield Problem(file, m.id, "needs", f"unknown need {need!r}")
         yield from _check_dates(file, m, today)
-        rules = m.eligibility.rules
-        if (
-            rules.child_age_min is not None
-            and rules.child_age_max is not None
-            and rules.child_age_max <= rules.child_age_min
-        ):
-            yield Problem(file, m.id, "eligibility.rules.child_age_max", "must exceed min")
+        for problem in rule_problems(m.eligibility.rules):
+            yield Problem(file, m.id, "eligibility.rules", problem)
 
     for file, o in org_sources:
         if Path(file).stem != o.region:

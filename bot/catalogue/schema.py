@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from enum import StrEnum
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -145,29 +146,169 @@ class NeedsFile(Strict):
 # --- measures/*.yaml ----------------------------------------------------------------------
 
 
+class IncomeOp(StrEnum):
+    """How the law words an income threshold."""
+
+    LE = "le"  # «не превышает»: at the threshold the family qualifies
+    LT = "lt"  # «ниже», «меньше»: at the threshold it does not
+    # Sources word it both ways: at exactly the threshold the verdict is "maybe".
+    UNCLEAR = "unclear"
+
+
+class ExtraCheck(StrEnum):
+    """A condition of the law the family profile cannot express: the verdict stays "maybe"."""
+
+    EARLY_REGISTRATION = "early_registration"  # на учёте в ранние сроки (до 12 недель)
+    INSURANCE_RECORD = "insurance_record"  # страховой стаж и пенсионные баллы
+    INSURED = "insured"  # застрахована в СФР (работа, учёба очно, увольнение при ликвидации)
+    MORTGAGE_TERMS = "mortgage_terms"  # договор ипотеки и жильё подходят под условия
+    FIRST_MORTGAGE = "first_mortgage"  # семья ещё не брала льготную ипотеку
+    NOT_USED_BEFORE = "not_used_before"  # семья ещё не получала эту меру
+    TAX_RESIDENT = "tax_resident"  # доход с НДФЛ в прошлом году
+    LOCAL_BIRTH_REGISTRATION = "local_birth_registration"  # рождение записано в ЗАГС региона
+    WITHIN_DEADLINE = "within_deadline"  # заявление в срок
+    LOW_INCOME_STATUS = "low_income_status"  # статус малоимущей семьи (порог не опубликован)
+    SCHOOL = "school"  # ребёнок учится в школе
+    LAND_QUEUE = "land_queue"  # семья стоит в очереди на участок
+    SMALL_TOWN = "small_town"  # город до 50 тысяч жителей или регион из особого перечня
+    RESIDENCE_PERMIT_702 = "residence_permit_702"  # ВНЖ по Указу № 702
+    WORK_OR_STUDY_3Y = "work_or_study_3y"  # работа или очная учёба 3 года из последних 5
+    PARTNER_AGE = "partner_age"  # второму родителю тоже не больше 35 лет
+    DISABILITY_GROUP_1 = "disability_group_1"  # инвалид с детства I группы
+    ON_CHILDCARE_LEAVE = "on_childcare_leave"  # в отпуске по уходу за ребёнком
+    FULL_TIME_STUDY = "full_time_study"  # учится очно
+    AWARD_DECISION = "award_decision"  # награду дают по представлению, а не по заявлению
+
+
+class ChildRule(Strict):
+    """What one child must be; every set field must hold, `any_of` holds if one does.
+
+    Ages are exact: `age_under: 18` is «до 18 лет» (until the 18th birthday), `age_max_incl: 35`
+    is «до 35 лет включительно» (until the 36th birthday), `age_min: 8` is «от 8 лет».
+    """
+
+    age_min: float | None = Field(default=None, ge=0, le=60)
+    age_under: float | None = Field(default=None, gt=0, le=60)
+    # «не позднее 6 месяцев», «по день исполнения 1,5 лет»: the anniversary day is included.
+    age_at_most: float | None = Field(default=None, gt=0, le=60)
+    age_max_incl: int | None = Field(default=None, ge=0, le=60)
+    born_from: dt.date | None = None
+    born_to: dt.date | None = None
+    disabled: bool | None = None
+    full_time_student: bool | None = None
+    any_of: list[ChildRule] = []
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> ChildRule:
+        if not self.model_dump(exclude_defaults=True):
+            raise ValueError("a child rule needs at least one condition")
+        if self.born_from and self.born_to and self.born_from > self.born_to:
+            raise ValueError("born_from is after born_to")
+        return self
+
+
+class ChildCount(Strict):
+    """At least `min` children matching `where` («трое детей до 18 лет»)."""
+
+    min: int = Field(ge=1, le=20)
+    where: ChildRule | None = None
+
+
+class NthChild(Strict):
+    """The `from`-th or a later child (by birth order) matches `where` («третий или
+    последующий ребёнок, рождённый с 2019-01-01 по 2030-12-31»)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    from_: int = Field(alias="from", ge=2, le=20)
+    where: ChildRule | None = None
+
+
+class Income(Strict):
+    """Income per person against a multiple of the regional per-capita subsistence minimum."""
+
+    max_pm: float = Field(gt=0, le=10)
+    op: IncomeOp
+
+
 class Conditions(Strict):
     """Structured eligibility: every set field must hold (AND); `any_of` holds if one does.
 
     A field the family did not answer never excludes a measure: it turns the verdict into
-    "maybe" with a reason that says what to check.
+    "maybe" with a reason that says what to check. See README «Правила мер».
     """
 
     citizen: bool | None = None
+    citizenship_years_min: int | None = Field(default=None, ge=1, le=30)
+    years_in_region_min: int | None = Field(default=None, ge=1, le=30)
     pregnant: bool | None = None
     pregnancy_weeks_min: int | None = Field(default=None, ge=1, le=42)
-    # Some child aged child_age_min <= age < child_age_max (years, fractions allowed).
-    child_age_min: float | None = Field(default=None, ge=0, le=25)
-    child_age_max: float | None = Field(default=None, gt=0, le=25)
-    children_min: int | None = Field(default=None, ge=1, le=20)
-    disabled_child: bool | None = None
-    # Income per person below this multiple of the regional per-capita subsistence minimum.
-    income_max_pm: float | None = Field(default=None, gt=0, le=10)
+    pregnancy_weeks_max: int | None = Field(default=None, ge=1, le=42)
+    # Some child matches; at least `min` children match; a later child matches.
+    child: ChildRule | None = None
+    children: ChildCount | None = None
+    nth_child: NthChild | None = None
+    # Every child matches («пока старшему ребёнку нет 18 лет»); no children fails.
+    every_child: ChildRule | None = None
+    youngest_child_age_min: float | None = Field(default=None, gt=0, le=25)
+    # Paid for a born child: a pregnant woman without children is told "after the birth".
+    after_birth: bool | None = None
+    income: Income | None = None
     student: bool | None = None
     employed: bool | None = None
+    carer_employed: bool | None = None
     single_parent: bool | None = None
     has_mortgage: bool | None = None
-    mother_age_max: int | None = Field(default=None, ge=14, le=60)
+    # Mother's age in completed years: «до 35 лет включительно» is mother_age_max_incl: 35.
+    mother_age_max_incl: int | None = Field(default=None, ge=14, le=80)
+    mother_age_min: int | None = Field(default=None, ge=14, le=80)
+    # The mother's age limit holds on the youngest child's birthday, not today.
+    mother_age_at_birth: bool = False
+    # RF citizenship already on the youngest child's birthday (needs citizenship_years).
+    citizen_at_child_birth: bool = False
+    # Given once per family: a family whose `receiving` lists the measure is not eligible.
+    once: bool = False
+    # Only kept by a family already receiving the measure (its id in `receiving`).
+    already_receiving: bool = False
+    extra_checks: list[ExtraCheck] = []
+    # The facts behind the measure are unverified or conflicting: never "eligible".
+    unconfirmed: bool = False
     any_of: list[Conditions] = []
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Conditions:
+        low, high = self.pregnancy_weeks_min, self.pregnancy_weeks_max
+        if low is not None and high is not None and low > high:
+            raise ValueError("pregnancy_weeks_min is above pregnancy_weeks_max")
+        return self
+
+
+def _child_rules(rules: Conditions) -> list[ChildRule]:
+    found = [
+        r for r in (rules.child, rules.every_child, rules.children and rules.children.where) if r
+    ]
+    if rules.nth_child is not None and rules.nth_child.where is not None:
+        found.append(rules.nth_child.where)
+    for alternative in rules.any_of:
+        found.extend(_child_rules(alternative))
+    out: list[ChildRule] = []
+    while found:
+        rule = found.pop()
+        out.append(rule)
+        found.extend(rule.any_of)
+    return out
+
+
+def rule_problems(rules: Conditions) -> list[str]:
+    """Contradictions a schema check cannot see: an age window nobody can be in."""
+    problems = []
+    for child in _child_rules(rules):
+        high = child.age_under or child.age_at_most
+        if child.age_max_incl is not None:
+            high = min(high or math.inf, child.age_max_incl + 1)
+        if child.age_min is not None and high is not None and high <= child.age_min:
+            problems.append(f"child age window {child.age_min}..{high} is empty")
+    return problems
 
 
 class Eligibility(Strict):
@@ -258,6 +399,12 @@ class Measure(Strict):
         if self.checked_on < today - STALE_AFTER:
             return CheckState.STALE
         return CheckState.FRESH
+
+    @model_validator(mode="after")
+    def _unconfirmed_says_so(self) -> Measure:
+        if self.eligibility.rules.unconfirmed and not (self.caution and self.caution_en):
+            raise ValueError("rules marked unconfirmed need a caution (ru and en) on the card")
+        return self
 
 
 class CheckState(StrEnum):

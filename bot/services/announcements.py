@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.services import outbox
 from bot.services.catalogue import CatalogueView
+from bot.services.screener import child_ages
 from db import models
 from db.enums import ConsentKind, OutboxStatus
 from db.models.manager import Broadcast, Survey, SurveyAnswer
@@ -98,7 +99,7 @@ def needs_from_profile(data: Mapping[str, Any], per_capita: float | None = None)
     """Needs a saved screener profile implies (the family did not have to name them)."""
     needs: set[str] = set()
     children = [c for c in data.get("children") or [] if isinstance(c, dict)]
-    ages = [float(c["age_years"]) for c in children if c.get("age_years") is not None]
+    ages = child_ages(data)
     if data.get("pregnant"):
         needs.add("pregnancy")
     if any(age < 1 for age in ages):

@@ -945,18 +945,8 @@ class _Validator:
                 "is more than a year ahead",
                 value=m.amount.as_of.isoformat(),
             )
-        rules = m.eligibility.rules
-        if (
-            rules.child_age_min is not None
-            and rules.child_age_max is not None
-            and rules.child_age_max <= rules.child_age_min
-        ):
-            self._add(
-                check,
-                ("eligibility", "rules"),
-                "age_range",
-                "child_age_max must exceed child_age_min",
-            )
+        for problem in schema.rule_problems(m.eligibility.rules):
+            self._add(check, ("eligibility", "rules"), "age_range", problem)
 
     def _check_organization(self, check: _Check) -> None:
         entry_id = check.text("id")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -104,7 +105,38 @@ async def load_profile(session: AsyncSession, user: models.User | None) -> Famil
     row = await session.get(models.FamilyProfile, user.id)
     if row is None:
         return None
-    return FamilyProfile.model_validate(row.data)
+    return FamilyProfile.model_validate(dated_profile(row.data, row.updated_at.date()))
+
+
+# Points the /find age buttons stored before they were ranges: read back as the ranges.
+OLD_AGE_POINTS: dict[float, dict[str, Any]] = {
+    0.5: {"age_range": [0, 1]},
+    1.2: {"age_range": [1, 1.5]},
+    2.0: {"age_range": [1.5, 3]},
+    5.0: {"age_range": [3, 7]},
+    12.0: {"age_range": [7, 17]},
+    17.5: {"age_range": [17, 18]},
+    20.0: {"age_range": [18, 23], "full_time_student": True},
+    25.0: {"age_range": [23, 60]},
+}
+
+
+def dated_profile(data: dict[str, Any], saved_on: dt.date) -> dict[str, Any]:
+    """A profile saved before ages were dated: its ages and weeks hold on the day it was
+    saved (as_of), and the old button points become the ranges the buttons meant."""
+    if "as_of" in data:
+        return data
+    children = []
+    for child in data.get("children") or []:
+        age = child.get("age_years") if isinstance(child, dict) else None
+        if isinstance(age, int | float) and float(age) in OLD_AGE_POINTS:
+            rest = {k: v for k, v in child.items() if k != "age_years"}
+            child = {**rest, **OLD_AGE_POINTS[float(age)]}
+        children.append(child)
+    dated = {**data, "as_of": saved_on.isoformat()}
+    if "children" in data:
+        dated["children"] = children
+    return dated
 
 
 async def save_profile(
