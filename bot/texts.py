@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -65,6 +66,23 @@ def is_plural(node: object) -> bool:
         and "other" in node
         and all(isinstance(key, str) and key in PLURAL_CATEGORIES for key in node)
     )
+
+
+_GROUPED_RU = re.compile(r"(?<=\d) (?=\d{3}(?!\d))")
+_CURRENCY_RU = re.compile(r"(?<=\d) (?=₽|млн|млрд|тыс\.)")
+
+
+def typeset_numbers(text: str, lang: str) -> str:
+    """Catalogue prose in Russian style: «728 921,90 ₽» keeps its thousands and its unit on one
+    line (narrow no-break space in groups, no-break space before ₽)."""
+    if lang != "ru":
+        return text
+    return _CURRENCY_RU.sub("\u00a0", _GROUPED_RU.sub("\u202f", text))
+
+
+def ellipsize(text: str, limit: int = 60) -> str:
+    """A label cut to `limit` characters ends with «…», so nobody reads it as whole."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _flatten(
@@ -214,7 +232,9 @@ class Texts:
             for key, forms in sorted(own.items()):
                 missing = sorted(needed - set(forms))
                 if missing:
-                    found.append(f"texts/{lang}: {key}: plural forms missing: {', '.join(missing)}")
+                    found.append(
+                        f"texts/{lang}: {key}: plural forms missing: {', '.join(missing)}"
+                    )
                 extra = sorted(set(forms) - needed)
                 if extra:
                     found.append(f"texts/{lang}: {key}: plural forms not used: {', '.join(extra)}")

@@ -1021,7 +1021,7 @@ async def msg_import_file(
         more = len(result.problems) - PROBLEMS_SHOWN
         if more > 0:
             lines.append(t("manager.import.more", count=more))
-        header = t("manager.import.rejected", count=len(result.problems))
+        header = t.plural("manager.import.rejected", len(result.problems))
         await answer_long(message, header + "\n\n" + "\n".join(lines))
         return
     await leave_dialog(state)

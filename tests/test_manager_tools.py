@@ -781,7 +781,10 @@ async def test_a_broadcast_reaches_thousands_at_the_rate_limit_and_never_the_opt
     assert await run_broadcast_progress(app, mchat.bot) == 1
     assert await run_broadcast_progress(app, mchat.bot) == 0, "the report goes once"
     await worker(app, mchat).drain()
-    report = "отправлено 2924 из 2949, заблокировали бота 70, ошибок 5."
+    report = (
+        "отправлено 2\u202f924 из 2\u202f949, заблокировали бота: 70, "
+        "не доставлено из-за ошибок: 5."
+    )
     assert irina.last_text == f"✅ Рассылка №{broadcast.id} завершена: {report}"
     assert any(m.text.endswith(report) for m in irina.messages[:-1]), "the progress message"
     await session.refresh(broadcast)

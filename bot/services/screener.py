@@ -330,6 +330,7 @@ def group_by_need(
 
 # --- rendering ----------------------------------------------------------------------------
 
+
 def _number(value: float, lang: str) -> str:
     """Rounded to tenths, written the language's way («1,5», «14 000»)."""
     return format_number(round(value, 1), lang)
