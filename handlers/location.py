@@ -21,6 +21,8 @@ from handlers.keyboards import Keyboard
 from handlers.render import alert
 
 PAGE_SIZE = 10
+# Set when the choice started from /profile: the answer is then one line, not the onboarding help.
+FROM_PROFILE = "location_from_profile"
 
 
 class LocationAction(StrEnum):
@@ -109,6 +111,10 @@ async def _ask_municipality(
 
 async def _finish(message: Message, state: FSMContext, t: Translator, viewer: Viewer) -> None:
     await state.set_state(None)
+    if (await state.get_data()).get(FROM_PROFILE):
+        await state.update_data({FROM_PROFILE: None})
+        await message.answer(t("profile.location_saved"))
+        return
     text = t("ready")
     if not viewer.consented:
         text += "\n\n" + t("menu.anonymous_note")
