@@ -135,10 +135,7 @@ def format_number(value: float, lang: str, decimals: int | None = None) -> str:
     `decimals` fixes the digits after the mark («5,0»); by default whole numbers show none and
     others at most one.
     """
-    if decimals is None:
-        pattern = "#,##0.#"
-    else:
-        pattern = "#,##0." + "0" * decimals if decimals else "#,##0"
+    pattern = "#,##0.#" if decimals is None else "#,##0." + "0" * decimals
     text = str(format_decimal(value, format=pattern, locale=lang))
     # CLDR groups Russian thousands with a no-break space; typography prefers the narrow one.
     return text.replace("\xa0", "\u202f") if lang == "ru" else text
