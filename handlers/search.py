@@ -110,9 +110,9 @@ async def run_search(
     outcome = await discovery.search(
         session, clock, view, query=query, region_code=viewer.region_code, user=viewer.user
     )
-    shown = escape(query if len(query) <= QUERY_SHOWN else query[: QUERY_SHOWN - 1] + "…")
+    shown = escape(ellipsize(query, QUERY_SHOWN))
     if outcome.hits:
-        text = t("search.results", query=shown)
+        text = t("search.results" if outcome.exact else "search.nearest", query=shown)
         if viewer.region_code is None:
             text += "\n\n" + t("search.region_hint")
         await message.answer(text, reply_markup=results_keyboard(outcome.hits, view, t))
