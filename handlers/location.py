@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from html import escape
 
 from aiogram import F, Router
 from aiogram.filters.callback_data import CallbackData
@@ -208,7 +209,7 @@ async def msg_municipality_name(
     found = find_municipalities(catalogue.view, region, query)
     if not found:
         await message.answer(
-            t("municipality.not_found", query=query),
+            t("municipality.not_found", query=escape(query)),
             reply_markup=municipality_keyboard(catalogue, region.code, 0, t),
         )
         return

@@ -98,6 +98,8 @@ async def test_municipality_pages_and_unknown_name(chat: LocalChat) -> None:
     assert "‹ Назад" in second_page
     await gleb.send("Абракадабринск")
     assert "Не нашёл «Абракадабринск»" in gleb.last_text
+    await gleb.send("<b>Град</b>")
+    assert "Не нашёл «&lt;b&gt;Град&lt;/b&gt;»" in gleb.last_text, "typed text is escaped"
 
 
 async def test_english_client_gets_english_and_can_switch_language(chat: LocalChat) -> None:
