@@ -17,10 +17,11 @@ from db import models
 from db.enums import Role
 
 ORG = "tam-opora-demo"
-ORG_NAME = 'АНО «Тамбовский семейный центр "Опора"» (demo)'
 ORG_NAME_EN = 'Tambov Family Centre "Opora" (demo)'
+# The name's own «» become „“ inside the message's «».
 JOINED_RU = (
-    f"Добро пожаловать в команду «{ORG_NAME}»! Ваша роль: волонтёр. "
+    'Добро пожаловать в команду «АНО „Тамбовский семейный центр "Опора"“ (demo)»! '
+    "Ваша роль: волонтёр. "
     "Новые заявки будут приходить сюда; /inbox — список, /pause — пауза."
 )
 USED_RU = "Это приглашение уже использовано. Попросите у координатора новую ссылку."

@@ -56,8 +56,9 @@ def test_english_has_one_and_other(texts: Texts, count: int, words: str) -> None
 
 def test_other_params_and_a_shown_number(texts: Texts) -> None:
     ru = texts.get("ru")
-    assert ru.plural("manager.survey.sent", 21, id=7).startswith("📊 Опрос №7 отправлен 21 семье.")
-    assert ru.plural("manager.survey.sent", 22, id=7).startswith("📊 Опрос №7 отправлен 22 семьям.")
+    sent = "manager.survey.sent"
+    assert ru.plural(sent, 21, id=7).startswith("📊 Опрос №7 отправлен 21 семье.")
+    assert ru.plural(sent, 22, id=7).startswith("📊 Опрос №7 отправлен 22 семьям.")
     assert ru.plural("screener.unit.year", 1.5) == "1,5 года"
     assert ru.plural("screener.unit.year", 8, n="5 и 8") == "5 и 8 лет"
     assert ru.plural("digest.unit.days", 2, h=3) == "2 дня 3 ч"
@@ -79,7 +80,10 @@ def test_a_missing_plural_form_is_reported(tmp_path: Path) -> None:
     shutil.copytree(CONTENT / "texts", root / "texts")
     path = root / "texts" / "ru" / "manager.yaml"
     source = path.read_text(encoding="utf-8")
-    few = '      few: "❌ Ничего не изменено: в файле {n} ошибки. Исправьте и пришлите файл снова."\n'
+    few = (
+        '      few: "❌ Ничего не изменено: в файле {n} ошибки. '
+        'Исправьте и пришлите файл снова."\n'
+    )
     assert few in source
     path.write_text(source.replace(few, ""), encoding="utf-8")
     en = root / "texts" / "en" / "manager.yaml"
