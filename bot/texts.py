@@ -97,6 +97,8 @@ def _flatten(
         plurals[prefix] = forms
         return
     if isinstance(node, Mapping):
+        if plurals is not None and len(node) > 1 and all(k in PLURAL_CATEGORIES for k in node):
+            raise ValueError(f"{origin}: {prefix}: a plural text needs the form other")
         for key, value in node.items():
             if not isinstance(key, str):
                 # YAML 1.1 reads bare yes/no/on/off keys as booleans: quote or rename them.

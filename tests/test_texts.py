@@ -99,6 +99,21 @@ def test_a_missing_plural_form_is_reported(tmp_path: Path) -> None:
     ]
 
 
+def test_a_plural_text_without_other_is_an_error(tmp_path: Path) -> None:
+    root = tmp_path / "content"
+    shutil.copytree(CONTENT / "texts", root / "texts")
+    path = root / "texts" / "ru" / "manager.yaml"
+    source = path.read_text(encoding="utf-8")
+    other = (
+        '      other: "❌ Ничего не изменено: в файле {n} ошибки. '
+        'Исправьте и пришлите файл снова."\n'
+    )
+    assert other in source
+    path.write_text(source.replace(other, ""), encoding="utf-8")
+    with pytest.raises(ValueError, match=r"manager\.import\.rejected: a plural text needs"):
+        Texts.load(root)
+
+
 def test_numbers_in_the_readers_style() -> None:
     assert format_number(5, "ru", 1) == "5,0"
     assert format_number(4.25, "ru", 1) == "4,2"
