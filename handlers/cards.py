@@ -22,7 +22,7 @@ from bot.services import discovery
 from bot.services.catalogue import CatalogueHolder, CatalogueView
 from bot.services.discovery import MeasureFeedbackReason, MeasureVerdictFeedback
 from bot.services.screener import FamilyProfile, evaluate, render_reason, render_verdict
-from bot.texts import Translator
+from bot.texts import Translator, typeset_numbers
 from handlers.dialogs import SESSION_PROFILE, leave_dialog
 from handlers.keyboards import inline_button, markup
 from handlers.render import alert, format_date, send_long
@@ -91,7 +91,7 @@ def render_measure(
     if check_caution:
         lines.append(check_caution)
         lines.append("")
-    amount = escape(measure.amount.text if ru else measure.amount.text_en)
+    amount = escape(typeset_numbers(measure.amount.text if ru else measure.amount.text_en, t.lang))
     as_of = t("card.amount_as_of", date=format_date(measure.amount.as_of, t.lang))
     lines.append(t("card.amount", amount=f"{amount} {as_of}"))
     explanation = measure.eligibility.explanation if ru else measure.eligibility.explanation_en

@@ -217,8 +217,8 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
-def _money(value: float) -> str:
-    return f"{round(value):,}".replace(",", "\u202f")
+def _money(value: float, t: Translator) -> str:
+    return t.number(round(value))
 
 
 def question(
@@ -252,7 +252,7 @@ def _make_question(
         else:
             text = t("find.q.income")
             pm = region_obj.subsistence_minimum.per_capita
-            low, high = _money(pm), _money(2 * pm)
+            low, high = _money(pm, t), _money(2 * pm, t)
             for i, _ in enumerate(INCOME_POINTS, 1):
                 buttons.append(
                     inline_button(
@@ -451,7 +451,10 @@ async def msg_typed_answer(
         await message.answer(t("find.bad_number"))
         return
     await message.answer(
-        t("find.typed_answer", value=escape(_money(value) if step == "income" else _shown(value)))
+        t(
+            "find.typed_answer",
+            value=escape(_money(value, t) if step == "income" else _shown(value)),
+        )
     )
     await _record(state, step, value)
     await _ask_next(message, viewer, session, state, t, catalogue, clock)

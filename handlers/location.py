@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from html import escape
 
 from aiogram import F, Router
 from aiogram.filters.callback_data import CallbackData
@@ -21,6 +22,8 @@ from handlers.keyboards import Keyboard
 from handlers.render import alert
 
 PAGE_SIZE = 10
+# Set when the choice started from /profile: the answer is then one line, not the onboarding help.
+FROM_PROFILE = "location_from_profile"
 
 
 class LocationAction(StrEnum):
@@ -109,6 +112,10 @@ async def _ask_municipality(
 
 async def _finish(message: Message, state: FSMContext, t: Translator, viewer: Viewer) -> None:
     await state.set_state(None)
+    if (await state.get_data()).get(FROM_PROFILE):
+        await state.update_data({FROM_PROFILE: None})
+        await message.answer(t("profile.location_saved"))
+        return
     text = t("ready")
     if not viewer.consented:
         text += "\n\n" + t("menu.anonymous_note")
@@ -202,7 +209,7 @@ async def msg_municipality_name(
     found = find_municipalities(catalogue.view, region, query)
     if not found:
         await message.answer(
-            t("municipality.not_found", query=query),
+            t("municipality.not_found", query=escape(query)),
             reply_markup=municipality_keyboard(catalogue, region.code, 0, t),
         )
         return

@@ -158,7 +158,7 @@ def municipality_names(view: CatalogueView, region: str, ids: list[str], t: Tran
 
 def record_line(record: tools.OrgRecord, capacity: int, t: Translator) -> str:
     median = (
-        t("manager.orgs.minutes", minutes=f"{record.median_minutes_to_accept:g}")
+        t("manager.orgs.minutes", minutes=t.number(record.median_minutes_to_accept))
         if record.median_minutes_to_accept is not None
         else "—"
     )
@@ -855,15 +855,15 @@ async def cmd_stats(
             "manager.stats.text",
             region=escape(region_name(view, region, t.lang)),
             day=format_date(stats.day, t.lang),
-            families=stats.families,
-            new_families=stats.new_families,
-            subscribers=stats.news_subscribers,
-            searches=stats.searches,
-            searches_no_result=stats.searches_no_result,
-            referrals_today=stats.referrals_today,
+            families=t.number(stats.families),
+            new_families=t.number(stats.new_families),
+            subscribers=t.number(stats.news_subscribers),
+            searches=t.number(stats.searches),
+            searches_no_result=t.number(stats.searches_no_result),
+            referrals_today=t.number(stats.referrals_today),
             statuses=statuses or "  —",
-            past_sla=stats.open_past_sla,
-            organizations=stats.organizations_active,
+            past_sla=t.number(stats.open_past_sla),
+            organizations=t.number(stats.organizations_active),
         )
     )
 
@@ -1030,7 +1030,7 @@ async def msg_import_file(
         more = len(result.problems) - PROBLEMS_SHOWN
         if more > 0:
             lines.append(t("manager.import.more", count=more))
-        header = t("manager.import.rejected", count=len(result.problems))
+        header = t.plural("manager.import.rejected", len(result.problems))
         await answer_long(message, header + "\n\n" + "\n".join(lines))
         return
     await leave_dialog(state)

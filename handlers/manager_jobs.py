@@ -72,11 +72,11 @@ async def _edit_progress(app: App, bot: Bot, progress: news.BroadcastProgress, l
     text = t(
         "manager.broadcast.progress_done" if progress.done else "manager.broadcast.progress",
         id=progress.broadcast_id,
-        count=progress.recipients,
-        sent=progress.sent,
-        blocked=progress.blocked,
-        failed=progress.failed,
-        pending=progress.pending,
+        count=t.number(progress.recipients),
+        sent=t.number(progress.sent),
+        blocked=t.number(progress.blocked),
+        failed=t.number(progress.failed),
+        pending=t.number(progress.pending),
     )
     try:
         await bot.edit_message_text(text, chat_id=progress.chat_id, message_id=progress.message_id)

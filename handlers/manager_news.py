@@ -113,8 +113,8 @@ async def render_panel(
         measure=escape(
             (measure.title if t.lang == "ru" else measure.title_en) if measure else "—"
         ),
-        reachable=size.reachable,
-        blocked=size.blocked,
+        reachable=t.number(size.reachable),
+        blocked=t.number(size.blocked),
     )
     kb = Keyboard()
     kb.button(
@@ -135,7 +135,7 @@ async def render_panel(
             text=t("manager.draft.attach"), callback_data=DraftCD(action=DraftAction.MEASURE)
         )
     kb.button(
-        text=t("manager.draft.send", count=size.reachable),
+        text=t("manager.draft.send", count=t.number(size.reachable)),
         callback_data=DraftCD(action=DraftAction.SEND),
     )
     kb.button(text=t("manager.cancel"), callback_data=DraftCD(action=DraftAction.CANCEL))
@@ -450,7 +450,7 @@ async def _send(
             callback_data=SurveyCD(action=SurveyAction.VIEW, survey=survey.id),
         )
         await message.answer(
-            t("manager.survey.sent", id=survey.id, count=survey.recipients),
+            t.plural("manager.survey.sent", survey.recipients, id=survey.id),
             reply_markup=kb.as_markup(),
         )
         return
@@ -473,10 +473,10 @@ async def _send(
     )
     app.outbox_wake()
     progress = await message.answer(
-        t(
+        t.plural(
             "manager.broadcast.queued",
+            broadcast.recipients,
             id=broadcast.id,
-            count=broadcast.recipients,
             blocked=broadcast.skipped_blocked,
         )
     )

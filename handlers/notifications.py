@@ -91,6 +91,9 @@ class NotificationRenderer:
             raise UnknownNotification(kind)
         if kind == "family.not_helped" or kind == "family.resolved":
             safe.pop("reason", None)
+        if kind == "manager_tools.broadcast_report":
+            for count in ("sent", "recipients", "blocked", "failed"):
+                safe[count] = t.number(int(params.get(count, 0)))
         if kind == "manager.unreachable":
             safe["side"] = t(f"notify.side.{params.get('side', 'family')}")
         if kind == "staff.confirmed":

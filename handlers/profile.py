@@ -18,7 +18,7 @@ from bot.services.catalogue import CatalogueHolder
 from bot.texts import Texts, Translator
 from handlers.dialogs import leave_dialog
 from handlers.keyboards import Keyboard
-from handlers.location import LocationStates, ask_region, municipality_keyboard
+from handlers.location import FROM_PROFILE, LocationStates, ask_region, municipality_keyboard
 from handlers.onboarding import ask_consent
 
 
@@ -84,9 +84,10 @@ async def cmd_profile(
 
 
 async def cb_change_region(
-    query: CallbackQuery, t: Translator, catalogue: CatalogueHolder
+    query: CallbackQuery, state: FSMContext, t: Translator, catalogue: CatalogueHolder
 ) -> None:
     if isinstance(query.message, Message):
+        await state.update_data({FROM_PROFILE: True})
         await ask_region(query.message, t, catalogue)
 
 
@@ -99,6 +100,7 @@ async def cb_change_municipality(
 ) -> None:
     if not isinstance(query.message, Message):
         return
+    await state.update_data({FROM_PROFILE: True})
     if viewer.region_code not in catalogue.view.regions:
         await ask_region(query.message, t, catalogue)
         return

@@ -7,7 +7,7 @@ import datetime as dt
 from aiogram.types import InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 
-from bot.texts import split_text
+from bot.texts import format_day, split_text
 
 
 async def send_long(
@@ -32,23 +32,6 @@ def alert(callback_answer: CallbackAnswer, text: str) -> None:
     callback_answer.show_alert = True
 
 
-_MONTHS_RU = (
-    "января",
-    "февраля",
-    "марта",
-    "апреля",
-    "мая",
-    "июня",
-    "июля",
-    "августа",
-    "сентября",
-    "октября",
-    "ноября",
-    "декабря",
-)
-
-
 def format_date(value: dt.date, lang: str) -> str:
-    if lang == "ru":
-        return f"{value.day} {_MONTHS_RU[value.month - 1]} {value.year}"
-    return value.strftime("%d %B %Y").lstrip("0")
+    """In words («7 декабря 2026») by Babel, whatever the process locale."""
+    return format_day(value, lang)

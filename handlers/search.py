@@ -18,7 +18,7 @@ from bot.middlewares.viewer import Viewer
 from bot.services import discovery
 from bot.services.catalogue import CatalogueHolder, CatalogueView
 from bot.services.search_index import Hit
-from bot.texts import Translator
+from bot.texts import Translator, ellipsize
 from handlers.cards import measure_button, organization_button
 from handlers.keyboards import inline_button, markup
 from handlers.render import alert
@@ -56,7 +56,7 @@ def _hit_button(hit: Hit, view: CatalogueView, t: Translator) -> tuple[str, obje
     elif hit.kind == "consultation" and hit.id in view.consultations:
         org, _ = view.consultations[hit.id]
         label, data = organization_button(org, t)
-        label = hit.title[:60]
+        label = ellipsize(hit.title)
     else:
         return None
     return f"{prefix} {label}", data
@@ -110,9 +110,9 @@ async def run_search(
     outcome = await discovery.search(
         session, clock, view, query=query, region_code=viewer.region_code, user=viewer.user
     )
-    shown = escape(query if len(query) <= QUERY_SHOWN else query[: QUERY_SHOWN - 1] + "…")
+    shown = escape(ellipsize(query, QUERY_SHOWN))
     if outcome.hits:
-        text = t("search.results", query=shown)
+        text = t("search.results" if outcome.exact else "search.nearest", query=shown)
         if viewer.region_code is None:
             text += "\n\n" + t("search.region_hint")
         await message.answer(text, reply_markup=results_keyboard(outcome.hits, view, t))

@@ -17,7 +17,7 @@ from bot.middlewares.viewer import Viewer
 from bot.services import referrals
 from bot.services.catalogue import CatalogueHolder
 from bot.services.referrals import Outcome
-from bot.texts import Translator
+from bot.texts import Translator, ellipsize
 from db import models
 from db.enums import ReasonCode, ReferralStatus
 from handlers.dialogs import leave_dialog
@@ -125,7 +125,7 @@ async def cmd_inbox(
             )
         )
         kb.button(
-            text=f"№{referral.id} · {need}"[:60],
+            text=ellipsize(f"№{referral.id} · {need}"),
             callback_data=StaffCD(action=StaffAction.OPEN, number=referral.id),
         )
     kb.adjust(1)

@@ -705,7 +705,7 @@ async def test_message_chart_and_workbook_agree_with_the_numbers(
     view = app.catalogue.view
     ru = render_text(digest, app.texts.get("ru"), view)
     for line in (
-        "Неделя 2026-W47: 16.11.2026 — 22.11.2026",
+        "Неделя 2026-W47: 16 ноября — 22 ноября 2026",
         "Новые семьи: 3 ▲2",
         "Активные семьи: 4 ▲3",
         "Новые заявки: 7 ▲4",
@@ -713,12 +713,14 @@ async def test_message_chart_and_workbook_agree_with_the_numbers(
         "Решены: 2 ▲1",
         "Получили помощь: 33%",
         "Замкнутый цикл: 67% ▲67 п.п.",
-        "Средняя оценка: 3.0",
+        "Средняя оценка: 3,0",
         "Поиски и подборы: 7 ▲5",
         "Без результата: 4 ▲3",
         "Медиана времени до принятия: 1 ч 30 мин ▲1 ч 20 мин",
         "«квантовая хромодинамика»: 3",
         "г. Тамбов: 5",
+        "&lt;3 — меньше трёх заявок",
+        "= — без изменений",
         "нет средств: 1",
         f"№{s.refs['r12']}, №{s.refs['r5']}",
     ):
@@ -728,6 +730,8 @@ async def test_message_chart_and_workbook_agree_with_the_numbers(
     assert SECRET_TEXT not in ru and SECRET_PHONE not in ru
     en = render_text(digest, app.texts.get("en"), view)
     assert "New requests: 7 ▲4" in en and "Got help: 33%" in en
+    assert "Week 2026-W47: 16 November — 22 November 2026" in en
+    assert "Average rating: 3.0" in en
 
     parts = split_message(ru)
     assert parts == [ru], "a normal week fits one message"
@@ -777,6 +781,8 @@ async def test_message_chart_and_workbook_agree_with_the_numbers(
         if row and row[0] in ("г. Тамбов", "Мичуринск", "г. Мичуринск")
     }
     assert "<3" in municipalities.values() and 5 in municipalities.values()
+    assert any(cell.startswith("<3 — меньше трёх заявок") for cell in cells), "explained"
+    assert summary["Период"][:2] == ("16 ноября", "22 ноября 2026")
 
 
 def test_a_long_message_is_split_under_the_limit(app: App) -> None:

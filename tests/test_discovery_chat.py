@@ -79,6 +79,32 @@ async def test_nothing_found_offers_needs_and_help_and_is_logged(
     assert row.results == 0 and row.region_code == "RU-NIZ"
 
 
+async def test_a_near_miss_is_called_near_not_found(chat: LocalChat) -> None:
+    anna = await anonymous_in(chat, 320, "Тамбовская область")
+    await anna.send("компенсация родительской платы за детский сад")
+    assert anna.last_text == (
+        "Точно по запросу «компенсация родительской платы за детский сад» ничего не нашлось. "
+        "Ближе всего вот что:"
+    )
+    assert anna.last_reply().buttons, "the nearest entries are still offered"
+
+    await anna.send("материнский капитал")
+    assert anna.last_text == "Вот что нашлось по запросу «материнский капитал»:"
+    labels = anna.last_reply().button_texts
+    assert labels[0] == "📌 Материнский (семейный) капитал"
+    # The query names a measure: a consultation on the same topic does not come first.
+    kinds = [label.split()[0] for label in labels]
+    assert "💬" not in kinds or kinds.index("💬") > max(
+        i for i, kind in enumerate(kinds) if kind == "📌"
+    )
+
+
+async def test_a_quoted_query_gets_inner_quotes(chat: LocalChat) -> None:
+    anna = await anonymous_in(chat, 321, "Тамбовская область")
+    await anna.send("«ыпвапрол»")
+    assert anna.last_text.startswith("По запросу «„ыпвапрол“» ничего не нашлось.")
+
+
 async def test_needs_words_lead_to_that_need(chat: LocalChat) -> None:
     anna = await anonymous_in(chat, 305, "Московская область")
     await anna.send("муж бьёт, некуда идти")

@@ -746,8 +746,11 @@ async def test_a_broadcast_reaches_thousands_at_the_rate_limit_and_never_the_opt
     await irina.send("В субботу — бесплатные консультации юриста для семей в Тамбове.")
     panel = irina.last_text
     assert panel.startswith("<b>Так увидят сообщение семьи:</b>")
-    assert "Получат: <b>2949</b> семей" in panel and "ещё 50 заблокировали" in panel
-    await irina.click("✅ Отправить (2949)")
+    assert (
+        "Получат семьи, подписанные на новости: <b>2\u202f949</b> "
+        "(заблокировали бота, им не отправим: 50)."
+    ) in panel
+    await irina.click("✅ Отправить (2\u202f949)")
     assert irina.last_text.startswith("📤 Рассылка №")
 
     broadcast = await session.scalar(select(Broadcast))
@@ -781,7 +784,10 @@ async def test_a_broadcast_reaches_thousands_at_the_rate_limit_and_never_the_opt
     assert await run_broadcast_progress(app, mchat.bot) == 1
     assert await run_broadcast_progress(app, mchat.bot) == 0, "the report goes once"
     await worker(app, mchat).drain()
-    report = "отправлено 2924 из 2949, заблокировали бота 70, ошибок 5."
+    report = (
+        "отправлено 2\u202f924 из 2\u202f949, заблокировали бота: 70, "
+        "не доставлено из-за ошибок: 5."
+    )
     assert irina.last_text == f"✅ Рассылка №{broadcast.id} завершена: {report}"
     assert any(m.text.endswith(report) for m in irina.messages[:-1]), "the progress message"
     await session.refresh(broadcast)
@@ -814,7 +820,7 @@ async def test_a_broadcast_with_a_measure_card_and_filters(
     assert "Новая выплата &lt;для&gt; семей &amp; детей" in irina.last_text
     await irina.click("📍 Где: Весь регион")
     await irina.click("г. Мичуринск")
-    assert "Получат: <b>3</b>" in irina.last_text
+    assert "Получат семьи, подписанные на новости: <b>3</b>" in irina.last_text
     await irina.click("📎 Прикрепить карточку меры")
     await irina.send("no-such-measure")
     assert irina.last_text.startswith("Нет меры «no-such-measure»")
@@ -841,7 +847,7 @@ async def test_a_survey_counts_one_answer_per_family(
     await irina.send("Удобно ли вам получать помощь онлайн?")
     assert (await irina.send("Да"))[-1].text.startswith("Нужно от 2 до 6")
     await irina.send("Да\nНет\nНе знаю")
-    assert "Получат: <b>4</b>" in irina.last_text
+    assert "Получат семьи, подписанные на новости: <b>4</b>" in irina.last_text
     await irina.click("✅ Отправить (4)")
     assert irina.last_text.startswith("📊 Опрос №")
     await worker(app, mchat, per_chat=0).drain()

@@ -98,6 +98,8 @@ async def test_municipality_pages_and_unknown_name(chat: LocalChat) -> None:
     assert "‹ Назад" in second_page
     await gleb.send("Абракадабринск")
     assert "Не нашёл «Абракадабринск»" in gleb.last_text
+    await gleb.send("<b>Град</b>")
+    assert "Не нашёл «&lt;b&gt;Град&lt;/b&gt;»" in gleb.last_text, "typed text is escaped"
 
 
 async def test_english_client_gets_english_and_can_switch_language(chat: LocalChat) -> None:
@@ -145,3 +147,63 @@ async def test_cancel_leaves_a_dialog_and_says_so(chat: LocalChat) -> None:
     assert "вышли" in anna.last_text
     await anna.send("/profile")
     assert "Тамбовская область" in anna.last_text, "anonymous region survives /cancel"
+
+
+async def test_municipality_list_starts_with_the_regional_centre_and_largest_towns(
+    chat: LocalChat,
+) -> None:
+    anna = chat.user(110)
+    await anna.send("/start")
+    await anna.click("Смотреть анонимно")
+    await anna.click("Тамбовская область")
+    first_page = anna.last_reply().button_texts
+    assert first_page[:6] == [
+        "г. Тамбов",
+        "г. Мичуринск",
+        "г. Рассказово",
+        "г. Моршанск",
+        "г. Котовск",
+        "г. Уварово",
+    ]
+    # Then the rest alphabetically, «г. Кирсанов» read as «Кирсанов».
+    assert first_page[6:10] == [
+        "Бондарский округ",
+        "Гавриловский округ",
+        "Жердевский округ",
+        "Знаменский округ",
+    ]
+    await anna.click("Дальше ›")
+    second_page = anna.last_reply().button_texts
+    assert second_page.index("г. Кирсанов") == second_page.index("Кирсановский округ") - 1
+
+    boris = chat.user(111)
+    await boris.send("/start")
+    await boris.click("Смотреть анонимно")
+    await boris.click("Нижегородская область")
+    assert boris.last_reply().button_texts[:2] == ["г. Нижний Новгород", "г. Дзержинск"]
+
+
+async def test_changing_the_municipality_from_profile_answers_briefly(chat: LocalChat) -> None:
+    anna = chat.user(112)
+    await anna.send("/start")
+    await anna.click("✅ Согласен(на)")
+    await anna.click("Тамбовская область")
+    await anna.click("г. Тамбов")
+    assert "Готово! Вот что я умею" in anna.last_text, "onboarding ends with the help"
+
+    await anna.send("/profile")
+    await anna.click("Сменить муниципалитет")
+    await anna.click("г. Мичуринск")
+    assert anna.messages[-2].text == "Муниципалитет: <b>г. Мичуринск</b>."
+    assert anna.last_text == "Сохранено. Ваш профиль: /profile"
+
+    await anna.send("/profile")
+    await anna.click("Сменить регион")
+    await anna.click("Нижегородская область")
+    await anna.click("Пропустить")
+    assert anna.last_text == "Сохранено. Ваш профиль: /profile"
+    await anna.send("/profile")
+    assert "Нижегородская область" in anna.last_text
+
+    await anna.send("/start")
+    assert "С возвращением" in anna.last_text

@@ -167,6 +167,9 @@ def _cross_check(
     municipality_ids = {r.code: {m.id for m in r.municipalities} for r in cat.regions}
 
     yield from _duplicates((("regions.yaml", r.code) for r in cat.regions), "region")
+    for r in cat.regions:
+        if r.capital is not None and r.capital not in municipality_ids[r.code]:
+            yield Problem("regions.yaml", r.code, "capital", f"unknown municipality {r.capital!r}")
     yield from _duplicates((("needs.yaml", n.id) for n in cat.needs), "need")
     yield from _duplicates(
         (("regions.yaml", m.id) for r in cat.regions for m in r.municipalities), "municipality"

@@ -100,6 +100,8 @@ class Municipality(Strict):
     oktmo: str | None = None
     # Old or colloquial names people still type ("Мичуринский район", "Балашиха-2").
     aliases: list[Text] = []
+    # Rosstat's estimate (1 Jan 2024): puts the largest towns first in lists people page through.
+    population: int | None = Field(default=None, ge=0)
 
 
 class Region(Strict):
@@ -110,6 +112,8 @@ class Region(Strict):
     subsistence_minimum: SubsistenceMinimum
     ministry: Text | None = None
     ministry_url: HttpUrl | None = None
+    # The municipality of the regional centre (id), first in every list; none in law for some.
+    capital: Slug | None = None
     municipalities: list[Municipality] = Field(min_length=1)
 
     @field_validator("timezone")

@@ -64,6 +64,33 @@ class CatalogueView:
         return list(cached)
 
 
+# How many of the largest towns follow the regional centre before the alphabetical rest.
+LARGEST_TOWNS_FIRST = 5
+_TOWN_KINDS = frozenset({"city_district", "city"})
+
+
+def _alphabetical(mun: schema.Municipality) -> str:
+    # «г. Кирсанов» is read as «Кирсанов»: abbreviations of the kind do not sort the list.
+    words = mun.name.split()
+    while len(words) > 1 and (words[0].endswith(".") or words[0] in ("рп", "пос", "с")):
+        words = words[1:]
+    return " ".join(words).casefold().replace("ё", "е")
+
+
+def listing_order(region: schema.Region) -> schema.Region:
+    """Municipalities as people look for them: the regional centre, the largest towns, then
+    the rest alphabetically (г. Тамбов first, not on the third page after the okrugs)."""
+    rest = sorted(region.municipalities, key=_alphabetical)
+    first = [m for m in rest if m.id == region.capital]
+    towns = sorted(
+        (m for m in rest if m.kind in _TOWN_KINDS and m.population and m not in first),
+        key=lambda m: -(m.population or 0),
+    )[:LARGEST_TOWNS_FIRST]
+    first += towns
+    ordered = first + [m for m in rest if m not in first]
+    return region.model_copy(update={"municipalities": ordered})
+
+
 async def read_view(session: AsyncSession) -> CatalogueView:
     municipalities: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for mun in await session.scalars(
@@ -73,7 +100,9 @@ async def read_view(session: AsyncSession) -> CatalogueView:
     ):
         municipalities[mun.region_code].append(mun.data)
     regions = {
-        r.code: schema.Region.model_validate({**r.data, "municipalities": municipalities[r.code]})
+        r.code: listing_order(
+            schema.Region.model_validate({**r.data, "municipalities": municipalities[r.code]})
+        )
         for r in await session.scalars(
             select(models.Region).where(models.Region.active).order_by(models.Region.name)
         )

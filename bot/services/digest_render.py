@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.services.catalogue import CatalogueView
-from bot.services.digest import NUMERIC_KEYS, flat_numbers
+from bot.services.digest import NUMERIC_KEYS, SMALL_LABEL, flat_numbers
 from bot.services.sheet_cells import text_cell
 from bot.texts import Translator, split_text
 
@@ -137,7 +137,7 @@ def duration(minutes: float | None, t: Translator) -> str:
         if total % 60 == 0:
             return t("digest.unit.whole_hours", h=total // 60)
         return t("digest.unit.hours", h=total // 60, m=total % 60)
-    return t("digest.unit.days", d=total // (24 * 60), h=total % (24 * 60) // 60)
+    return t.plural("digest.unit.days", total // (24 * 60), h=total % (24 * 60) // 60)
 
 
 def value(key: str, number: Any, t: Translator) -> str:
@@ -146,7 +146,9 @@ def value(key: str, number: Any, t: Translator) -> str:
     if key == "median_minutes_to_accept":
         return duration(number, t)
     if key == "rating_avg":
-        return "—" if number is None else f"{number:.1f}"
+        return "—" if number is None else t.number(number, 1)
+    if isinstance(number, int | float):
+        return t.number(number)
     return str(number)
 
 
@@ -163,9 +165,9 @@ def delta(key: str, current: Any, previous: Any, t: Translator) -> str:
         shown = duration(abs(change), t)
     elif key == "rating_avg":
         change = round(change, 1)
-        shown = f"{abs(change):.1f}"
+        shown = t.number(abs(change), 1)
     else:
-        shown = str(abs(change))
+        shown = t.number(abs(change))
     if change > 0:
         return f"▲{shown}"
     if change < 0:
@@ -184,12 +186,16 @@ def _line(key: str, digest: dict[str, Any], t: Translator) -> str:
     )
 
 
-def _local_date(iso: str) -> str:
-    return dt.datetime.fromisoformat(iso).strftime("%d.%m.%Y")
+def _period(period: dict[str, str], t: Translator) -> tuple[str, str]:
+    """The week's first and last local day in words: «30 ноября», «6 декабря 2026»."""
+    first = dt.datetime.fromisoformat(period["start"]).date()
+    last = (dt.datetime.fromisoformat(period["end"]) - dt.timedelta(days=1)).date()
+    return t.day(first, year=first.year != last.year), t.day(last)
 
 
-def _last_day(iso_end: str) -> str:
-    return (dt.datetime.fromisoformat(iso_end) - dt.timedelta(days=1)).strftime("%d.%m.%Y")
+def _count(count: int | str, t: Translator) -> str:
+    """An exact count the language's way, or the masked "<3" (HTML-escaped)."""
+    return t.number(count) if isinstance(count, int) else escape(str(count))
 
 
 def _short(text: str, limit: int) -> str:
@@ -207,15 +213,11 @@ def render_text(digest: dict[str, Any], t: Translator, view: CatalogueView) -> s
     outcomes, catalogue, attention = digest["outcomes"], digest["catalogue"], digest["attention"]
     sections: list[list[str]] = []
 
+    start, end = _period(digest["period"], t)
     sections.append(
         [
             t("digest.title", region=escape(names.region(digest["region"]))),
-            t(
-                "digest.period",
-                week=digest["week"],
-                start=_local_date(digest["period"]["start"]),
-                end=_last_day(digest["period"]["end"]),
-            ),
+            t("digest.period", week=digest["week"], start=start, end=end),
         ]
     )
     sections.append(
@@ -229,13 +231,17 @@ def render_text(digest: dict[str, Any], t: Translator, view: CatalogueView) -> s
     if demand["top_needs"]:
         lines.append(t("digest.top_needs"))
         lines += [
-            t("digest.item", name=escape(names.need(row["need"])), count=row["count"])
+            t("digest.item", name=escape(names.need(row["need"])), count=t.number(row["count"]))
             for row in demand["top_needs"][:TOP_NEEDS_SHOWN]
         ]
     if demand["no_result_queries"]:
         lines.append(t("digest.no_result_queries"))
         lines += [
-            t("digest.query", query=escape(_short(row["query"], 100)), count=row["count"])
+            t(
+                "digest.query",
+                query=escape(_short(row["query"], 100)),
+                count=t.number(row["count"]),
+            )
             for row in demand["no_result_queries"][:LIST_SHOWN]
         ]
     if demand["by_municipality"]:
@@ -243,10 +249,12 @@ def render_text(digest: dict[str, Any], t: Translator, view: CatalogueView) -> s
         lines += [
             t("digest.item", name=escape(names.municipality(row["municipality"])), count=c)
             for row in demand["by_municipality"][:LIST_SHOWN]
-            for c in [row["requests"]]
+            for c in [_count(row["requests"], t)]
         ]
         if len(demand["by_municipality"]) > LIST_SHOWN:
             lines.append(t("digest.more", n=len(demand["by_municipality"]) - LIST_SHOWN))
+        if any(row["requests"] == SMALL_LABEL for row in demand["by_municipality"]):
+            lines.append(t("digest.small_note"))
     sections.append(lines)
 
     lines = [t("digest.section.supply")]
@@ -494,11 +502,7 @@ def render_xlsx(
     sheet = _Sheet(workbook, t("digest.sheet.summary"), (40, 16, 16, 14))
     sheet.row(t("digest.xlsx.region"), names.region(digest["region"]))
     sheet.row(t("digest.xlsx.week"), digest["week"], previous.get("week"))
-    sheet.row(
-        t("digest.xlsx.period"),
-        _local_date(digest["period"]["start"]),
-        _last_day(digest["period"]["end"]),
-    )
+    sheet.row(t("digest.xlsx.period"), *_period(digest["period"], t))
     sheet.gap()
     sheet.header(
         t("digest.xlsx.metric"),
@@ -513,6 +517,8 @@ def render_xlsx(
             _metric(key, previous.get(key)),
             delta(key, current[key], previous.get(key), t),
         )
+    sheet.gap()
+    sheet.row(t("digest.xlsx_deltas_note"))
 
     demand = digest["demand"]
     sheet = _Sheet(workbook, t("digest.sheet.demand"), (44, 30, 12))
@@ -532,10 +538,15 @@ def render_xlsx(
         sheet.row(names.municipality(row["municipality"]), row["requests"])
     sheet.gap()
     sheet.header(t("digest.xlsx.need"), t("digest.xlsx.municipality"), t("digest.xlsx.requests"))
+    masked = any(row["requests"] == SMALL_LABEL for row in demand["by_municipality"])
     for row in matrix:
+        masked = masked or row["requests"] == SMALL_LABEL
         sheet.row(
             names.need(row["need"]), names.municipality(row["municipality"]), row["requests"]
         )
+    if masked:
+        sheet.gap()
+        sheet.row(t("digest.xlsx_small_note"))
 
     supply = digest["supply"]
     sheet = _Sheet(workbook, t("digest.sheet.supply"), (44, 12, 12, 12, 22, 14))

@@ -44,6 +44,11 @@ class SearchOutcome:
     # Filled only when nothing was found: the needs the query is nearest to.
     closest_needs: list[str]
 
+    @property
+    def exact(self) -> bool:
+        """The best hit answers what was asked; otherwise the hits are only the nearest."""
+        return bool(self.hits) and self.hits[0].exact
+
 
 async def search(
     session: AsyncSession,

@@ -26,7 +26,7 @@ from bot.catalogue.schema import (
     RegionCode,
     SubsistenceMinimum,
 )
-from bot.texts import Translator
+from bot.texts import Translator, format_day, format_number
 
 # Three-valued logic: True holds, False fails, None unknown (the family did not say).
 Tri = bool | None
@@ -689,36 +689,16 @@ def group_by_need(
 
 # --- rendering ----------------------------------------------------------------------------
 
-# (decimal separator, thousands separator); Russian groups with a narrow no-break space.
-_NUMBER_FORMAT = {"ru": (",", "\u202f"), "en": (".", ",")}
-
 
 def _number(value: float, lang: str) -> str:
-    decimal, thousands = _NUMBER_FORMAT.get(lang, _NUMBER_FORMAT["ru"])
-    rounded = round(value, 1)
-    if rounded == int(rounded):
-        return f"{int(rounded):,}".replace(",", thousands)
-    return f"{rounded:.1f}".replace(".", decimal)
-
-
-def _plural(value: float, lang: str) -> str:
-    """CLDR plural category: one / few / many for Russian integers, other for fractions."""
-    if value != int(value):
-        return "other"
-    n = int(value)
-    if lang != "ru":
-        return "one" if n == 1 else "other"
-    if n % 10 == 1 and n % 100 != 11:
-        return "one"
-    if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
-        return "few"
-    return "many"
+    """Rounded to tenths, written the language's way («1,5», «14 000»)."""
+    return format_number(round(value, 1), lang)
 
 
 def _unit(t: Translator, unit: str, value: float, shown: str | None = None) -> str:
     """A number with its unit ("5 лет"); `shown` may replace the number ("5 и 8")."""
     text = shown if shown is not None else _number(value, t.lang)
-    return t(f"screener.unit.{unit}.{_plural(round(value, 1), t.lang)}", n=text)
+    return t.plural(f"screener.unit.{unit}", round(value, 1), n=text)
 
 
 def _age(years: float, t: Translator, genitive: bool = False) -> str:
@@ -763,9 +743,7 @@ def _money(value: float, t: Translator) -> str:
     cents = round(value * 100)
     if cents % 100 == 0:
         return t("screener.money", amount=_number(cents // 100, t.lang))
-    decimal, thousands = _NUMBER_FORMAT.get(t.lang, _NUMBER_FORMAT["ru"])
-    whole = f"{cents // 100:,}".replace(",", thousands)
-    return t("screener.money", amount=f"{whole}{decimal}{cents % 100:02d}")
+    return t("screener.money", amount=format_number(cents / 100, t.lang, decimals=2))
 
 
 def _state(reason: Reason) -> str:
@@ -776,7 +754,7 @@ _Rendered = tuple[str, dict[str, Any]]
 
 
 def _date(day: dt.date, t: Translator) -> str:
-    return day.strftime("%d.%m.%Y") if t.lang == "ru" else day.isoformat()
+    return format_day(day, t.lang)
 
 
 def _describe(rule: ChildRule, t: Translator) -> str:

@@ -56,6 +56,23 @@ class Hit:
     kind: str
     title: str
     score: float  # higher is better, rounded to 3 decimals
+    # The share of the query's words (or their corrections or meanings) this entry holds, and
+    # whether it is tagged with a need the query names ("нужен психолог" -> psych_help).
+    covered: float = 0.0
+    on_need: bool = False
+
+    @property
+    def complete(self) -> bool:
+        return self.covered >= 1.0
+
+    @property
+    def exact(self) -> bool:
+        """Answers what was asked, not only something near it: most of the query's words, or
+        some of them on a topic the query names. "компенсация родительской платы за детский
+        сад" is not answered exactly by «Награды многодетным» (one word of four)."""
+        return self.covered >= EXACT_COVERAGE or (
+            self.on_need and self.covered >= EXACT_COVERAGE_ON_NEED
+        )
 
 
 # --- text analysis ------------------------------------------------------------------------
@@ -206,6 +223,10 @@ _EXPANSIONS: tuple[tuple[str, str], ...] = (
     ("депрессия", "психологическая помощь"),
     ("тревога", "психологическая помощь"),
 )
+
+# How much of the query a hit must hold to count as answering it (see Hit.exact).
+EXACT_COVERAGE = 0.66
+EXACT_COVERAGE_ON_NEED = 0.33
 
 # Weights of the query terms that did not come from the text as typed.
 EXPANSION_WEIGHT = 0.7
@@ -568,29 +589,47 @@ class SearchIndex:
         every entry. Never raises on odd input: garbage finds nothing.
         """
         hits: list[Hit] = []
-        for score, doc_idx in self._rank(query, region, limit):
+        for score, doc_idx, covered, on_need in self._rank(query, region, limit):
             doc = self._docs[doc_idx]
-            hits.append(Hit(doc.id, doc.kind, doc.title, round(score, 3)))
+            hits.append(Hit(doc.id, doc.kind, doc.title, round(score, 3), covered, on_need))
         return hits
 
-    def _rank(self, query: str, region: str | None, limit: int) -> list[tuple[float, int]]:
+    def _rank(
+        self, query: str, region: str | None, limit: int
+    ) -> list[tuple[float, int, float, bool]]:
+        """(score, doc, share of the query's words it holds, on a named need) best first.
+
+        When the query names a measure, an organisation or consultation that does not hold all
+        its words comes after the measures."""
         if limit <= 0 or not query:
             return []
         parsed = self._analyze_query(query)
         if not parsed.concepts:
             return []
         concepts = list(parsed.concepts)
-        for need_id in self._needs_of(parsed.terms):
+        words = len(concepts)
+        named = self._needs_of(parsed.terms)
+        for need_id in named:
             concepts.append((((_need_term(need_id), NEED_WEIGHT),),))
 
         parts: tuple[str | None, ...] | None = None
         if region is not None:
             parts = (None, region.strip().upper())
         scores: dict[int, float] = {}
-        for concept in concepts:
+        covered: dict[int, int] = {}  # doc -> how many of the query's words it holds
+        for position, concept in enumerate(concepts):
             if len(concept) == 1:  # nothing to choose from: the terms simply add up
+                if position >= words:
+                    for term, weight in concept[0]:
+                        _add_into(scores, self._lists(term, parts), weight)
+                    continue
+                found: dict[int, float] = {}
                 for term, weight in concept[0]:
-                    _add_into(scores, self._lists(term, parts), weight)
+                    _add_into(found, self._lists(term, parts), weight)
+                get = scores.get
+                for doc_idx, score in found.items():
+                    scores[doc_idx] = get(doc_idx, 0.0) + score
+                    covered[doc_idx] = covered.get(doc_idx, 0) + 1
                 continue
             best: dict[int, float] = {}
             for alternative in concept:
@@ -608,17 +647,41 @@ class SearchIndex:
             get = scores.get
             for doc_idx, score in best.items():
                 scores[doc_idx] = get(doc_idx, 0.0) + score
+                covered[doc_idx] = covered.get(doc_idx, 0) + 1
         if not scores:
             return []
 
         # nlargest is stable and dict order follows the query, so the pool is deterministic.
         pool = heapq.nlargest(max(limit * 4, 50), scores.items(), key=itemgetter(1))
-        ranked = [
-            (self._bonus(doc_idx, parsed.phrase) * score, doc_idx) for doc_idx, score in pool
-        ]
-        ranked.sort(key=lambda item: (-item[0], self._kind_rank(item[1]), item[1]))
+        bonuses = {doc_idx: self._bonus(doc_idx, parsed.phrase) for doc_idx, _ in pool}
+        # "материнский капитал" names a measure: a consultation that shares only the topic
+        # does not come before the measures.
+        names_measure = any(
+            bonus > 1.0 and self._docs[doc_idx].kind == "measure"
+            for doc_idx, bonus in bonuses.items()
+        )
+        ranked = [(bonuses[doc_idx] * score, doc_idx) for doc_idx, score in pool]
+
+        def demoted(doc_idx: int) -> bool:
+            return (
+                names_measure
+                and self._docs[doc_idx].kind != "measure"
+                and covered.get(doc_idx, 0) < words
+            )
+
+        ranked.sort(
+            key=lambda item: (demoted(item[1]), -item[0], self._kind_rank(item[1]), item[1])
+        )
         # Ids are unique after build, so the first `limit` entries are already distinct.
-        return ranked[:limit]
+        return [
+            (
+                score,
+                doc_idx,
+                covered.get(doc_idx, 0) / words,
+                any(n in named for n in self._docs[doc_idx].needs),
+            )
+            for score, doc_idx in ranked[:limit]
+        ]
 
     def _lists(self, term: str, parts: tuple[str | None, ...] | None) -> list[PostingList]:
         """The posting lists of a term for the regions searched."""
@@ -670,7 +733,7 @@ class SearchIndex:
                     scores[need_id] = total
         if not scores:
             # Fall back to the needs of whatever the search itself finds.
-            for rank, (_, doc_idx) in enumerate(self._rank(query, None, 5)):
+            for rank, (_, doc_idx, _, _) in enumerate(self._rank(query, None, 5)):
                 for need_id in self._docs[doc_idx].needs:
                     scores[need_id] = scores.get(need_id, 0.0) + 1.0 / (rank + 1)
         last = len(self._need_order)
