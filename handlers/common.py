@@ -18,6 +18,7 @@ from bot.texts import Translator
 from db.enums import Role
 from handlers.dialogs import leave_dialog
 from handlers.keyboards import Keyboard
+from handlers.onboarding import consent_keyboard
 from handlers.render import send_long
 
 
@@ -52,9 +53,15 @@ async def cmd_privacy(
     await message.answer(t("privacy.summary", status=status), reply_markup=kb.as_markup())
 
 
-async def cb_privacy_full(query: CallbackQuery, t: Translator, privacy: PrivacyNotice) -> None:
-    if isinstance(query.message, Message):
-        await send_long(query.message, privacy.for_language(t.lang))
+async def cb_privacy_full(
+    query: CallbackQuery, viewer: Viewer, t: Translator, privacy: PrivacyNotice
+) -> None:
+    if not isinstance(query.message, Message):
+        return
+    # Someone who has not agreed (to this version) can agree right under the notice.
+    current = viewer.user is not None and viewer.user.consent_version == privacy.version
+    keyboard = None if current else consent_keyboard(t, notice=False)
+    await send_long(query.message, privacy.for_language(t.lang), reply_markup=keyboard)
 
 
 async def cmd_cancel(message: Message, state: FSMContext, t: Translator) -> None:

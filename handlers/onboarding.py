@@ -39,11 +39,15 @@ class ConsentCD(CallbackData, prefix="cns"):
     action: ConsentAction
 
 
-def consent_keyboard(t: Translator) -> InlineKeyboardMarkup:
+def consent_keyboard(t: Translator, *, notice: bool = True) -> InlineKeyboardMarkup:
+    """Agree, browse anonymously, read the notice (not under the notice itself), under 18."""
     kb = Keyboard()
     kb.button(text=t("consent.accept"), callback_data=ConsentCD(action=ConsentAction.ACCEPT))
     kb.button(text=t("consent.decline"), callback_data=ConsentCD(action=ConsentAction.DECLINE))
-    kb.button(text=t("consent.read_notice"), callback_data=ConsentCD(action=ConsentAction.NOTICE))
+    if notice:
+        kb.button(
+            text=t("consent.read_notice"), callback_data=ConsentCD(action=ConsentAction.NOTICE)
+        )
     kb.button(text=t("safety.minor.button"), callback_data=ConsentCD(action=ConsentAction.MINOR))
     kb.adjust(1)
     return kb.as_markup()
@@ -164,8 +168,14 @@ async def cb_consent_decline(
 
 
 async def cb_consent_notice(query: CallbackQuery, t: Translator, privacy: PrivacyNotice) -> None:
+    """The full notice carries the consent buttons: having read it, one agrees or declines
+    right there instead of scrolling back to the question."""
     if isinstance(query.message, Message):
-        await send_long(query.message, privacy.for_language(t.lang))
+        await send_long(
+            query.message,
+            privacy.for_language(t.lang),
+            reply_markup=consent_keyboard(t, notice=False),
+        )
 
 
 async def cb_consent_minor(
