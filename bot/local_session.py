@@ -179,7 +179,9 @@ class LocalSession(OfflineSession):
             if isinstance(method, EditMessageText):
                 found.text = method.text or ""
             found.buttons = _buttons(method.reply_markup)
-            self.edits.append(found)
+            if isinstance(method, EditMessageText) or found.buttons:
+                # Taking a keyboard away changes nothing a person would read again.
+                self.edits.append(found)
             assert found.message is not None
             found.message = found.message.model_copy(
                 update={
