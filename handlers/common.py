@@ -14,10 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.middlewares.viewer import Viewer
 from bot.privacy import PrivacyNotice
 from bot.services import people
+from bot.services.catalogue import CatalogueHolder
 from bot.texts import Translator
 from db.enums import Role
 from handlers.dialogs import leave_dialog
 from handlers.keyboards import Keyboard
+from handlers.manager_region import help_lines as manager_help
+from handlers.manager_region import remembered
 from handlers.onboarding import consent_keyboard
 from handlers.render import send_long
 
@@ -30,14 +33,28 @@ class PrivacyCD(CallbackData, prefix="prv"):
     action: PrivacyAction
 
 
-async def cmd_help(message: Message, viewer: Viewer, session: AsyncSession, t: Translator) -> None:
+async def cmd_help(
+    message: Message,
+    viewer: Viewer,
+    session: AsyncSession,
+    state: FSMContext,
+    t: Translator,
+    catalogue: CatalogueHolder,
+) -> None:
     text = t("help.text")
     if viewer.user is not None:
-        roles = {Role(m.role) for m in await people.memberships(session, viewer.user.id)}
+        held = await people.memberships(session, viewer.user.id)
+        roles = {Role(m.role) for m in held}
         if roles & {Role.VOLUNTEER, Role.COORDINATOR}:
             text += t("help.staff")
         if roles & {Role.MANAGER, Role.ADMIN}:
             text += t("help.manager")
+            # Which regions, which one is chosen, and how to name a region and a week.
+            own = tuple(
+                sorted({m.region_code for m in held if m.region_code and m.role == Role.MANAGER})
+            )
+            chosen = await remembered(state)
+            text += manager_help(Role.ADMIN in roles, own, chosen, t, catalogue.view)
     await message.answer(text)
 
 
