@@ -859,6 +859,8 @@ async def test_manager_gets_text_chart_and_workbook(
     assert "Дайджест недели — Тамбовская область" in replies[0].text
     assert "Неделя 2026-W47" in replies[0].text
     assert "Новые заявки: 7 ▲4" in replies[0].text
+    actions = [m for m in digest_chat.session.requests if type(m).__name__ == "SendChatAction"]
+    assert [a.action for a in actions] == ["upload_document"]  # type: ignore[attr-defined]
     documents = [m for m in digest_chat.session.requests if type(m).__name__ == "SendDocument"]
     assert documents[-1].document.filename == "digest-RU-TAM-2026-W47.xlsx"  # type: ignore[attr-defined]
 
