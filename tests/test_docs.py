@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import re
 from pathlib import Path
 
@@ -19,11 +20,10 @@ def test_readme_links_and_help_point_to_files_in_the_repository() -> None:
         if not link.startswith("http"):
             assert (ROOT / link).is_file(), link
     parser = _parser()
-    helps = [parser.format_help()] + [
-        action.choices[name].format_help()
-        for action in parser._subparsers._group_actions  # type: ignore[union-attr]
-        for name in action.choices  # type: ignore[union-attr]
-    ]
+    helps = [parser.format_help()]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            helps += [sub.format_help() for sub in action.choices.values()]
     for text in [readme, *helps]:
         assert "PRODUCT.md" not in text
     assert "docs/contract.md" in parser.format_help()
