@@ -119,7 +119,14 @@ async def test_a_pop_up_answer_and_the_other_personas(
     toast = await demo.type("1")  # 👍 Помогла
     assert "💬 [подсказка]" in toast
     assert "теперь вы менеджер (Ирина)" in await demo.type(":as manager")
-    digest = await demo.type("/digest")
-    assert "📎 файл сохранён" in digest and ".xlsx" in digest
+    ask = await demo.type("/digest")  # the demo manager has every region: pick where the work is
+    assert "Для какого региона?" in ask and "[3] Тамбовская область" in ask
+    digest = await demo.type("3")
+    assert "(изменено) Регион: Тамбовская область." in digest
+    assert "Дайджест недели — Тамбовская область" in digest
+    assert "📎 файл сохранён" in digest and "digest-RU-TAM-2026-W47.xlsx" in digest
+    assert "[1] 📈 Эта неделя по сегодня · 2026-W48" in digest
     assert "Роли: family, volunteer, manager" in await demo.type(":as nobody")
-    assert "У последнего сообщения нет кнопок." in await demo.type("#99")
+    assert "Выберите кнопку от 1 до 1." in await demo.type("#99")
+    await demo.type(":as volunteer")
+    assert "У последнего сообщения нет кнопок." in await demo.type("#1")
