@@ -2,6 +2,9 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# Touched after a successful install: `run` and `test` reinstall only when pyproject.toml
+# (the dependencies) is newer, not on every call.
+STAMP := $(VENV)/.installed
 
 .PHONY: install run demo test lint bench clean
 
@@ -9,11 +12,19 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
+# PYTHONWARNINGS: setuptools' build backend prints a framed notice about editable installs
+# on every install; it says nothing about this project.
+$(STAMP): pyproject.toml | $(BIN)/python
+	PYTHONWARNINGS=ignore $(BIN)/pip install --quiet -e '.[dev,redis]'
+	@touch $(STAMP)
+
+# Reinstall now, whatever the stamp says (e.g. after editing the venv by hand).
 install: $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev,redis]'
+	@rm -f $(STAMP)
+	@$(MAKE) --no-print-directory $(STAMP)
 
 # Polling with BOT_TOKEN from the environment or .env; without a token it runs the demo.
-run: install
+run: $(STAMP)
 	@if [ -n "$${BOT_TOKEN:-}" ] || grep -qs '^BOT_TOKEN=.' .env; then \
 		$(BIN)/python -m bot run; \
 	else \
@@ -21,18 +32,18 @@ run: install
 		$(BIN)/python -m bot demo; \
 	fi
 
-demo: install
+demo: $(STAMP)
 	$(BIN)/python -m bot demo
 
-test: install
+test: $(STAMP)
 	$(BIN)/python -m pytest
 
-lint: install
+lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 
-bench: install
+bench: $(STAMP)
 	$(BIN)/python -m bench.search_bench
 
 clean:

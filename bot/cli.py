@@ -1,4 +1,4 @@
-"""Command line of PRODUCT.md §4: run, demo, db, content, search, match, admin."""
+"""Command line (docs/contract.md): run, demo, db, content, search, match, digest, admin."""
 
 from __future__ import annotations
 
@@ -35,7 +35,10 @@ def _iso_date(text: str) -> dt.date:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m bot", description="Семейный навигатор — family-support cluster bot."
+        prog="python -m bot",
+        description="Семейный навигатор — family-support cluster bot. "
+        "Run it from the project's environment: .venv/bin/python -m bot COMMAND.",
+        epilog="Commands, JSON shapes and settings: docs/contract.md in the repository.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -91,7 +94,7 @@ def _parser() -> argparse.ArgumentParser:
         help="screener verdicts for a family profile",
         description="screener verdicts for a family profile",
     )
-    match.add_argument("--profile", required=True, type=Path, help="JSON file (PRODUCT.md §4)")
+    match.add_argument("--profile", required=True, type=Path, help="JSON file (docs/contract.md)")
     match.add_argument(
         "--date",
         type=_iso_date,
@@ -109,7 +112,11 @@ def _parser() -> argparse.ArgumentParser:
     digest.add_argument("--region", required=True, help="region code such as RU-TAM")
     digest.add_argument("--week", help="ISO week YYYY-Www (default: the last completed week)")
     digest.add_argument("--format", choices=("text", "json", "xlsx"), default="text")
-    digest.add_argument("--out", type=Path, help="write to this file instead of stdout")
+    digest.add_argument(
+        "--out",
+        type=Path,
+        help="write to this file (default: stdout; xlsx: data/digest-REGION-WEEK.xlsx)",
+    )
     digest.add_argument("--lang", choices=("ru", "en"), default="ru", help="text language")
 
     admin = sub.add_parser(
@@ -160,6 +167,53 @@ def _command(args: argparse.Namespace) -> Command:
     return table[args.command]
 
 
+# `run` waits for the database with retries and `demo` makes its own SQLite file; `content
+# check` reads files only. Every other command needs the database from the first step.
+NO_DATABASE = {"run", "demo"}
+
+
+class DatabaseUnreachable(Exception):
+    """The database at DATABASE_URL cannot be opened; the message is the operator's line."""
+
+
+def _needs_database(args: argparse.Namespace) -> bool:
+    if args.command in NO_DATABASE:
+        return False
+    return not (args.command == "content" and args.content_command == "check")
+
+
+async def check_database(url: str) -> None:
+    """Open one connection, so a wrong or absent database is one line instead of a traceback
+    from deep inside the first query."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import DBAPIError
+
+    from db.engine import create_engine
+
+    engine = None
+    try:
+        engine = create_engine(url)  # for SQLite this creates the file's folder
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except (OSError, DBAPIError, TimeoutError) as exc:
+        reason = str(exc.orig) if isinstance(exc, DBAPIError) else str(exc) or type(exc).__name__
+        where = make_url(url).render_as_string(hide_password=True)
+        first_line = reason.strip().splitlines()[0] if reason.strip() else type(exc).__name__
+        raise DatabaseUnreachable(
+            f"cannot open the database {where} (DATABASE_URL): {first_line}"
+        ) from None
+    finally:
+        if engine is not None:
+            await engine.dispose()
+
+
+async def _run(args: argparse.Namespace, settings: Settings) -> int:
+    if _needs_database(args):
+        await check_database(settings.database_url)
+    return await _command(args)(args, settings)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -176,7 +230,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Alembic narrates every plugin it sets up at INFO; operators need only its warnings.
         logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
-        return asyncio.run(_command(args)(args, settings))
+        return asyncio.run(_run(args, settings))
+    except DatabaseUnreachable as exc:
+        print(exc, file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

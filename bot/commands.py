@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import logging
 import sys
+from pathlib import Path
 
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -71,8 +72,23 @@ async def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _content_dir_problem(directory: Path) -> str | None:
+    """One line for a content directory that is not one, instead of a line per missing file."""
+    if directory.is_file():
+        return f"{directory} is a file: give the content directory (the one with regions.yaml)"
+    if not directory.is_dir():
+        return f"{directory}: no such directory"
+    if not (directory / "regions.yaml").is_file():
+        return f"{directory} has no regions.yaml: not a content directory"
+    return None
+
+
 async def cmd_content_check(args: argparse.Namespace, settings: Settings) -> int:
     directory = args.dir or settings.content_dir
+    problem = _content_dir_problem(directory)
+    if problem is not None:
+        print(f"content check: {problem}", file=sys.stderr)
+        return 2
     catalogue = read_catalogue(directory)
     problems = [str(p) for p in catalogue.problems]
     if directory == settings.content_dir or (directory / "texts").is_dir():
@@ -93,6 +109,10 @@ async def cmd_content_check(args: argparse.Namespace, settings: Settings) -> int
 
 
 async def cmd_content_load(args: argparse.Namespace, settings: Settings) -> int:
+    problem = _content_dir_problem(args.dir) if args.dir is not None else None
+    if problem is not None:
+        print(f"content load: {problem}", file=sys.stderr)
+        return 2
     app = build_app(settings)
     try:
         await migrate.upgrade(app.engine)

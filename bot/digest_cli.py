@@ -21,6 +21,7 @@ from bot.services.digest import (
 from bot.services.digest_render import render_text, render_xlsx, to_plain
 
 FORMATS = ("text", "json", "xlsx")
+DATA_DIR = Path("data")
 
 
 def add_digest_arguments(parser: argparse.ArgumentParser) -> None:
@@ -70,9 +71,11 @@ async def cmd_digest(
         text = json.dumps(payload, ensure_ascii=False, indent=2)
         return _emit(text, out)
     if args.format == "text":
-        return _emit(to_plain(render_text(payload, t, view)), out)
-    path = out or Path(f"digest-{region}-{week.label}.xlsx")
+        return _emit(to_plain(render_text(payload, t, view, footer=False)), out)
+    # Like the SQLite file, generated files go under ./data/, not into the checkout.
+    path = out or DATA_DIR / f"digest-{region}-{week.label}.xlsx"
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(render_xlsx(payload, t, view, referrals=rows, matrix=matrix))
     except OSError as exc:
         print(f"digest: cannot write {path}: {exc.strerror}", file=sys.stderr)

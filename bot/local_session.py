@@ -11,6 +11,7 @@ import itertools
 from collections import defaultdict
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, cast
 
 from aiogram import Bot
@@ -29,8 +30,10 @@ from aiogram.methods import (
 )
 from aiogram.methods.base import TelegramType
 from aiogram.types import (
+    BufferedInputFile,
     Chat,
     Document,
+    FSInputFile,
     InlineKeyboardMarkup,
     Message,
     MessageId,
@@ -51,10 +54,21 @@ class Sent:
     buttons: list[list[tuple[str, str]]] = field(default_factory=list)
     kind: str = "text"
     message: Message | None = None
+    # A document or photo as uploaded: its file name and bytes (the demo saves them).
+    file_name: str | None = None
+    file_data: bytes | None = None
 
     @property
     def button_texts(self) -> list[str]:
         return [text for row in self.buttons for text, _ in row]
+
+
+def _upload(file: Any, default_name: str) -> tuple[str | None, bytes | None]:
+    if isinstance(file, BufferedInputFile):
+        return file.filename or default_name, file.data
+    if isinstance(file, FSInputFile):
+        return file.filename or default_name, Path(file.path).read_bytes()
+    return None, None
 
 
 def _buttons(markup: Any) -> list[list[tuple[str, str]]]:
@@ -88,6 +102,8 @@ class LocalSession(OfflineSession):
         self.requests: list[TelegramMethod[Any]] = []
         self.chats: dict[int, list[Sent]] = defaultdict(list)
         self.answers: list[AnswerCallbackQuery] = []
+        # Every message edited in place, in order (the same message once per edit).
+        self.edits: list[Sent] = []
         self._ids: dict[int, itertools.count[int]] = defaultdict(lambda: itertools.count(1))
         self._failures: dict[str, list[TelegramAPIError]] = defaultdict(list)
 
@@ -140,14 +156,17 @@ class LocalSession(OfflineSession):
             return BOT_USER
         if isinstance(method, SendMessage):
             return self._new_message(int(method.chat_id), method.text, method.reply_markup)
-        if isinstance(method, SendDocument):
-            return self._new_message(
-                int(method.chat_id), method.caption or "", method.reply_markup, "document"
+        if isinstance(method, SendDocument | SendPhoto):
+            kind = "document" if isinstance(method, SendDocument) else "photo"
+            upload = method.document if isinstance(method, SendDocument) else method.photo
+            message = self._new_message(
+                int(method.chat_id), method.caption or "", method.reply_markup, kind
             )
-        if isinstance(method, SendPhoto):
-            return self._new_message(
-                int(method.chat_id), method.caption or "", method.reply_markup, "photo"
+            upload_to = self.chats[int(method.chat_id)][-1]
+            upload_to.file_name, upload_to.file_data = _upload(
+                upload, f"{kind}-{message.message_id}"
             )
+            return message
         if isinstance(method, CopyMessage):
             sent = self._new_message(
                 int(method.chat_id), method.caption or "(copy)", method.reply_markup, "copy"
@@ -160,6 +179,9 @@ class LocalSession(OfflineSession):
             if isinstance(method, EditMessageText):
                 found.text = method.text or ""
             found.buttons = _buttons(method.reply_markup)
+            if isinstance(method, EditMessageText) or found.buttons:
+                # Taking a keyboard away changes nothing a person would read again.
+                self.edits.append(found)
             assert found.message is not None
             found.message = found.message.model_copy(
                 update={

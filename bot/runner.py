@@ -30,6 +30,7 @@ from bot.bootstrap import prepare
 from bot.config import Settings
 from bot.factory import create_bot, create_dispatcher, create_storage
 from bot.leader import Leader, migration_lock
+from bot.menus import FAMILY_COMMANDS, set_about, set_staff_menus
 from bot.middlewares.metrics import Metrics
 from bot.outbox_worker import OutboxWorker
 from bot.retry import (
@@ -58,19 +59,6 @@ WEBHOOK_SECRET_SHAPE = re.compile(rf"[A-Za-z0-9_-]{{{WEBHOOK_SECRET_MIN},256}}")
 DRAIN_SECONDS = 30.0
 WORKER_STOP_SECONDS = 10.0
 
-FAMILY_COMMANDS = (
-    "start",
-    "find",
-    "search",
-    "request",
-    "consult",
-    "my",
-    "profile",
-    "privacy",
-    "news",
-    "help",
-    "cancel",
-)
 RETENTION_JOB_HOUR = 3
 
 
@@ -82,6 +70,11 @@ async def set_commands(bot: Bot, texts: Texts) -> None:
         await bot.set_my_commands(
             commands, scope=BotCommandScopeDefault(), language_code=None if lang == "ru" else lang
         )
+
+
+async def _set_staff_menus(app: App, bot: Bot) -> None:
+    async with app.session_factory() as session:
+        await set_staff_menus(bot, app.texts, session, app.settings.admin_ids)
 
 
 def create_worker(app: App, bot: Bot, *, per_chat_interval: float = 1.0) -> OutboxWorker:
@@ -286,6 +279,8 @@ async def run_bot(
             _lead(app, bot, metrics, leader_stop), name="scheduler-leader"
         )
         await _try("set the command menu", set_commands(bot, app.texts))
+        await _try("set the bot's description", set_about(bot, app.texts))
+        await _try("set the staff menus", _set_staff_menus(app, bot))
         if secret is not None:
             await _set_webhook(bot, dp, settings, secret, startup_retries)
             log.info("webhook mode: receiving updates on %s", settings.webhook_base_url)

@@ -14,10 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.middlewares.viewer import Viewer
 from bot.privacy import PrivacyNotice
 from bot.services import people
+from bot.services.catalogue import CatalogueHolder
 from bot.texts import Translator
 from db.enums import Role
 from handlers.dialogs import leave_dialog
 from handlers.keyboards import Keyboard
+from handlers.manager_region import help_lines as manager_help
+from handlers.manager_region import remembered
+from handlers.onboarding import consent_keyboard
 from handlers.render import send_long
 
 
@@ -29,14 +33,28 @@ class PrivacyCD(CallbackData, prefix="prv"):
     action: PrivacyAction
 
 
-async def cmd_help(message: Message, viewer: Viewer, session: AsyncSession, t: Translator) -> None:
+async def cmd_help(
+    message: Message,
+    viewer: Viewer,
+    session: AsyncSession,
+    state: FSMContext,
+    t: Translator,
+    catalogue: CatalogueHolder,
+) -> None:
     text = t("help.text")
     if viewer.user is not None:
-        roles = {Role(m.role) for m in await people.memberships(session, viewer.user.id)}
+        held = await people.memberships(session, viewer.user.id)
+        roles = {Role(m.role) for m in held}
         if roles & {Role.VOLUNTEER, Role.COORDINATOR}:
             text += t("help.staff")
         if roles & {Role.MANAGER, Role.ADMIN}:
             text += t("help.manager")
+            # Which regions, which one is chosen, and how to name a region and a week.
+            own = tuple(
+                sorted({m.region_code for m in held if m.region_code and m.role == Role.MANAGER})
+            )
+            chosen = await remembered(state)
+            text += manager_help(Role.ADMIN in roles, own, chosen, t, catalogue.view)
     await message.answer(text)
 
 
@@ -52,9 +70,15 @@ async def cmd_privacy(
     await message.answer(t("privacy.summary", status=status), reply_markup=kb.as_markup())
 
 
-async def cb_privacy_full(query: CallbackQuery, t: Translator, privacy: PrivacyNotice) -> None:
-    if isinstance(query.message, Message):
-        await send_long(query.message, privacy.for_language(t.lang))
+async def cb_privacy_full(
+    query: CallbackQuery, viewer: Viewer, t: Translator, privacy: PrivacyNotice
+) -> None:
+    if not isinstance(query.message, Message):
+        return
+    # Someone who has not agreed (to this version) can agree right under the notice.
+    current = viewer.user is not None and viewer.user.consent_version == privacy.version
+    keyboard = None if current else consent_keyboard(t, notice=False)
+    await send_long(query.message, privacy.for_language(t.lang), reply_markup=keyboard)
 
 
 async def cmd_cancel(message: Message, state: FSMContext, t: Translator) -> None:

@@ -9,7 +9,9 @@ from bot.middlewares.viewer import ANON_LANGUAGE, ANON_MUNICIPALITY, ANON_REGION
 # The screener answers of this conversation: cards keep showing a personal verdict after
 # the dialog ends, even for a person who did not consent to saving them.
 SESSION_PROFILE = "screener_profile"
-_KEPT = (ANON_REGION, ANON_MUNICIPALITY, ANON_LANGUAGE, SESSION_PROFILE)
+# The region a manager of several regions chose for /digest, /stats and /orgs.
+MANAGER_REGION = "manager_region"
+_KEPT = (ANON_REGION, ANON_MUNICIPALITY, ANON_LANGUAGE, SESSION_PROFILE, MANAGER_REGION)
 
 
 async def leave_dialog(state: FSMContext) -> bool:

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import re
+from contextlib import suppress
 from dataclasses import dataclass
 from html import escape
 
 from aiogram import Bot, Router
+from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
-from aiogram.types import Message
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.chat_action import ChatActionSender
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
@@ -18,9 +23,11 @@ from bot.middlewares.viewer import Viewer
 from bot.services import people
 from bot.services.catalogue import CatalogueHolder
 from bot.services.digest import (
+    Week,
     WeekError,
     build_cluster_overview,
     build_digest,
+    current_week,
     need_by_municipality,
     referral_rows,
     region_timezone,
@@ -30,6 +37,8 @@ from bot.services.digest_delivery import send_rendered
 from bot.services.digest_render import render_cluster_text, render_digest, split_message
 from bot.texts import Translator
 from db.enums import Role
+from handlers.keyboards import Keyboard
+from handlers.manager_region import current_region, region_name, remember
 
 REGION_ARG = re.compile(r"[A-Za-z]{2}-[A-Za-z0-9]{1,3}")
 
@@ -74,6 +83,7 @@ async def cmd_digest(
     bot: Bot,
     viewer: Viewer,
     session: AsyncSession,
+    state: FSMContext,
     t: Translator,
     catalogue: CatalogueHolder,
     settings: Settings,
@@ -95,14 +105,20 @@ async def cmd_digest(
                 t("digest.not_your_region", region=region, regions=", ".join(access.regions))
             )
             return
-    elif access.regions:
-        region = access.regions[0]
-    elif viewer.region_code in view.regions:
-        region = viewer.region_code
+        await remember(state, region)
     else:
-        example = next(iter(sorted(view.regions)), "RU-TAM")
-        await message.answer(t("digest.choose_region", example=example, regions=known))
-        return
+        # The remembered region, the only one, or buttons to pick one (then nothing more now).
+        region = await current_region(
+            message,
+            state,
+            admin=access.admin,
+            own=access.regions,
+            command="digest",
+            t=t,
+            view=view,
+        )
+        if region is None:
+            return
     assert region is not None
     now = clock.now()
     try:
@@ -110,20 +126,69 @@ async def cmd_digest(
     except WeekError as exc:
         await message.answer(t(f"digest.bad_week.{exc.code}", week=escape(week_text or "")))
         return
-    payload = await build_digest(
-        session,
-        region_code=region,
-        week=week,
-        view=view,
-        now=now,
-        sla_accept_hours=settings.sla_accept_hours,
+    # "sending a file…" in the chat's header while the numbers, chart and workbook are built.
+    async with ChatActionSender.upload_document(bot=bot, chat_id=message.chat.id):
+        payload = await build_digest(
+            session,
+            region_code=region,
+            week=week,
+            view=view,
+            now=now,
+            sla_accept_hours=settings.sla_accept_hours,
+        )
+        rows = await referral_rows(session, region_code=region, week=week, view=view)
+        matrix = await need_by_municipality(session, region_code=region, week=week, view=view)
+        rendered = await asyncio.to_thread(
+            render_digest, payload, t, view, referrals=rows, matrix=matrix
+        )
+        await send_rendered(bot, message.chat.id, rendered, week=week.label, t=t)
+    await message.answer(
+        t("digest_weeks.ask", region=escape(region_name(view, region, t))),
+        reply_markup=_other_weeks(
+            region, week, current_week(now, region_timezone(view, region)), t
+        ),
     )
-    rows = await referral_rows(session, region_code=region, week=week, view=view)
-    matrix = await need_by_municipality(session, region_code=region, week=week, view=view)
-    rendered = await asyncio.to_thread(
-        render_digest, payload, t, view, referrals=rows, matrix=matrix
+
+
+class DigestWeekCD(CallbackData, prefix="dwk"):
+    region: str
+    week: str
+
+
+def _other_weeks(region: str, shown: Week, current: Week, t: Translator) -> InlineKeyboardMarkup:
+    """ "This week so far" beside "last week", without the one just shown."""
+    kb = Keyboard()
+    for week, key in ((current, "this_week"), (current.shift(-1), "last_week")):
+        if week != shown:
+            kb.button(
+                text=f"{t(f'digest_weeks.{key}')} · {week.label}",
+                callback_data=DigestWeekCD(region=region, week=week.label),
+            )
+    kb.adjust(1)
+    return kb.as_markup()
+
+
+async def cb_digest_week(
+    query: CallbackQuery,
+    callback_data: DigestWeekCD,
+    bot: Bot,
+    viewer: Viewer,
+    session: AsyncSession,
+    state: FSMContext,
+    t: Translator,
+    catalogue: CatalogueHolder,
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    """The same as typing /digest REGION WEEK: access and the week are checked again there."""
+    if not isinstance(query.message, Message):
+        return
+    with suppress(TelegramAPIError):
+        await query.message.edit_reply_markup(reply_markup=None)
+    args = CommandObject(command="digest", args=f"{callback_data.region} {callback_data.week}")
+    await cmd_digest(
+        query.message, args, bot, viewer, session, state, t, catalogue, settings, clock
     )
-    await send_rendered(bot, message.chat.id, rendered, week=week.label, t=t)
 
 
 async def cmd_cluster(
@@ -159,5 +224,6 @@ async def cmd_cluster(
 def create_router() -> Router:
     router = Router(name=__name__)
     router.message.register(cmd_digest, Command("digest"))
+    router.callback_query.register(cb_digest_week, DigestWeekCD.filter())
     router.message.register(cmd_cluster, Command("cluster"))
     return router

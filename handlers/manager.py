@@ -17,6 +17,7 @@ from typing import Any
 
 from aiogram import Bot, F, Router
 from aiogram.dispatcher.event.bases import SkipHandler
+from aiogram.enums import ChatAction
 from aiogram.filters import Command, CommandObject, Filter, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -61,6 +62,7 @@ from handlers.manager_keyboards import (
     SurveyCD,
     short,
 )
+from handlers.manager_region import current_region, remember
 from handlers.render import alert, format_date
 
 log = logging.getLogger(__name__)
@@ -124,6 +126,32 @@ async def pick_region(
     else:
         await message.answer(t("manager.region.name_it", regions=known))
     return None
+
+
+async def region_of(
+    message: Message,
+    state: FSMContext,
+    access: ManagerAccess,
+    command: CommandObject,
+    t: Translator,
+    view: CatalogueView,
+) -> str | None:
+    """A named region (checked, then remembered), else the remembered or only one, else
+    buttons to pick one (handlers/manager_region.py)."""
+    if (command.args or "").strip():
+        region = await pick_region(message, access, command.args, t, view)
+        if region is not None:
+            await remember(state, region)
+        return region
+    return await current_region(
+        message,
+        state,
+        admin=access.admin,
+        own=access.regions,
+        command=command.command,
+        t=t,
+        view=view,
+    )
 
 
 async def answer_long(
@@ -311,7 +339,7 @@ async def cmd_orgs(
     catalogue: CatalogueHolder,
 ) -> None:
     await leave_dialog(state)
-    region = await pick_region(message, access, command.args, t, catalogue.view)
+    region = await region_of(message, state, access, command, t, catalogue.view)
     if region is None:
         return
     text, keyboard = await org_list(session, region, t, catalogue.view)
@@ -836,7 +864,7 @@ async def cmd_stats(
 ) -> None:
     await leave_dialog(state)
     view = catalogue.view
-    region = await pick_region(message, access, command.args, t, view)
+    region = await region_of(message, state, access, command, t, view)
     if region is None:
         return
     stats = await tools.region_stats(
@@ -889,6 +917,9 @@ async def cmd_export(
     region = await pick_region(message, access, command.args, t, catalogue.view)
     if region is None:
         return
+    if message.bot is not None:
+        # "sending a file…" in the chat's header while the workbook is built.
+        await message.bot.send_chat_action(message.chat.id, ChatAction.UPLOAD_DOCUMENT)
     entries = await region_entries(session, region)
     data = await asyncio.to_thread(catalogue_sheet.export_workbook, entries, help_lines(t))
     session.add(

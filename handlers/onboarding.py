@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from contextlib import suppress
 from enum import StrEnum
 
 from aiogram import F, Router
+from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import CommandObject, CommandStart
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
@@ -13,11 +15,13 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
+from bot.menus import set_person_menu
 from bot.middlewares.viewer import Viewer
 from bot.privacy import PrivacyNotice
 from bot.services import people
 from bot.services.catalogue import CatalogueHolder
-from bot.texts import Translator
+from bot.texts import Texts, Translator
+from db.enums import Role
 from handlers.dialogs import leave_dialog
 from handlers.keyboards import Keyboard
 from handlers.location import ask_region
@@ -39,11 +43,15 @@ class ConsentCD(CallbackData, prefix="cns"):
     action: ConsentAction
 
 
-def consent_keyboard(t: Translator) -> InlineKeyboardMarkup:
+def consent_keyboard(t: Translator, *, notice: bool = True) -> InlineKeyboardMarkup:
+    """Agree, browse anonymously, read the notice (not under the notice itself), under 18."""
     kb = Keyboard()
     kb.button(text=t("consent.accept"), callback_data=ConsentCD(action=ConsentAction.ACCEPT))
     kb.button(text=t("consent.decline"), callback_data=ConsentCD(action=ConsentAction.DECLINE))
-    kb.button(text=t("consent.read_notice"), callback_data=ConsentCD(action=ConsentAction.NOTICE))
+    if notice:
+        kb.button(
+            text=t("consent.read_notice"), callback_data=ConsentCD(action=ConsentAction.NOTICE)
+        )
     kb.button(text=t("safety.minor.button"), callback_data=ConsentCD(action=ConsentAction.MINOR))
     kb.adjust(1)
     return kb.as_markup()
@@ -81,6 +89,7 @@ async def cmd_start_join(
     clock: Clock,
     t: Translator,
     catalogue: CatalogueHolder,
+    texts: Texts,
 ) -> None:
     await leave_dialog(state)
     token = (command.args or "")[len("join-") :]
@@ -104,6 +113,13 @@ async def cmd_start_join(
         region = view.regions.get(result.region_code or "")
         name = (region.name if t.lang == "ru" else region.name_en) if region else "—"
         await message.answer(t("join.joined_region", region=name, role=role))
+    # Their new tools in the chat's command menu; the menu is a nicety, the join is done.
+    user = await people.get_user(session, viewer.telegram_id)
+    held = await people.memberships(session, user.id) if user is not None else []
+    roles = [Role(m.role) for m in held]
+    if message.bot is not None:
+        with suppress(TelegramAPIError):
+            await set_person_menu(message.bot, texts, message.chat.id, roles, t.lang)
 
 
 async def cmd_start(
@@ -164,8 +180,14 @@ async def cb_consent_decline(
 
 
 async def cb_consent_notice(query: CallbackQuery, t: Translator, privacy: PrivacyNotice) -> None:
+    """The full notice carries the consent buttons: having read it, one agrees or declines
+    right there instead of scrolling back to the question."""
     if isinstance(query.message, Message):
-        await send_long(query.message, privacy.for_language(t.lang))
+        await send_long(
+            query.message,
+            privacy.for_language(t.lang),
+            reply_markup=consent_keyboard(t, notice=False),
+        )
 
 
 async def cb_consent_minor(

@@ -878,6 +878,9 @@ class FakeTelegram:
         """Parameters of every successful answerCallbackQuery."""
         self.files: dict[str, StoredFile] = {}
         self.menu_buttons: dict[int | None, JSON] = {}
+        # setMyDescription / setMyShortDescription by language code ("" for the default).
+        self.descriptions: dict[str, str] = {}
+        self.short_descriptions: dict[str, str] = {}
         self._commands: dict[tuple[str, str], list[JSON]] = {}
         self._chats: dict[int, FakeChat] = {}
         self._pending: list[JSON] = []
@@ -908,6 +911,10 @@ class FakeTelegram:
             "getMyCommands": self._get_my_commands,
             "deleteMyCommands": self._delete_my_commands,
             "setChatMenuButton": self._set_chat_menu_button,
+            "setMyDescription": functools.partial(self._set_about, "description", 512),
+            "setMyShortDescription": functools.partial(self._set_about, "short_description", 120),
+            "getMyDescription": functools.partial(self._get_about, "description"),
+            "getMyShortDescription": functools.partial(self._get_about, "short_description"),
             "getChatMenuButton": self._get_chat_menu_button,
             "sendMessage": self._send_message,
             "editMessageText": self._edit_message_text,
@@ -1448,6 +1455,27 @@ class FakeTelegram:
         if reply is not None:
             await self._call(hook.token, *reply)
         return True
+
+    def _about(self, field: str) -> dict[str, str]:
+        return self.descriptions if field == "description" else self.short_descriptions
+
+    async def _set_about(self, field: str, limit: int, params: JSON) -> bool:
+        """Telegram's limits: 512 characters for the description, 120 for the short one;
+        an empty text removes it for that language."""
+        text = str(params.get(field) or "")
+        if len(text) > limit:
+            raise _bad_request(f"{field.upper()}_INVALID")
+        lang = str(params.get("language_code") or "")
+        if text:
+            self._about(field)[lang] = text
+        else:
+            self._about(field).pop(lang, None)
+        return True
+
+    async def _get_about(self, field: str, params: JSON) -> JSON:
+        lang = str(params.get("language_code") or "")
+        texts = self._about(field)
+        return {field: texts.get(lang, texts.get("", ""))}
 
     async def _set_my_commands(self, params: JSON) -> bool:
         commands = params.get("commands")

@@ -74,6 +74,17 @@ BROKEN_CONTENT = (  # (file, text that occurs once, replacement)
 # A production-style database has no demo organisations: invites go to a real one.
 ORG = "tam-csp"
 DEMO_ORG = "tam-opora-demo"
+# Nothing listens on port 1: the connection is refused at once.
+UNREACHABLE = (("DATABASE_URL", "postgresql+asyncpg://nav:secret@127.0.0.1:1/nav"),)
+NEEDS_DATABASE = {
+    "search": ("search", "маткапитал"),
+    "db": ("db", "upgrade"),
+    "content-load": ("content", "load"),
+    "digest": ("digest", "--region", "RU-TAM"),
+    "match": ("match", "--profile", "profile.json"),
+    "grant": ("admin", "grant", "--telegram-id", "5", "--role", "admin"),
+    "invite": ("admin", "invite", "--org", DEMO_ORG),
+}
 
 
 @dataclass(frozen=True)
@@ -166,6 +177,18 @@ def slow_jobs(workspace: Workspace) -> dict[str, Job]:
         ),
         "invite": Job(("admin", "invite", "--org", ORG)),
         "invite-unknown-org": Job(("admin", "invite", "--org", "no-such-org")),
+        "content-check-missing": Job(("content", "check", str(workspace.file("missing")))),
+        "content-check-file": Job(("content", "check", str(CONTENT / "regions.yaml"))),
+        "digest-text": Job(("digest", "--region", "RU-TAM", "--week", "2026-W47")),
+        "digest-xlsx": Job(
+            ("digest", "--region", "RU-TAM", "--week", "2026-W47", "--format", "xlsx")
+        ),
+        **{
+            f"{name}-unreachable": Job(
+                tuple(str(profile) if a == "profile.json" else a for a in args), UNREACHABLE
+            )
+            for name, args in NEEDS_DATABASE.items()
+        },
     }
 
 
@@ -481,3 +504,46 @@ def test_content_load_never_brings_demo_organisations_into_production(
 def launched_rows(workspace: Workspace, name: str, sql: str) -> list[tuple[object, ...]]:
     with closing(sqlite3.connect(workspace.database(name))) as conn:
         return conn.execute(sql).fetchall()
+
+
+# --- the first hour: an unreachable database, bad paths, files in their place ----------------
+
+
+@pytest.mark.parametrize("name", sorted(NEEDS_DATABASE))
+def test_an_unreachable_database_is_one_line_and_exit_2(launched: Launched, name: str) -> None:
+    result = launched.result(f"{name}-unreachable")
+    assert result.returncode == 2
+    assert result.stderr_lines == [
+        "cannot open the database postgresql+asyncpg://nav:***@127.0.0.1:1/nav (DATABASE_URL): "
+        "[Errno 111] Connect call failed ('127.0.0.1', 1)"
+    ]
+    assert result.stdout == ""
+
+
+def test_content_check_of_a_missing_directory_or_a_file(launched: Launched) -> None:
+    missing = launched.result("content-check-missing")
+    assert (missing.returncode, missing.stdout) == (2, "")
+    assert missing.stderr_lines == [
+        f"content check: {launched.workspace.file('missing')}: no such directory"
+    ]
+    file = launched.result("content-check-file")
+    assert (file.returncode, file.stdout) == (2, "")
+    assert file.stderr_lines == [
+        f"content check: {CONTENT / 'regions.yaml'} is a file: "
+        "give the content directory (the one with regions.yaml)"
+    ]
+
+
+def test_digest_text_has_no_telegram_only_lines(launched: Launched) -> None:
+    result = launched.result("digest-text")
+    assert result.returncode == 0, result.stderr
+    assert "2026-W47" in result.stdout and "Тамбовская область" in result.stdout
+    assert "XLSX" not in result.stdout and "/digest" not in result.stdout
+
+
+def test_digest_xlsx_without_out_goes_under_data(launched: Launched) -> None:
+    result = launched.result("digest-xlsx")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "data/digest-RU-TAM-2026-W47.xlsx\n"
+    written = launched.workspace.cwd / "data" / "digest-RU-TAM-2026-W47.xlsx"
+    assert written.read_bytes().startswith(b"PK")  # a ZIP: the workbook

@@ -862,10 +862,13 @@ async def test_manager_gets_text_chart_and_workbook(
     )
     manager = digest_chat.user(7101)
     replies = await manager.send("/digest")
-    assert [r.kind for r in replies] == ["text", "photo", "document"]
+    assert [r.kind for r in replies] == ["text", "photo", "document", "text"]
+    assert replies[-1].button_texts == ["📈 Эта неделя по сегодня · 2026-W48"]
     assert "Дайджест недели — Тамбовская область" in replies[0].text
     assert "Неделя 2026-W47" in replies[0].text
     assert "Новые заявки: 7 ▲4" in replies[0].text
+    actions = [m for m in digest_chat.session.requests if type(m).__name__ == "SendChatAction"]
+    assert [a.action for a in actions] == ["upload_document"]  # type: ignore[attr-defined]
     documents = [m for m in digest_chat.session.requests if type(m).__name__ == "SendDocument"]
     assert documents[-1].document.filename == "digest-RU-TAM-2026-W47.xlsx"  # type: ignore[attr-defined]
 
@@ -875,6 +878,40 @@ async def test_manager_gets_text_chart_and_workbook(
     replies = await manager.send("/digest RU-MOS")
     assert [r.kind for r in replies] == ["text"]
     assert "Вы не менеджер региона RU-MOS" in replies[0].text
+
+
+async def test_a_manager_of_two_regions_picks_one_and_it_is_remembered(
+    app: App, session: AsyncSession, digest_chat: LocalChat
+) -> None:
+    await script_week(session)
+    for region in ("RU-MOS", "RU-TAM"):
+        await people.grant_role(
+            session, app.clock, telegram_id=7106, role=Role.MANAGER, region_code=region
+        )
+    irina = digest_chat.user(7106)
+    ask = (await irina.send("/digest"))[-1]
+    assert ask.button_texts == ["Московская область", "Тамбовская область"]
+    replies = await irina.click("Тамбовская область")
+    assert "Регион: <b>Тамбовская область</b>. Запомнил." in ask.text  # edited in place
+    assert "Дайджест недели — Тамбовская область" in replies[0].text
+    assert "Неделя 2026-W47" in replies[0].text and "Новые заявки: 7 ▲4" in replies[0].text
+
+    # "This week so far" beside "last week".
+    replies = await irina.click("📈 Эта неделя по сегодня")
+    assert "Неделя 2026-W48" in replies[0].text
+    assert replies[-1].button_texts == ["Прошлая неделя · 2026-W47"]
+
+    # Remembered for /stats and /orgs too; /help says which and how to switch.
+    assert "Тамбовская область" in (await irina.send("/digest"))[0].text
+    assert (await irina.send("/stats"))[-1].text.startswith("<b>Сегодня · Тамбовская область")
+    assert (await irina.send("/orgs"))[-1].text.startswith("<b>Организации · Тамбовская область")
+    help_text = (await irina.send("/help"))[-1].text
+    assert "Ваши регионы: Московская область (RU-MOS), Тамбовская область (RU-TAM)" in help_text
+    assert "Сейчас выбран: Тамбовская область (RU-TAM)" in help_text
+    assert "/digest RU-TAM 2026-W47" in help_text
+    # Naming a region switches it.
+    await irina.send("/stats RU-MOS")
+    assert "Московская область" in (await irina.send("/digest"))[0].text
 
 
 async def test_bad_week_arguments_are_answered(
@@ -915,9 +952,9 @@ async def test_admin_sees_any_region_and_the_cluster(
     await script_week(session)
     admin = digest_chat.user(900)  # ADMIN_IDS of the test settings
     replies = await admin.send("/digest")
-    assert "Укажите регион" in replies[0].text
+    assert replies[-1].text == "Для какого региона? Выбор запомню для /digest, /stats и /orgs."
     replies = await admin.send("/digest ru-mos 2026-W47")
-    assert [r.kind for r in replies] == ["text", "photo", "document"]
+    assert [r.kind for r in replies] == ["text", "photo", "document", "text"]
     assert "Московская область" in replies[0].text
     replies = await admin.send("/cluster")
     text = "\n".join(r.text for r in replies)

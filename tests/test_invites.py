@@ -169,3 +169,24 @@ async def test_expired_and_unknown_links_in_the_chat(
     assert [r.text for r in await olga.send("/start join-nonsense")] == [UNKNOWN_RU]
     assert await count(session, models.Membership) == 0
     assert await count(session, models.User) == 0
+
+
+async def test_joining_gives_the_chat_a_volunteer_menu(
+    app: App, clock: FrozenClock, chat: LocalChat
+) -> None:
+    from aiogram.methods import SetMyCommands
+    from aiogram.types import BotCommandScopeChat
+
+    token = await new_invite(app, clock, role=Role.COORDINATOR)
+    olga = chat.user(7301, "Ольга")
+    await olga.send(f"/start join-{token}")
+    menus = [
+        r
+        for r in chat.session.requests
+        if isinstance(r, SetMyCommands) and r.scope == BotCommandScopeChat(chat_id=7301)
+    ]
+    assert len(menus) == 1
+    commands = {c.command: c.description for c in menus[0].commands}
+    assert commands["inbox"] == "Заявки организации"
+    assert commands["slots"] == "Время консультаций"  # a coordinator publishes times
+    assert "find" in commands and "digest" not in commands

@@ -207,3 +207,32 @@ async def test_changing_the_municipality_from_profile_answers_briefly(chat: Loca
 
     await anna.send("/start")
     assert "С возвращением" in anna.last_text
+
+
+async def test_the_full_notice_carries_the_consent_buttons(
+    chat: LocalChat, session: AsyncSession
+) -> None:
+    anna = chat.user(120)
+    await anna.send("/start")
+    notice = (await anna.click("📄 Прочитать условия"))[-1]
+    assert notice.button_texts == ["✅ Согласен(на)", "Смотреть анонимно", "Мне нет 18 лет"]
+    await anna.press(notice, notice.buttons[0][0][1])
+    assert "Согласие записано (версия 1.0)" in anna.messages[-2].text
+    assert anna.last_text == "В каком регионе вы живёте?"
+    assert await count(session, models.Consent) == 1
+
+
+async def test_privacy_notice_offers_consent_only_to_who_has_not_given_it(
+    chat: LocalChat,
+) -> None:
+    boris = chat.user(121)
+    await boris.send("/start")
+    await boris.click("Смотреть анонимно")
+    await boris.send("/privacy")
+    notice = (await boris.click("📄"))[-1]
+    assert "✅ Согласен(на)" in notice.button_texts
+    vera = chat.user(122)
+    await vera.send("/start")
+    await vera.click("✅ Согласен(на)")
+    await vera.send("/privacy")
+    assert (await vera.click("📄"))[-1].buttons == []

@@ -22,9 +22,11 @@ from bot.local_chat import LocalChat
 from bot.local_session import LocalSession
 from bot.runner import run_bot
 from bot.scheduler import RecordingJobs
+from bot.services import people
 from bot.web import PROBES, SECRET_HEADER, WEBHOOK_PATH, create_web_app
 from db import models
 from db.engine import create_engine, create_session_factory
+from db.enums import Role
 from tests.fake_telegram import FakeTelegram
 from tests.referral_helpers import Deliver, family_in, request_help, staff
 
@@ -430,6 +432,28 @@ async def test_polling_mode_serves_probes_then_stops_cleanly(runner_app: App) ->
         assert fake.calls_to("deleteWebhook"), "polling makes sure no webhook is set"
     with pytest.raises(OSError):
         await _get_text(f"{base}/healthz")
+
+
+async def test_start_sets_the_description_and_each_staff_members_menu(runner_app: App) -> None:
+    async with runner_app.session_factory() as session:
+        await people.grant_role(
+            session, runner_app.clock, telegram_id=6501, role=Role.MANAGER, region_code="RU-TAM"
+        )
+    manager_chat = {"type": "chat", "chat_id": 6501}
+    async with FakeTelegram() as fake:
+        app = with_fake(runner_app, fake, free_port())
+        async with running(app):
+            assert await fake.wait_until(lambda: bool(fake.my_commands(manager_chat)))
+            assert await fake.wait_until(lambda: "en" in fake.short_descriptions)
+    menu = {c["command"]: c["description"] for c in fake.my_commands(manager_chat)}
+    assert menu["digest"] == "Сводка недели по региону" and "find" in menu
+    assert "inbox" not in menu  # a manager, not a volunteer
+    assert "digest" not in {c["command"] for c in fake.my_commands()}  # families' menu
+    admin = {c["command"] for c in fake.my_commands({"type": "chat", "chat_id": 900})}
+    assert "digest" in admin  # ADMIN_IDS
+    assert fake.descriptions[""].startswith("Семейный навигатор — помощник")
+    assert fake.descriptions["en"].startswith("Family Navigator")
+    assert "Меры поддержки семей" in fake.short_descriptions[""]
 
 
 async def test_webhook_mode_receives_updates_with_the_secret_only(runner_app: App) -> None:

@@ -206,8 +206,11 @@ def _short(text: str, limit: int) -> str:
 # --- the message --------------------------------------------------------------------------
 
 
-def render_text(digest: dict[str, Any], t: Translator, view: CatalogueView) -> str:
-    """The Monday-morning message (HTML), all sections; split it with `split_message`."""
+def render_text(
+    digest: dict[str, Any], t: Translator, view: CatalogueView, *, footer: bool = True
+) -> str:
+    """The Monday-morning message (HTML), all sections; split it with `split_message`.
+    Without `footer`, no line about the files and commands that only Telegram has."""
     names = Names(view, t)
     demand, supply = digest["demand"], digest["supply"]
     outcomes, catalogue, attention = digest["outcomes"], digest["catalogue"], digest["attention"]
@@ -327,7 +330,8 @@ def render_text(digest: dict[str, Any], t: Translator, view: CatalogueView) -> s
         lines.append(t("digest.silent", n=len(silent)))
         lines += [t("digest.entry", name=escape(names.organization(org))) for org in silent]
     sections.append(lines)
-    sections.append([t("digest.footer")])
+    if footer:
+        sections.append([t("digest.footer")])
     return "\n\n".join("\n".join(lines) for lines in sections)
 
 
