@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     sla_contact_hours: float = Field(default=48, gt=0, le=24 * 30)
     # Free text of closed requests (descriptions, phones, comments) is purged after this.
     retention_days: int = Field(default=365, ge=7, le=3650)
+    # A notification Telegram keeps refusing (timeouts, 5xx) is retried this long, then given
+    # up: counted in /stats, the digest and /metrics, and the administrators are alerted.
+    outbox_give_up_hours: float = Field(default=72, gt=0, le=24 * 30)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
     @field_validator("admin_ids", mode="before")

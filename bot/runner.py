@@ -93,8 +93,9 @@ def create_worker(app: App, bot: Bot, *, per_chat_interval: float = 1.0) -> Outb
         NotificationRenderer(app.texts, app.catalogue),
         on_unreachable=on_unreachable,
         per_chat_interval=per_chat_interval,
-        # About half an hour of retries (backoff 2 s … 10 min) before a message is given up.
-        max_attempts=12,
+        # Backoff 2 s … 10 min, for OUTBOX_GIVE_UP_HOURS; then given up and the admins told.
+        give_up_after=dt.timedelta(hours=app.settings.outbox_give_up_hours),
+        alert_chat_ids=app.settings.admin_ids,
     )
     app.outbox_wake = worker.wake
     return worker

@@ -860,6 +860,8 @@ async def cmd_stats(
             past_sla=stats.open_past_sla,
             organizations=stats.organizations_active,
         )
+        + "\n"
+        + t("manager.stats.undelivered", count=stats.undelivered_notifications)
     )
 
 

@@ -505,6 +505,7 @@ def expected_digest(s: Script, stale: list[str]) -> dict[str, Any]:
         "attention": {
             "overdue_referrals": [s.refs["r12"], s.refs["r5"]],  # longest overdue first
             "silent_organizations": [D],
+            "undelivered_notifications": 0,
         },
         "previous_week": {
             "week": "2026-W46",

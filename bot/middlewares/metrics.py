@@ -62,6 +62,12 @@ class Metrics:
             "Notifications waiting in the outbox (refreshed on scrape)",
             registry=self.registry,
         )
+        self.outbox_given_up = Gauge(
+            "navigator_outbox_given_up",
+            "Notifications given up after OUTBOX_GIVE_UP_HOURS of failures, still on record "
+            "(refreshed on scrape)",
+            registry=self.registry,
+        )
         self.referrals = Gauge(
             "navigator_referrals",
             "Referrals by status (refreshed on scrape)",

@@ -317,6 +317,8 @@ def render_text(digest: dict[str, Any], t: Translator, view: CatalogueView) -> s
     if silent:
         lines.append(t("digest.silent", n=len(silent)))
         lines += [t("digest.entry", name=escape(names.organization(org))) for org in silent]
+    if attention.get("undelivered_notifications"):
+        lines.append(t("digest.undelivered", count=attention["undelivered_notifications"]))
     sections.append(lines)
     sections.append([t("digest.footer")])
     return "\n\n".join("\n".join(lines) for lines in sections)

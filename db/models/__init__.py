@@ -26,6 +26,7 @@ from db.models.operations import (
     Feedback,
     OutboxMessage,
     ProcessedUpdate,
+    ReceivedUpdate,
     SearchLog,
 )
 from db.models.people import Consent, FamilyProfile, Invite, Membership, User
@@ -54,6 +55,7 @@ __all__ = [
     "OrganizationNeed",
     "OutboxMessage",
     "ProcessedUpdate",
+    "ReceivedUpdate",
     "Referral",
     "ReferralEvent",
     "ReferralOffer",

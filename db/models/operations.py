@@ -78,6 +78,22 @@ class OutboxMessage(Base):
     sent_at: Mapped[dt.datetime | None]
     last_error: Mapped[str | None] = mapped_column(String(300))
     referral_id: Mapped[int | None] = mapped_column(ForeignKey("referrals.id"))
+    # First failure of the current run of transient errors: the give-up clock starts here.
+    failing_since: Mapped[dt.datetime | None]
+
+
+class ReceivedUpdate(Base):
+    """Polling mode: an update kept from getUpdates until it is handled (see bot/polling.py).
+
+    Written before the offset moves on, deleted once handled: after a crash the ones left
+    here are handled at start-up, so nothing Telegram handed over is lost.
+    """
+
+    __tablename__ = "received_updates"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    payload: Mapped[dict[str, Any]]
+    received_at: Mapped[dt.datetime]
 
 
 class ProcessedUpdate(Base):
