@@ -185,9 +185,9 @@ async def test_a_relay_queued_before_a_cancel_is_not_delivered_after_it(
         await session.scalars(
             select(models.OutboxMessage).where(
                 models.OutboxMessage.referral_id == number,
-                models.OutboxMessage.payload["kind"].as_string().in_(
-                    ["relay.text", "relay.caption"]
-                ),
+                models.OutboxMessage.payload["kind"]
+                .as_string()
+                .in_(["relay.text", "relay.caption"]),
             )
         )
     )

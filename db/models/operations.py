@@ -117,7 +117,11 @@ class Digest(Base):
 
 
 class DigestDelivery(Base):
-    """One row per manager and week: the unique key is what makes delivery happen once."""
+    """One row per manager and week: the unique key is what makes delivery happen once.
+
+    Claimed (`claimed_at`) before sending, marked `delivered_at` after: a claim left by a
+    process that died in between is taken over once its lease has run out.
+    """
 
     __tablename__ = "digest_deliveries"
     __table_args__ = (UniqueConstraint("digest_id", "user_id"),)
@@ -125,7 +129,8 @@ class DigestDelivery(Base):
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     digest_id: Mapped[int] = mapped_column(ForeignKey("digests.id"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    delivered_at: Mapped[dt.datetime]
+    delivered_at: Mapped[dt.datetime | None]
+    claimed_at: Mapped[dt.datetime | None]
 
 
 class AuditLog(Base):
