@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from bot.clock import Clock
+from bot.middlewares.telegram_api import no_retry
 from bot.services import outbox
 from bot.services.outbox import COPY, NOTIFY
 from db import models
@@ -330,7 +331,8 @@ class OutboxWorker:
             return _Outcome.FAILED
         self._note_request(row.chat_id)
         try:
-            await request()
+            with no_retry():  # flood control is handled below, for every chat at once
+                await request()
         except TelegramRetryAfter as error:
             # Flood control is per bot: everything waits, this row first.
             row.attempts += 1

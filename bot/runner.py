@@ -280,7 +280,7 @@ async def _run_bot(
     remove_signal_handlers = install_signal_handlers(stop) if handle_signals else (lambda: None)
     storage = create_storage(settings)
     metrics = Metrics()
-    bot = create_bot(settings)
+    bot = create_bot(settings, metrics=metrics)
     dp = create_dispatcher(app, storage, metrics=metrics)
     server = WebServer(create_web_app(app, dp, bot, webhook_secret=secret, webhook=webhook))
     worker_stop, leader_stop = asyncio.Event(), asyncio.Event()
