@@ -18,6 +18,7 @@ import re
 import signal
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
+from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.exceptions import TelegramUnauthorizedError
@@ -84,7 +85,11 @@ async def set_commands(bot: Bot, texts: Texts) -> None:
         )
 
 
-def create_worker(app: App, bot: Bot, *, per_chat_interval: float = 1.0) -> OutboxWorker:
+def create_worker(
+    app: App, bot: Bot, *, per_chat_interval: float = 1.0, **options: Any
+) -> OutboxWorker:
+    """The worker as `run` configures it; `options` (a test's clock and sleep) pass through."""
+
     async def on_unreachable(session: AsyncSession, row: models.OutboxMessage) -> None:
         await referrals.on_unreachable(session, app.referral_context(), row.chat_id)
 
@@ -98,6 +103,7 @@ def create_worker(app: App, bot: Bot, *, per_chat_interval: float = 1.0) -> Outb
         # Backoff 2 s … 10 min, for OUTBOX_GIVE_UP_HOURS; then given up and the admins told.
         give_up_after=dt.timedelta(hours=app.settings.outbox_give_up_hours),
         alert_chat_ids=app.settings.admin_ids,
+        **options,
     )
     app.outbox_wake = worker.wake
     return worker

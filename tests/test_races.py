@@ -34,7 +34,7 @@ HOUR = dt.timedelta(hours=1)
 
 
 def just_before(
-    monkeypatch: pytest.MonkeyPatch, step: str, competitor: Callable[[], Awaitable[None]]
+    monkeypatch: pytest.MonkeyPatch, step: str, competitor: Callable[[], Awaitable[object]]
 ) -> list[bool]:
     """Run `competitor` once, right before the first call of `referrals.<step>`."""
     original = getattr(referrals, step)
