@@ -49,9 +49,9 @@ MAX_BACKOFF_SECONDS = 600
 # administrators are told. Throttled Telegram can fail for days; OUTBOX_GIVE_UP_HOURS sets it.
 DEFAULT_GIVE_UP_AFTER = dt.timedelta(hours=72)
 ALERT_KIND = "manager.outbox_given_up"
-# What relayed messages are about: when the referral closes first, they are never delivered.
+# A relayed message still queued when its referral is cancelled is never delivered: the family
+# (or /forget) ended the conversation. One queued before a resolve still goes.
 RELAY_KINDS = ("relay.text", "relay.caption")
-RELAY_OPEN_STATUSES = (ReferralStatus.ACCEPTED, ReferralStatus.IN_PROGRESS)
 MAX_ERROR_LENGTH = 300
 # After a 5xx or a network error every send pauses a little (1, 2, 4… up to 30 s): during an
 # outage the worker then spends one attempt per pause instead of one attempt per message, so the
@@ -319,9 +319,9 @@ class OutboxWorker:
         row = await self._claim(session, row_id)
         if row is None:
             return _Outcome.SKIPPED
-        if await self._relay_of_closed_referral(session, row):
+        if await self._relay_of_cancelled_referral(session, row):
             # Queued before a cancel (or raced with it): the conversation is over.
-            self._fail(row, "referral closed before delivery")
+            self._fail(row, "referral cancelled before delivery")
             return _Outcome.FAILED
         try:
             request = self._prepare(row)
@@ -425,7 +425,7 @@ class OutboxWorker:
         # A message that will never go has no reason to keep what someone wrote either.
         _scrub(row)
 
-    async def _relay_of_closed_referral(
+    async def _relay_of_cancelled_referral(
         self, session: AsyncSession, row: models.OutboxMessage
     ) -> bool:
         if row.referral_id is None or row.payload.get("kind") not in RELAY_KINDS:
@@ -433,7 +433,7 @@ class OutboxWorker:
         status = await session.scalar(
             select(models.Referral.status).where(models.Referral.id == row.referral_id)
         )
-        return status not in RELAY_OPEN_STATUSES
+        return status in (None, ReferralStatus.CANCELLED)
 
     async def _alert_given_up(self) -> None:
         """Tell the administrators (through the outbox itself) how many rows were given up."""

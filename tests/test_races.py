@@ -152,6 +152,9 @@ async def test_a_volunteers_first_message_does_not_revive_a_just_cancelled_reque
     await deliver()
 
     assert ran, "the cancel ran between the relay's read and its write"
+    said = [m.text for m in olga.messages]
+    assert f"Переписка по заявке №{number} закрыта: заявка не в работе." in said
+    assert not [text for text in said if "что-то пошло не так" in text], "no apology"
     assert (await latest_referral(session)).status == "cancelled"
     assert "contacted" not in await actions(session, number)
     assert not [m for m in anna.messages if "Когда удобно созвониться" in m.text]
@@ -192,6 +195,6 @@ async def test_a_relay_queued_before_a_cancel_is_not_delivered_after_it(
         )
     )
     assert [(r.status, r.last_error) for r in rows[1:]] == [
-        ("failed", "referral closed before delivery")
+        ("failed", "referral cancelled before delivery")
     ] * 2
     assert all(not r.payload["params"].get("text") for r in rows), "relayed text not kept"

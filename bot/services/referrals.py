@@ -1051,6 +1051,7 @@ async def relay(
         session, ctx, target.referral, sender
     ):
         # The referral changed since it was read (a cancel, say): look again, it may be closed.
+        await session.refresh(sender)  # the rollback expired it; the caller still uses it
         target = await relay_target(session, referral_id, sender)
         if isinstance(target, Outcome):
             return target
