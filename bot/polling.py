@@ -155,6 +155,9 @@ class DurablePolling:
         stopper = asyncio.ensure_future(stop.wait())
         try:
             await asyncio.wait({request, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:  # cancelled: the call goes with us
+            request.cancel()
+            raise
         finally:
             stopper.cancel()
         if not request.done():
