@@ -36,7 +36,8 @@ def create_bot(
         session = AiohttpSession()
         if settings.telegram_api_url:
             session.api = TelegramAPIServer.from_base(settings.telegram_api_url)
-    session.middleware(TelegramApiMiddleware(metrics))
+    if not any(isinstance(m, TelegramApiMiddleware) for m in session.middleware):
+        session.middleware(TelegramApiMiddleware(metrics))  # once, if a session is reused
     token = settings.bot_token.get_secret_value() if settings.bot_token else "1:local-demo-token"
     return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
