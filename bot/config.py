@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     dialog_ttl_hours: float = Field(default=24, gt=0, le=24 * 30)
     # Requests a family may have open at once (each is offered to organisations in turn).
     max_open_requests: int = Field(default=3, ge=1, le=100)
+    # A notification Telegram keeps refusing (timeouts, 5xx) is retried this long, then given
+    # up: counted in /stats, the digest and /metrics, and the administrators are alerted.
+    outbox_give_up_hours: float = Field(default=72, gt=0, le=24 * 30)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
     @field_validator("admin_ids", mode="before")

@@ -27,16 +27,22 @@ from bot.middlewares.limits import (
     PrivateChatsOnlyMiddleware,
 )
 from bot.middlewares.metrics import ErrorMetricsMiddleware, Metrics, MetricsMiddleware
+from bot.middlewares.telegram_api import TelegramApiMiddleware
 from bot.middlewares.throttle import DEFAULT_RATE_LIMIT, RateLimit, ThrottleMiddleware
 from bot.middlewares.viewer import ViewerMiddleware
 from bot.routing import await_filters_in_place, filter_callbacks_by_prefix
 
 
-def create_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
+def create_bot(
+    settings: Settings, session: BaseSession | None = None, *, metrics: Metrics | None = None
+) -> Bot:
+    """The Bot; its calls are retried on a short 429 and, given `metrics`, counted and timed."""
     if session is None:
         session = AiohttpSession()
         if settings.telegram_api_url:
             session.api = TelegramAPIServer.from_base(settings.telegram_api_url)
+    if not any(isinstance(m, TelegramApiMiddleware) for m in session.middleware):
+        session.middleware(TelegramApiMiddleware(metrics))  # once, if a session is reused
     token = settings.bot_token.get_secret_value() if settings.bot_token else "1:local-demo-token"
     return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 

@@ -29,9 +29,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from bot.clock import Clock
+from bot.middlewares.telegram_api import no_retry
+from bot.services import outbox
 from bot.services.outbox import COPY, NOTIFY, PERSONAL_PARAMS
 from db import models
-from db.enums import OutboxStatus
+from db.enums import OutboxStatus, ReferralStatus
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,14 @@ UnreachableHook = Callable[[AsyncSession, models.OutboxMessage], Awaitable[None]
 """Called in the row's transaction when its chat blocked the bot (Telegram answered 403)."""
 
 MAX_BACKOFF_SECONDS = 600
+# A message that keeps failing (timeouts, 5xx, network) is retried this long after its first
+# failure before it is given up; a given-up row is counted (/stats, digest, metrics) and the
+# administrators are told. Throttled Telegram can fail for days; OUTBOX_GIVE_UP_HOURS sets it.
+DEFAULT_GIVE_UP_AFTER = dt.timedelta(hours=72)
+ALERT_KIND = "manager.outbox_given_up"
+# A relayed message still queued when its referral is cancelled is never delivered: the family
+# (or /forget) ended the conversation. One queued before a resolve still goes.
+RELAY_KINDS = ("relay.text", "relay.caption")
 MAX_ERROR_LENGTH = 300
 # After a 5xx or a network error every send pauses a little (1, 2, 4… up to 30 s): during an
 # outage the worker then spends one attempt per pause instead of one attempt per message, so the
@@ -89,11 +99,19 @@ class OutboxWorker:
         global_per_second: float = 25.0,
         per_chat_interval: float = 1.0,
         batch: int = 200,
-        max_attempts: int = 8,
+        max_attempts: int | None = None,
+        give_up_after: dt.timedelta = DEFAULT_GIVE_UP_AFTER,
+        alert_chat_ids: Sequence[int] = (),
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        if global_per_second <= 0 or per_chat_interval < 0 or batch < 1 or max_attempts < 1:
+        if (
+            global_per_second <= 0
+            or per_chat_interval < 0
+            or batch < 1
+            or (max_attempts is not None and max_attempts < 1)
+            or give_up_after <= dt.timedelta(0)
+        ):
             raise ValueError("OutboxWorker limits must be positive")
         self._session_factory = session_factory
         self._bot = bot
@@ -104,6 +122,9 @@ class OutboxWorker:
         self._per_chat_interval = per_chat_interval
         self._batch = batch
         self._max_attempts = max_attempts
+        self._give_up_after = give_up_after
+        self._alert_chat_ids = tuple(alert_chat_ids)
+        self._given_up = 0  # rows given up (not counting alerts) since the last alert
         self._monotonic = monotonic
         self._sleep = sleep
         self._wakeup = asyncio.Event()
@@ -137,6 +158,8 @@ class OutboxWorker:
                 sent += await self._send_pass(candidates)
             if sent:
                 log.info("outbox: %d message(s) sent", sent)
+            if self._given_up:
+                await self._alert_given_up()
             return sent
 
     async def run(self, stop: asyncio.Event, poll_seconds: float = 1.0) -> None:
@@ -296,6 +319,10 @@ class OutboxWorker:
         row = await self._claim(session, row_id)
         if row is None:
             return _Outcome.SKIPPED
+        if await self._relay_of_cancelled_referral(session, row):
+            # Queued before a cancel (or raced with it): the conversation is over.
+            self._fail(row, "referral cancelled before delivery")
+            return _Outcome.FAILED
         try:
             request = self._prepare(row)
         except Exception as error:  # unknown kind, broken payload: retrying cannot help
@@ -304,7 +331,8 @@ class OutboxWorker:
             return _Outcome.FAILED
         self._note_request(row.chat_id)
         try:
-            await request()
+            with no_retry():  # flood control is handled below, for every chat at once
+                await request()
         except TelegramRetryAfter as error:
             # Flood control is per bot: everything waits, this row first.
             row.attempts += 1
@@ -344,6 +372,7 @@ class OutboxWorker:
             return _Outcome.RETRY
         self._outage_streak = 0
         row.attempts += 1
+        row.failing_since = None
         row.status = OutboxStatus.SENT
         row.sent_at = self._clock.now()
         _scrub(row)
@@ -367,12 +396,20 @@ class OutboxWorker:
     def _retry_later(self, row: models.OutboxMessage, error: Exception) -> None:
         row.attempts += 1
         row.last_error = _describe(error)
+        now = self._clock.now()
+        if row.failing_since is None:
+            row.failing_since = now
         self._outage_streak += 1
         self._pause_all(min(2.0 ** (self._outage_streak - 1), MAX_OUTAGE_PAUSE_SECONDS))
-        if row.attempts >= self._max_attempts:
+        out_of_attempts = self._max_attempts is not None and row.attempts >= self._max_attempts
+        if out_of_attempts or now - row.failing_since >= self._give_up_after:
             self._fail(row, row.last_error)
-            log.warning(
-                "outbox %s: %s, giving up after %d attempts",
+            row.status = OutboxStatus.GIVEN_UP
+            row.not_before = now  # when it was given up: what /stats and the digest count
+            if row.payload.get("kind") != ALERT_KIND:
+                self._given_up += 1
+            log.error(
+                "outbox %s: %s, given up after %d attempts",
                 row.id,
                 type(error).__name__,
                 row.attempts,
@@ -387,6 +424,46 @@ class OutboxWorker:
         row.last_error = error[:MAX_ERROR_LENGTH]
         # A message that will never go has no reason to keep what someone wrote either.
         _scrub(row)
+
+    async def _relay_of_cancelled_referral(
+        self, session: AsyncSession, row: models.OutboxMessage
+    ) -> bool:
+        if row.referral_id is None or row.payload.get("kind") not in RELAY_KINDS:
+            return False
+        status = await session.scalar(
+            select(models.Referral.status).where(models.Referral.id == row.referral_id)
+        )
+        return status in (None, ReferralStatus.CANCELLED)
+
+    async def _alert_given_up(self) -> None:
+        """Tell the administrators (through the outbox itself) how many rows were given up."""
+        count, self._given_up = self._given_up, 0
+        if not self._alert_chat_ids:
+            return
+        async with self._session_factory() as session:
+            languages = dict(
+                (
+                    await session.execute(
+                        select(models.User.telegram_id, models.User.language).where(
+                            models.User.telegram_id.in_(self._alert_chat_ids)
+                        )
+                    )
+                ).all()
+            )
+            for chat_id in self._alert_chat_ids:
+                outbox.notify(
+                    session,
+                    self._clock,
+                    chat_id=chat_id,
+                    lang=languages.get(chat_id) or "ru",
+                    kind=ALERT_KIND,
+                    params={
+                        "count": count,
+                        "hours": round(self._give_up_after.total_seconds() / 3600),
+                    },
+                )
+            await session.commit()
+        self.wake()
 
     async def _mark_unreachable(self, session: AsyncSession, chat_id: int) -> bool:
         """Flag the person; True unless they were already known to have blocked the bot."""

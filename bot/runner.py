@@ -18,6 +18,7 @@ import re
 import signal
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
+from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.exceptions import TelegramUnauthorizedError
@@ -29,10 +30,12 @@ from bot.app import App
 from bot.bootstrap import prepare
 from bot.config import Settings
 from bot.factory import create_bot, create_dispatcher, create_storage
+from bot.instance_lock import single_instance
 from bot.leader import Leader, migration_lock
 from bot.menus import FAMILY_COMMANDS, set_about, set_staff_menus
 from bot.middlewares.metrics import Metrics
 from bot.outbox_worker import OutboxWorker
+from bot.polling import DurablePolling
 from bot.retry import (
     DEFAULT_RETRIES,
     StartupError,
@@ -77,7 +80,11 @@ async def _set_staff_menus(app: App, bot: Bot) -> None:
         await set_staff_menus(bot, app.texts, session, app.settings.admin_ids)
 
 
-def create_worker(app: App, bot: Bot, *, per_chat_interval: float = 1.0) -> OutboxWorker:
+def create_worker(
+    app: App, bot: Bot, *, per_chat_interval: float = 1.0, **options: Any
+) -> OutboxWorker:
+    """The worker as `run` configures it; `options` (a test's clock and sleep) pass through."""
+
     async def on_unreachable(session: AsyncSession, row: models.OutboxMessage) -> None:
         await referrals.on_unreachable(session, app.referral_context(), row.chat_id)
 
@@ -88,8 +95,10 @@ def create_worker(app: App, bot: Bot, *, per_chat_interval: float = 1.0) -> Outb
         NotificationRenderer(app.texts, app.catalogue),
         on_unreachable=on_unreachable,
         per_chat_interval=per_chat_interval,
-        # About half an hour of retries (backoff 2 s … 10 min) before a message is given up.
-        max_attempts=12,
+        # Backoff 2 s … 10 min, for OUTBOX_GIVE_UP_HOURS; then given up and the admins told.
+        give_up_after=dt.timedelta(hours=app.settings.outbox_give_up_hours),
+        alert_chat_ids=app.settings.admin_ids,
+        **options,
     )
     app.outbox_wake = worker.wake
     return worker
@@ -247,11 +256,36 @@ async def run_bot(
         secret = webhook_secret(settings) if webhook else None
     except StartupError as error:
         raise SystemExit(str(error)) from None
-    stop = stop or asyncio.Event()
+    try:
+        with single_instance(settings.database_url):
+            await _run_bot(
+                app,
+                secret=secret,
+                stop=stop or asyncio.Event(),
+                handle_signals=handle_signals,
+                startup_retries=startup_retries,
+                drain_seconds=drain_seconds,
+            )
+    except StartupError as error:
+        log.error("%s", error)
+        raise SystemExit(str(error)) from None
+
+
+async def _run_bot(
+    app: App,
+    *,
+    secret: str | None,
+    stop: asyncio.Event,
+    handle_signals: bool,
+    startup_retries: int,
+    drain_seconds: float,
+) -> None:
+    settings = app.settings
+    webhook = secret is not None
     remove_signal_handlers = install_signal_handlers(stop) if handle_signals else (lambda: None)
     storage = create_storage(settings)
     metrics = Metrics()
-    bot = create_bot(settings)
+    bot = create_bot(settings, metrics=metrics)
     dp = create_dispatcher(app, storage, metrics=metrics)
     server = WebServer(create_web_app(app, dp, bot, webhook_secret=secret, webhook=webhook))
     worker_stop, leader_stop = asyncio.Event(), asyncio.Event()
@@ -286,7 +320,7 @@ async def run_bot(
             log.info("webhook mode: receiving updates on %s", settings.webhook_base_url)
             await stop.wait()
         else:
-            await _poll(dp, bot, stop, startup_retries)
+            await _poll(app, dp, bot, stop, startup_retries)
     except StartupError as error:
         log.error("%s", error)
         raise SystemExit(str(error)) from None
@@ -356,7 +390,7 @@ async def _until_stopped(work: Awaitable[None], stop: asyncio.Event) -> None:
             await task
 
 
-async def _poll(dp: Dispatcher, bot: Bot, stop: asyncio.Event, retries: int) -> None:
+async def _poll(app: App, dp: Dispatcher, bot: Bot, stop: asyncio.Event, retries: int) -> None:
     async def delete_webhook() -> None:
         await bot.delete_webhook(drop_pending_updates=False)
 
@@ -367,24 +401,14 @@ async def _poll(dp: Dispatcher, bot: Bot, stop: asyncio.Event, retries: int) -> 
         delay_for=telegram_wait,
         retries=retries,
     )
-    polling = asyncio.create_task(
-        dp.start_polling(
-            bot,
-            handle_signals=False,  # ours set `stop`, which stops polling below
-            close_bot_session=False,  # the outbox worker still sends after polling ends
-            allowed_updates=dp.resolve_used_update_types(),
-        ),
-        name="polling",
+    polling = DurablePolling(
+        dp, bot, app.session_factory, app.clock, allowed_updates=dp.resolve_used_update_types()
     )
-    stopper = asyncio.create_task(stop.wait())
-    await asyncio.wait({polling, stopper}, return_when=asyncio.FIRST_COMPLETED)
-    stopper.cancel()
-    while not polling.done():
-        try:
-            await dp.stop_polling()
-        except RuntimeError:  # not started yet: try again in a moment
-            await asyncio.sleep(0.05)
-    await polling
+    await polling.run(stop)
+    # The handlers still running may finish; what is cut short (or killed) stays stored and
+    # is handled at the next start.
+    with suppress(TimeoutError):
+        await asyncio.wait_for(polling.wait_handled(), DRAIN_SECONDS)
 
 
 async def _set_webhook(

@@ -101,11 +101,17 @@ async def refresh_gauges(app: App, metrics: Metrics) -> None:
             .select_from(models.OutboxMessage)
             .where(models.OutboxMessage.status == OutboxStatus.PENDING)
         )
+        given_up = await session.scalar(
+            select(func.count())
+            .select_from(models.OutboxMessage)
+            .where(models.OutboxMessage.status == OutboxStatus.GIVEN_UP)
+        )
         by_status = await session.execute(
             select(models.Referral.status, func.count()).group_by(models.Referral.status)
         )
         counts = {str(status): int(count) for status, count in by_status}
     metrics.outbox_pending.set(pending or 0)
+    metrics.outbox_given_up.set(given_up or 0)
     for status in ReferralStatus:
         metrics.referrals.labels(status.value).set(counts.pop(status.value, 0))
     for other, count in counts.items():  # a status this build does not know yet

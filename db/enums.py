@@ -94,3 +94,4 @@ class OutboxStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"
     FAILED = "failed"
+    GIVEN_UP = "given_up"  # kept failing (outage) for OUTBOX_GIVE_UP_HOURS: counted, alerted

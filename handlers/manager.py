@@ -893,6 +893,8 @@ async def cmd_stats(
             past_sla=t.number(stats.open_past_sla),
             organizations=t.number(stats.organizations_active),
         )
+        + "\n"
+        + t("manager.stats.undelivered", count=stats.undelivered_notifications)
     )
 
 

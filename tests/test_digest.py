@@ -503,6 +503,7 @@ def expected_digest(s: Script, stale: list[str]) -> dict[str, Any]:
         "attention": {
             "overdue_referrals": [s.refs["r12"], s.refs["r5"]],  # longest overdue first
             "silent_organizations": [D],
+            "undelivered_notifications": 0,
         },
         "previous_week": {
             "week": "2026-W46",
@@ -1105,6 +1106,39 @@ async def test_a_failed_send_is_retried_and_a_blocked_manager_is_not(
     assert await deliver_due_digests(app, bot, clock.now()) == 0, "a blocked chat is not retried"
     assert kinds(local_session, chat_id=7203) == []
     assert [tg for _, _, tg in await deliveries(session)] == [7201, 7202, 7203]
+
+
+class DiesOnPhoto(LocalSession):
+    """The process is killed (kill -9) while a digest is going out: after its text parts."""
+
+    async def make_request(self, bot: Any, method: Any, timeout: int | None = None) -> Any:  # noqa: ASYNC109
+        if method.__api_method__ == "sendPhoto":
+            raise asyncio.CancelledError
+        return await super().make_request(bot, method, timeout)
+
+
+async def test_a_crash_between_claim_and_send_does_not_lose_the_week(
+    app: App, session: AsyncSession, clock: FrozenClock
+) -> None:
+    await managers(app, session)
+    clock._now = MONDAY_NINE
+    dying = DiesOnPhoto()
+    with pytest.raises(asyncio.CancelledError):
+        await deliver_due_digests(app, create_bot(app.settings, session=dying), clock.now())
+    assert kinds(dying, chat_id=7203) == ["text"], "killed after the text, before the chart"
+
+    # The restart's catch-up comes at once: the dead process's claim is still fresh.
+    restarted = LocalSession()
+    bot = create_bot(app.settings, session=restarted)
+    assert await deliver_due_digests(app, bot, clock.now()) == 2  # the other region's two
+    assert kinds(restarted, chat_id=7203) == []
+    # The next hourly run finds the claim abandoned and delivers the week after all.
+    clock.advance(dt.timedelta(hours=1))
+    assert await deliver_due_digests(app, bot, clock.now()) == 1
+    assert kinds(restarted, chat_id=7203) == ["text", "photo", "document"]
+    clock.advance(dt.timedelta(hours=1))
+    assert await deliver_due_digests(app, bot, clock.now()) == 0, "and only once"
+    assert kinds(restarted, chat_id=7203) == ["text", "photo", "document"]
 
 
 def test_due_week() -> None:

@@ -47,7 +47,8 @@ APOLOGY = "что-то пошло не так"
 def telegram_fault(kind: str) -> TelegramAPIError:
     method = SendMessage(chat_id=1, text="x")
     return {
-        "429": TelegramRetryAfter(method, "Too Many Requests: retry after 7", 7),
+        # Longer than a handler waits (MAX_RETRY_AFTER): the answer fails, as a 429 did before.
+        "429": TelegramRetryAfter(method, "Too Many Requests: retry after 60", 60),
         "500": TelegramServerError(method, "Internal Server Error"),
         "403": TelegramForbiddenError(method, "Forbidden: bot was blocked by the user"),
         "timeout": TelegramNetworkError(method, "Request timeout error"),

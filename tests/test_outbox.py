@@ -297,7 +297,7 @@ async def test_flood_control_keeps_the_row_and_pauses_the_whole_worker(
     ],
     ids=["5xx", "network", "timeout"],
 )
-async def test_transient_errors_back_off_then_fail_after_max_attempts(
+async def test_transient_errors_back_off_then_give_up_after_max_attempts(
     app: App,
     clock: FrozenClock,
     telegram: TimedSession,
@@ -320,7 +320,7 @@ async def test_transient_errors_back_off_then_fail_after_max_attempts(
 
     assert await worker.drain() == 0
     row = (await load(app))[row_id]
-    assert (row.status, row.attempts) == (OutboxStatus.FAILED, 4)
+    assert (row.status, row.attempts) == (OutboxStatus.GIVEN_UP, 4)
     assert (row.last_error or "").startswith(type(error).__name__)
     assert len(telegram.sends) == 4
 

@@ -17,7 +17,15 @@ from aiogram import BaseMiddleware
 from aiogram.dispatcher.event.bases import UNHANDLED
 from aiogram.types import ErrorEvent, TelegramObject, Update
 from aiogram.types.update import UpdateTypeLookupError
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+)
 
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -62,6 +70,12 @@ class Metrics:
             "Notifications waiting in the outbox (refreshed on scrape)",
             registry=self.registry,
         )
+        self.outbox_given_up = Gauge(
+            "navigator_outbox_given_up",
+            "Notifications given up after OUTBOX_GIVE_UP_HOURS of failures, still on record "
+            "(refreshed on scrape)",
+            registry=self.registry,
+        )
         self.referrals = Gauge(
             "navigator_referrals",
             "Referrals by status (refreshed on scrape)",
@@ -73,6 +87,23 @@ class Metrics:
             "1 on the replica that runs the scheduled jobs, 0 on a standby",
             registry=self.registry,
         )
+        self.api_calls = Counter(
+            "navigator_telegram_requests",
+            "Bot API calls by method and outcome (ok, 429, 403, 400, 5xx, network, other)",
+            ["method", "outcome"],
+            registry=self.registry,
+        )
+        self.api_latency = Histogram(
+            "navigator_telegram_request_duration_seconds",
+            "Time of one Bot API call, by method (getUpdates includes its long poll)",
+            ["method"],
+            buckets=(*LATENCY_BUCKETS, 60.0),
+            registry=self.registry,
+        )
+        # The standard process_* (memory, CPU, open files), python_gc_* and python_info.
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        GCCollector(registry=self.registry)
         self.scrape_errors = Counter(
             "navigator_metrics_refresh_errors",
             "Scrapes whose database gauges could not be refreshed",

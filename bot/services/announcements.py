@@ -301,7 +301,9 @@ async def broadcast_progress(session: AsyncSession, broadcast: Broadcast) -> Bro
                 select(
                     func.count().filter(Out.status == OutboxStatus.SENT),
                     func.count().filter(Out.status == OutboxStatus.FAILED, forbidden),
-                    func.count().filter(Out.status == OutboxStatus.FAILED, ~forbidden),
+                    func.count().filter(
+                        Out.status.in_([OutboxStatus.FAILED, OutboxStatus.GIVEN_UP]), ~forbidden
+                    ),
                     func.count().filter(Out.status == OutboxStatus.PENDING),
                 ).where(
                     Out.id.between(broadcast.first_outbox_id, broadcast.last_outbox_id),

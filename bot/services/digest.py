@@ -35,6 +35,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from bot.catalogue import schema
+from bot.services import outbox
 from bot.services.catalogue import CatalogueView
 from db import models
 from db.enums import OPEN_STATUSES, EventAction, FeedbackKind, ReasonCode, ReferralStatus
@@ -653,6 +654,11 @@ async def build_digest(
         "attention": {
             "overdue_referrals": await _overdue(session, sl, now, sla_accept),
             "silent_organizations": await _silent_organizations(session, sl, now, sla_accept),
+            # Not in the PRODUCT.md keys (added, none changed): notifications the outbox gave
+            # up on during the week after OUTBOX_GIVE_UP_HOURS of Telegram failures.
+            "undelivered_notifications": await outbox.given_up_count(
+                session, region_code=region_code, start=sl.start, end=sl.end
+            ),
         },
         "previous_week": {"week": chosen.shift(-1).label, **previous},
     }

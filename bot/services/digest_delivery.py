@@ -4,6 +4,9 @@ Exactly once rests on two unique keys, not on timing or a leader: `digests (regi
 makes the digest itself insert-or-get, and `digest_deliveries (digest, user)` is claimed in its
 own committed transaction before anything is sent. Two replicas, a restart in the middle or the
 hourly catch-up after a missed Monday all race for the same row, and only the winner sends.
+The row is marked delivered only after Telegram took the digest: a process killed between the
+claim and that mark leaves a claim that the next run takes over once CLAIM_LEASE has passed,
+so a crash costs at worst a repeated digest, never a lost week.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.services.digest import (
@@ -41,6 +44,8 @@ log = logging.getLogger(__name__)
 JOB_ID = "digest:deliver"
 CATCH_UP_JOB_ID = "digest:catch-up"
 DELIVERY_HOUR = 9
+# Longer than any real send of one digest (three requests); shorter than the hourly run.
+CLAIM_LEASE = dt.timedelta(minutes=30)
 
 
 @dataclass(frozen=True)
@@ -105,10 +110,15 @@ async def _stored(session: Any, region_code: str, week: Week) -> models.Digest |
     return found
 
 
-async def _pending_recipients(app: App, digest: models.Digest) -> list[Recipient]:
-    """Active managers of the digest's region who have no delivery row for it yet."""
-    delivered = select(models.DigestDelivery.user_id).where(
-        models.DigestDelivery.digest_id == digest.id
+async def _pending_recipients(
+    app: App, digest: models.Digest, now: dt.datetime
+) -> list[Recipient]:
+    """Active managers of the digest's region with no delivery row for it yet, or only a
+    claim whose lease ran out (the process delivering it died)."""
+    D = models.DigestDelivery
+    delivered = select(D.user_id).where(
+        D.digest_id == digest.id,
+        D.delivered_at.is_not(None) | (D.claimed_at > now - CLAIM_LEASE),
     )
     async with app.session_factory() as session:
         rows = await session.execute(
@@ -128,15 +138,40 @@ async def _pending_recipients(app: App, digest: models.Digest) -> list[Recipient
 
 
 async def _claim(app: App, digest_id: int, user_id: int, now: dt.datetime) -> bool:
-    """Insert the delivery row in its own transaction; False if someone else already has."""
+    """Insert the delivery row in its own transaction, or take over a claim whose lease ran
+    out; False if someone else holds it or it was delivered."""
+    D = models.DigestDelivery
     async with app.session_factory() as session:
-        session.add(models.DigestDelivery(digest_id=digest_id, user_id=user_id, delivered_at=now))
+        session.add(D(digest_id=digest_id, user_id=user_id, claimed_at=now))
         try:
             await session.commit()
         except IntegrityError:
             await session.rollback()
-            return False
-    return True
+        else:
+            return True
+        taken = await session.execute(
+            update(D)
+            .where(
+                D.digest_id == digest_id,
+                D.user_id == user_id,
+                D.delivered_at.is_(None),
+                D.claimed_at.is_(None) | (D.claimed_at <= now - CLAIM_LEASE),
+            )
+            .values(claimed_at=now)
+        )
+        await session.commit()
+        return bool(taken.rowcount)  # type: ignore[attr-defined]
+
+
+async def _mark_delivered(app: App, digest_id: int, user_id: int, now: dt.datetime) -> None:
+    D = models.DigestDelivery
+    async with app.session_factory() as session:
+        await session.execute(
+            update(D)
+            .where(D.digest_id == digest_id, D.user_id == user_id)
+            .values(delivered_at=now)
+        )
+        await session.commit()
 
 
 async def _release(app: App, digest_id: int, user_id: int) -> None:
@@ -207,7 +242,7 @@ async def _deliver_region(app: App, bot: Bot, code: str, week: Week, now: dt.dat
     digest = await get_or_build_digest(app, code, week, now)
     rendered: dict[str, RenderedDigest] = {}
     delivered = 0
-    for recipient in await _pending_recipients(app, digest):
+    for recipient in await _pending_recipients(app, digest, now):
         # Render before claiming: a claim is a promise to send right away.
         if recipient.language not in rendered:
             rendered[recipient.language] = await render_for(app, digest, recipient.language)
@@ -231,6 +266,7 @@ async def _send(
         log.warning(
             "digest %s to user %s refused: %s", digest.id, recipient.user_id, type(exc).__name__
         )
+        await _mark_delivered(app, digest.id, recipient.user_id, app.clock.now())
         return False
     except Exception as exc:
         # Telegram down or a 429: give the claim back so the next hourly run tries again.
@@ -240,6 +276,7 @@ async def _send(
         )
         await _release(app, digest.id, recipient.user_id)
         return False
+    await _mark_delivered(app, digest.id, recipient.user_id, app.clock.now())
     log.info("digest %s delivered to user %s", digest.id, recipient.user_id)
     return True
 

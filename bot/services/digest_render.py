@@ -329,6 +329,8 @@ def render_text(
     if silent:
         lines.append(t("digest.silent", n=len(silent)))
         lines += [t("digest.entry", name=escape(names.organization(org))) for org in silent]
+    if attention.get("undelivered_notifications"):
+        lines.append(t("digest.undelivered", count=attention["undelivered_notifications"]))
     sections.append(lines)
     if footer:
         sections.append([t("digest.footer")])

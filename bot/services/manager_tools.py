@@ -431,6 +431,7 @@ class RegionStats:
     by_status: dict[str, int]
     open_past_sla: int
     organizations_active: int
+    undelivered_notifications: int = 0  # given up by the outbox in the last 7 days
 
 
 def _day_bounds(now: dt.datetime, tz: ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
@@ -513,6 +514,9 @@ async def region_stats(
         by_status={str(k): int(v) for k, v in by_status.items()},
         open_past_sla=int(past_sla or 0),
         organizations_active=len(view.organizations_for_region(region_code)),
+        undelivered_notifications=await outbox.given_up_count(
+            session, region_code=region_code, start=now - dt.timedelta(days=7), end=None
+        ),
     )
 
 

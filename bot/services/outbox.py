@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from sqlalchemy import func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
@@ -84,3 +85,30 @@ def copy(
     )
     session.add(row)
     return row
+
+
+async def given_up_count(
+    session: AsyncSession, *, region_code: str, start: dt.datetime, end: dt.datetime | None
+) -> int:
+    """Rows given up in [start, end) (end None: up to now) about the region: its referrals
+    or its people's chats."""
+    Out = models.OutboxMessage
+    of_region = or_(
+        Out.referral_id.in_(
+            select(models.Referral.id).where(models.Referral.region_code == region_code)
+        ),
+        Out.chat_id.in_(
+            select(models.User.telegram_id).where(models.User.region_code == region_code)
+        ),
+    )
+    count = await session.scalar(
+        select(func.count())
+        .select_from(Out)
+        .where(
+            Out.status == OutboxStatus.GIVEN_UP,
+            Out.not_before >= start,
+            Out.not_before < end if end is not None else true(),
+            of_region,
+        )
+    )
+    return int(count or 0)

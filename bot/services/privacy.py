@@ -117,6 +117,7 @@ async def forget_user(session: AsyncSession, ctx: Context, user: models.User) ->
         delete(models.OutboxMessage).where(models.OutboxMessage.chat_id == user.telegram_id)
     )
     await _scrub_outbox(session, user)
+    await _drop_received_updates(session, user.telegram_id)
     await session.execute(
         update(models.DeadLetter)
         .where(models.DeadLetter.chat_id == user.telegram_id)
@@ -234,4 +235,36 @@ async def _record_erasure(session: AsyncSession, now: dt.datetime, user: models.
                 consent_withdrawn_on=withdrawn,
                 erased_on=today,
             )
+        )
+
+
+def _mentions(node: Any, telegram_id: int) -> bool:
+    """Whether a raw update names the person as its sender or its chat, at any depth."""
+    if isinstance(node, dict):
+        for key in ("from", "chat", "user"):
+            who = node.get(key)
+            if isinstance(who, dict) and who.get("id") == telegram_id:
+                return True
+        return any(_mentions(value, telegram_id) for value in node.values())
+    if isinstance(node, list):
+        return any(_mentions(value, telegram_id) for value in node)
+    return False
+
+
+async def _drop_received_updates(session: AsyncSession, telegram_id: int) -> None:
+    """Polled updates still waiting to be handled (bot/polling.py) hold the person's words.
+
+    The table holds only updates in flight or stuck after a failure, so reading it whole is
+    cheap and dialect-neutral (no JSON path queries). The /forget update being handled now is
+    among them: it is deleted once handled anyway.
+    """
+    rows = (
+        await session.execute(
+            select(models.ReceivedUpdate.update_id, models.ReceivedUpdate.payload)
+        )
+    ).all()
+    ids = [update_id for update_id, payload in rows if _mentions(payload, telegram_id)]
+    if ids:
+        await session.execute(
+            delete(models.ReceivedUpdate).where(models.ReceivedUpdate.update_id.in_(ids))
         )

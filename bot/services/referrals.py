@@ -633,12 +633,15 @@ async def add_details(
         return Outcome.NOT_FOUND
     if referral.family_user_id != family.id:
         return Outcome.FORBIDDEN
-    if referral.status not in OPEN_STATUSES:
-        return Outcome.TAKEN
     combined = f"{referral.description or ''}\n+ {text}".strip()
-    referral.description = combined[-DESCRIPTION_LIMIT:]
-    referral.updated_at = ctx.clock.now()
-    referral.version += 1
+    if not await _cas(
+        session,
+        referral,
+        OPEN_STATUSES,
+        description=combined[-DESCRIPTION_LIMIT:],
+        updated_at=ctx.clock.now(),
+    ):
+        return Outcome.TAKEN
     _event(
         session,
         ctx,
@@ -777,16 +780,25 @@ async def may_open(session: AsyncSession, referral: models.Referral, user: model
 
 async def mark_contacted(
     session: AsyncSession, ctx: Context, referral: models.Referral, volunteer: models.User
-) -> None:
-    """The first message from the organisation starts the work; the caller commits."""
+) -> bool:
+    """The first message from the organisation starts the work; the caller commits.
+
+    A compare-and-set like every other transition: False (and the session rolled back) when
+    the referral changed since the caller read it, so a cancel that came first is never undone.
+    """
     if referral.status != ReferralStatus.ACCEPTED:
-        return
+        return True
     now = ctx.clock.now()
-    referral.status = ReferralStatus.IN_PROGRESS
-    referral.first_contact_at = now
-    referral.updated_at = now
-    referral.sla_due_at = None
-    referral.version += 1
+    if not await _cas(
+        session,
+        referral,
+        [ReferralStatus.ACCEPTED],
+        status=ReferralStatus.IN_PROGRESS,
+        first_contact_at=now,
+        updated_at=now,
+        sla_due_at=None,
+    ):
+        return False
     _event(
         session,
         ctx,
@@ -796,6 +808,7 @@ async def mark_contacted(
         actor=volunteer,
     )
     ctx.timers.set(referral.id, None)
+    return True
 
 
 async def resolve(
@@ -911,7 +924,11 @@ async def rate(
 
 
 async def sla_check(session: AsyncSession, ctx: Context, referral_id: int) -> None:
-    """Run the referral's due SLA step; safe to call late, twice, or for a changed referral."""
+    """Run the referral's due SLA step; safe to call late, twice, or for a changed referral.
+
+    The step is claimed with the same compare-and-set as every transition before anything is
+    written: an accept or a cancel that lands while it runs wins, and the step is dropped.
+    """
     referral = await session.get(models.Referral, referral_id)
     now = ctx.clock.now()
     if referral is None or referral.sla_due_at is None or referral.sla_due_at > now:
@@ -919,6 +936,9 @@ async def sla_check(session: AsyncSession, ctx: Context, referral_id: int) -> No
             ctx.timers.set(referral.id, referral.sla_due_at)
         return
     status = ReferralStatus(referral.status)
+    if not await _cas(session, referral, [status]):
+        # Changed meanwhile: whoever changed it has set the referral's next timer.
+        return
     if status is ReferralStatus.OFFERED:
         await _offer_overdue(session, ctx, referral)
     elif status is ReferralStatus.ACCEPTED:
@@ -930,7 +950,6 @@ async def sla_check(session: AsyncSession, ctx: Context, referral_id: int) -> No
         _event(session, ctx, referral, EventAction.REMINDED, from_status=status)
     else:
         referral.sla_due_at = None
-    referral.version += 1
     await session.commit()
     ctx.timers.set(referral.id, referral.sla_due_at)
 
@@ -1088,9 +1107,17 @@ async def relay(
     target = await relay_target(session, referral_id, sender)
     if isinstance(target, Outcome):
         return target
+    if target.side == "volunteer" and not await mark_contacted(
+        session, ctx, target.referral, sender
+    ):
+        # The referral changed since it was read (a cancel, say): look again, it may be closed.
+        await session.refresh(sender)  # the rollback expired it; the caller still uses it
+        target = await relay_target(session, referral_id, sender)
+        if isinstance(target, Outcome):
+            return target
+        if not await mark_contacted(session, ctx, target.referral, sender):
+            return Outcome.TAKEN
     referral = target.referral
-    if target.side == "volunteer":
-        await mark_contacted(session, ctx, referral, sender)
     session.add(
         models.RelayMessage(
             referral_id=referral.id,

@@ -26,6 +26,7 @@ from db.models.operations import (
     Feedback,
     OutboxMessage,
     ProcessedUpdate,
+    ReceivedUpdate,
     SearchLog,
 )
 from db.models.people import Consent, ErasureRecord, FamilyProfile, Invite, Membership, User
@@ -55,6 +56,7 @@ __all__ = [
     "OrganizationNeed",
     "OutboxMessage",
     "ProcessedUpdate",
+    "ReceivedUpdate",
     "Referral",
     "ReferralEvent",
     "ReferralOffer",

@@ -78,6 +78,22 @@ class OutboxMessage(Base):
     sent_at: Mapped[dt.datetime | None]
     last_error: Mapped[str | None] = mapped_column(String(300))
     referral_id: Mapped[int | None] = mapped_column(ForeignKey("referrals.id"))
+    # First failure of the current run of transient errors: the give-up clock starts here.
+    failing_since: Mapped[dt.datetime | None]
+
+
+class ReceivedUpdate(Base):
+    """Polling mode: an update kept from getUpdates until it is handled (see bot/polling.py).
+
+    Written before the offset moves on, deleted once handled: after a crash the ones left
+    here are handled at start-up, so nothing Telegram handed over is lost.
+    """
+
+    __tablename__ = "received_updates"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    payload: Mapped[dict[str, Any]]
+    received_at: Mapped[dt.datetime]
 
 
 class ProcessedUpdate(Base):
@@ -101,7 +117,11 @@ class Digest(Base):
 
 
 class DigestDelivery(Base):
-    """One row per manager and week: the unique key is what makes delivery happen once."""
+    """One row per manager and week: the unique key is what makes delivery happen once.
+
+    Claimed (`claimed_at`) before sending, marked `delivered_at` after: a claim left by a
+    process that died in between is taken over once its lease has run out.
+    """
 
     __tablename__ = "digest_deliveries"
     __table_args__ = (UniqueConstraint("digest_id", "user_id"),)
@@ -109,7 +129,8 @@ class DigestDelivery(Base):
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     digest_id: Mapped[int] = mapped_column(ForeignKey("digests.id"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    delivered_at: Mapped[dt.datetime]
+    delivered_at: Mapped[dt.datetime | None]
+    claimed_at: Mapped[dt.datetime | None]
 
 
 class AuditLog(Base):
