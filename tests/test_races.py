@@ -192,6 +192,7 @@ async def test_a_relay_queued_before_a_cancel_is_not_delivered_after_it(
                 .as_string()
                 .in_(["relay.text", "relay.caption"]),
             )
+            .order_by(models.OutboxMessage.id)
         )
     )
     assert [(r.status, r.last_error) for r in rows[1:]] == [
