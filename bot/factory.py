@@ -12,6 +12,7 @@ from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
 from aiogram.utils.callback_answer import CallbackAnswerMiddleware
 
+from bot import patches
 from bot.app import App
 from bot.config import Settings
 from bot.middlewares.db_session import DbSessionMiddleware
@@ -24,7 +25,6 @@ from bot.middlewares.limits import (
 from bot.middlewares.metrics import ErrorMetricsMiddleware, Metrics, MetricsMiddleware
 from bot.middlewares.throttle import DEFAULT_RATE_LIMIT, RateLimit, ThrottleMiddleware
 from bot.middlewares.viewer import ViewerMiddleware
-from bot.routing import await_filters_in_place, filter_callbacks_by_prefix
 
 
 def create_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
@@ -100,6 +100,5 @@ def create_dispatcher(
     dp.callback_query.outer_middleware(PrivateChatsOnlyMiddleware(app.texts))
     dp.callback_query.middleware(CallbackAnswerMiddleware())
     dp.include_routers(*get_routers())
-    filter_callbacks_by_prefix(dp)
-    await_filters_in_place(dp)
+    patches.tune_routing(dp)
     return dp
