@@ -1,6 +1,6 @@
 """The performance patches to aiogram and pydantic, installed explicitly and only where checked.
 
-Three patches, each measured in bench/load_bench.py and explained in its module:
+Three patches in two calls, each measured in bench/load_bench.py and explained in its module:
 - `defer_aiogram_types()` builds aiogram's ~400 Telegram types on first use instead of all at
   import (lazy_types.py);
 - `tune_routing(root)` awaits the bot's synchronous filters in place instead of in a thread, and
@@ -17,9 +17,11 @@ lazy-types patch must run before anything imports aiogram, so it cannot wait for
 composition root, which imports aiogram itself; instead each way into the code calls it
 first, as its first statement: bot/__main__.py (`python -m bot`), bench/__init__.py
 (`python -m bench.<name>`) and tests/__init__.py (pytest imports it before conftest and every
-test module). A subprocess test checks that `python -m bot` still does. This module imports no
-aiogram at import time for the same reason. Called too late, it warns and leaves pydantic
-alone; importing `bot` alone changes nothing.
+test module). Subprocess tests check that `python -m bot` and `bench` still do. Not in
+`bot/__init__.py`, as it was: importing a package should not patch pydantic process-wide for
+whoever imports it, and an explicit first line shows the ordering it depends on. This package
+imports no aiogram at import time for the same reason. Called too late, it warns and leaves
+pydantic alone.
 """
 
 from __future__ import annotations
