@@ -1,5 +1,7 @@
 """Benchmarks run by hand: `python -m bench.<name>`."""
 
-# Before any benchmark imports aiogram, as `python -m bot` does: its types then build on first
-# use (bot/lazy_types.py), so the benchmarks measure the bot as it runs.
-import bot  # noqa: F401
+from bot import patches
+
+# Before any benchmark imports aiogram, as `python -m bot` does (see bot/patches), so the
+# benchmarks measure the bot as it runs.
+patches.defer_aiogram_types()

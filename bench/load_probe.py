@@ -27,9 +27,11 @@ def rss_mb() -> float:
 
 
 def main(url: str) -> dict[str, float]:
-    # `bot` first, as `python -m bot` does: aiogram's types then build lazily.
-    import bot  # noqa: F401  # isort: skip
-    import aiogram  # noqa: F401  # isort: skip
+    # The patch first, as `python -m bot` does: aiogram's types then build lazily.
+    from bot import patches  # isort: skip
+
+    patches.defer_aiogram_types()
+    import aiogram  # noqa: F401
 
     aiogram_done = time.perf_counter()
     rss_aiogram = rss_mb()

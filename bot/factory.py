@@ -14,6 +14,7 @@ from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.utils.callback_answer import CallbackAnswerMiddleware
 
+from bot import patches
 from bot.app import App
 from bot.clock import Clock
 from bot.config import Settings
@@ -30,7 +31,6 @@ from bot.middlewares.metrics import ErrorMetricsMiddleware, Metrics, MetricsMidd
 from bot.middlewares.telegram_api import TelegramApiMiddleware
 from bot.middlewares.throttle import DEFAULT_RATE_LIMIT, RateLimit, ThrottleMiddleware
 from bot.middlewares.viewer import ViewerMiddleware
-from bot.routing import await_filters_in_place, filter_callbacks_by_prefix
 
 
 def create_bot(
@@ -125,6 +125,5 @@ def create_dispatcher(
     dp.callback_query.outer_middleware(CallbackNumbersMiddleware(app.texts))
     dp.callback_query.middleware(CallbackAnswerMiddleware())
     dp.include_routers(*get_routers())
-    filter_callbacks_by_prefix(dp)
-    await_filters_in_place(dp)
+    patches.tune_routing(dp)
     return dp

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import bot  # noqa: F401  # first, so that aiogram's types are built lazily (bot/lazy_types.py)
-
 if TYPE_CHECKING:
     from aiogram import Router
 

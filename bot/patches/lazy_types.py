@@ -11,13 +11,13 @@ with an explicit namespace and without `force` — and only remembers the namesp
 pydantic first needs an aiogram model (a type, a method such as `SendMessage`, a `Response[…]`)
 and finds it unbuilt, it calls `model_rebuild()` without a namespace; for models from aiogram
 the remembered one is passed, so the model is built exactly as the eager rebuild would have
-built it. Every other call goes to pydantic untouched. Import `bot` before `aiogram` for this
-to apply; if aiogram was imported first, its types are simply built eagerly as before.
+built it. Every other call goes to pydantic untouched. Installed by
+`bot.patches.defer_aiogram_types()` before aiogram is imported, and only on the versions it was
+checked against (see bot/patches).
 """
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 from pydantic import BaseModel
@@ -56,7 +56,5 @@ def _model_rebuild(
     return result
 
 
-def defer_aiogram_types() -> None:
-    if "aiogram.types" in sys.modules:
-        return  # too late: aiogram has built its types already
+def install() -> None:
     BaseModel.model_rebuild = classmethod(_model_rebuild)  # type: ignore[assignment,method-assign]

@@ -1,4 +1,4 @@
-"""Two changes to how aiogram walks the bot's handlers, made once when the dispatcher is built.
+"""Two changes to how aiogram walks the bot's handlers, made when the dispatcher is built.
 
 Both keep every answer the same and cut the work aiogram does per update (bench/load_bench.py).
 
