@@ -186,7 +186,8 @@ async def test_a_relay_queued_before_a_cancel_is_not_delivered_after_it(
     assert not [m for m in anna.messages if m.kind == "copy"]
     rows = list(
         await session.scalars(
-            select(models.OutboxMessage).where(
+            select(models.OutboxMessage)
+            .where(
                 models.OutboxMessage.referral_id == number,
                 models.OutboxMessage.payload["kind"]
                 .as_string()
