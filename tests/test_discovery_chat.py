@@ -216,7 +216,11 @@ async def test_screener_for_a_pregnant_student_with_low_income(
     )
     assert profile is not None
     assert profile.data["pregnant"] is True and profile.data["student"] is True
-    assert profile.data["income_per_person"] == round(0.8 * 15719)
+    # The buttons' ranges are kept as ranges, never a point inside them.
+    assert "income_per_person" not in profile.data
+    assert profile.data["income_range_pm"] == [0, 1]
+    assert profile.data["pregnancy_weeks_range"] == [12, 22]
+    assert profile.data["mother_age_range"] == [10, 24]
 
     await masha.send("/find")
     assert "прошлые ответы" in masha.last_text
@@ -296,7 +300,7 @@ def test_profiles_saved_before_dates_keep_their_meaning() -> None:
     dated = discovery.dated_profile(old, dt.date(2026, 6, 1))
     assert dated == {
         "children": [{"disabled": False, "age_range": [1, 1.5]}, {"age_years": 4}],
-        "pregnancy_weeks": 8,
+        "pregnancy_weeks_range": [1, 11],
         "as_of": "2026-06-01",
     }
     assert discovery.dated_profile(dated, dt.date(2026, 12, 1)) == dated
