@@ -46,16 +46,18 @@ async def open_demo(
 async def onboarded(
     app: App, chat: LocalChat, deliver: Callable[[], Awaitable[int]], files: Path
 ) -> Demo:
-    """The family agreed, chose Тамбовская область and a municipality on the second page."""
+    """The family agreed, chose Тамбовская область and a municipality on the third page
+    (towns come first, then the okrugs alphabetically)."""
     demo, banner = await open_demo(app, chat, deliver, files)
     assert "демо в терминале" in banner and "#1" in banner
     assert "[1] ✅ Согласен(на)" in banner
     await demo.type("1")
     await demo.type("3")
-    page = await demo.type("#11")
+    await demo.type("#11")  # Дальше ›
+    page = await demo.type("#12")  # Дальше › again, after ‹ Назад
     assert "(изменено) Выберите ваш город или округ" in page
-    assert "[#10] Тамбовский округ" in page and "По запросу" not in page
-    assert "Муниципалитет: Тамбовский округ" in await demo.type("#10")
+    assert "[#7] Тамбовский округ" in page and "По запросу" not in page
+    assert "Муниципалитет: Тамбовский округ" in await demo.type("#7")
     return demo
 
 
