@@ -60,13 +60,13 @@ def _short(text: str, limit: int = 60) -> str:
 
 
 async def family_profile(
-    viewer: Viewer, session: AsyncSession, state: FSMContext
+    viewer: Viewer, session: AsyncSession, state: FSMContext, view: CatalogueView | None = None
 ) -> FamilyProfile | None:
     """This conversation's screener answers, else the saved ones (only with consent)."""
     data = await state.get_data()
     if data.get(SESSION_PROFILE):
         return FamilyProfile.model_validate(data[SESSION_PROFILE])
-    profile = await discovery.load_profile(session, viewer.user)
+    profile = await discovery.load_profile(session, viewer.user, view, viewer.region_code)
     if profile is not None:
         profile = profile.model_copy(update={"region": viewer.region_code})
     return profile
@@ -271,7 +271,7 @@ async def cmd_start_measure(
     if measure is None:
         await message.answer(t("card.not_found"))
         return
-    profile = await family_profile(viewer, session, state)
+    profile = await family_profile(viewer, session, state, catalogue.view)
     today = _today(catalogue.view, viewer.region_code, clock)
     await send_measure_card(message, measure, t, catalogue.view, profile, bot, today)
 
@@ -292,7 +292,7 @@ async def cb_open_measure(
     if measure is None or not isinstance(query.message, Message):
         alert(callback_answer, t("card.not_found"))
         return
-    profile = await family_profile(viewer, session, state)
+    profile = await family_profile(viewer, session, state, catalogue.view)
     today = _today(catalogue.view, viewer.region_code, clock)
     await send_measure_card(query.message, measure, t, catalogue.view, profile, bot, today)
 

@@ -64,8 +64,10 @@ CHILD_AGES = tuple(Option(f"find.option.age_{i}", age) for i, age in enumerate(A
 BIRTH_YEAR = re.compile(r"(?:(0?[1-9]|1[0-2])[./-])?((?:19|20)\d\d)")
 OPTIONS: dict[str, tuple[Option, ...]] = {
     "pregnant": YES_NO,
+    # Term and mother's age buttons are ranges too (discovery.OLD_*_POINTS: what they were).
     "pregnancy_weeks": tuple(
-        Option(f"find.option.weeks_{i}", w) for i, w in enumerate((8, 17, 26, 34), 1)
+        Option(f"find.option.weeks_{i}", span)
+        for i, span in enumerate(discovery.OLD_WEEK_POINTS.values(), 1)
     ),
     "children_count": (
         Option("find.option.children_0", 0),
@@ -77,7 +79,8 @@ OPTIONS: dict[str, tuple[Option, ...]] = {
     "disabled_child": YES_NO,
     "single_parent": YES_NO,
     "mother_age": tuple(
-        Option(f"find.option.mother_{i}", a) for i, a in enumerate((22, 30, 40), 1)
+        Option(f"find.option.mother_{i}", span)
+        for i, span in enumerate(discovery.OLD_MOTHER_POINTS.values(), 1)
     ),
     "employed": YES_NO,
     "student": YES_NO,
@@ -100,9 +103,9 @@ ORDER = (
     "has_mortgage",
     "citizen",
 )
-# Income ranges as multiples of the regional per-capita subsistence minimum; the answer stored
-# is a point inside the range, so the screener compares it with 1× and 2× thresholds exactly.
-INCOME_POINTS = (0.8, 1.5, 2.5)
+# Income ranges as multiples of the regional per-capita subsistence minimum, stored as the
+# range (income_range_pm), so the screener compares them with 1×, 1.1×, 1.5×, 2× exactly.
+INCOME_RANGES: tuple[list[float | None], ...] = tuple(discovery.OLD_INCOME_POINTS.values())
 
 
 def _applies(step: str, answers: dict[str, Any], region: str | None) -> bool:
@@ -136,6 +139,15 @@ def child_answer(value: Any) -> dict[str, Any]:
     return {}
 
 
+def _point(value: Any) -> Any:
+    """A typed (exact) answer; a button's range is a list and goes to the range field."""
+    return None if isinstance(value, list) else value
+
+
+def _span(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else None
+
+
 def to_profile(answers: dict[str, Any], region: str | None, today: dt.date) -> FamilyProfile:
     children: list[Child] | None = None
     count = answers.get("children_count")
@@ -156,15 +168,22 @@ def to_profile(answers: dict[str, Any], region: str | None, today: dt.date) -> F
         as_of=dt.date.fromisoformat(as_of) if isinstance(as_of, str) else today,
         children=children,
         pregnant=answers.get("pregnant"),
-        pregnancy_weeks=answers.get("pregnancy_weeks"),
-        mother_age=answers.get("mother_age"),
+        pregnancy_weeks=_point(answers.get("pregnancy_weeks")),
+        pregnancy_weeks_range=_span(answers.get("pregnancy_weeks")),
+        mother_age=_point(answers.get("mother_age")),
+        mother_age_range=_span(answers.get("mother_age")),
         student=answers.get("student"),
         employed=answers.get("employed"),
-        income_per_person=answers.get("income"),
+        income_per_person=_point(answers.get("income")),
+        income_range_pm=_span(answers.get("income")),
         single_parent=answers.get("single_parent"),
         citizen=answers.get("citizen"),
         has_mortgage=answers.get("has_mortgage"),
     )
+
+
+def _listed(span: tuple[Any, ...] | None, point: Any) -> Any:
+    return list(span) if span is not None else point
 
 
 def from_profile(profile: FamilyProfile) -> dict[str, Any]:
@@ -173,11 +192,11 @@ def from_profile(profile: FamilyProfile) -> dict[str, Any]:
         key: value
         for key, value in {
             "pregnant": profile.pregnant,
-            "pregnancy_weeks": profile.pregnancy_weeks,
-            "mother_age": profile.mother_age,
+            "pregnancy_weeks": _listed(profile.pregnancy_weeks_range, profile.pregnancy_weeks),
+            "mother_age": _listed(profile.mother_age_range, profile.mother_age),
             "student": profile.student,
             "employed": profile.employed,
-            "income": profile.income_per_person,
+            "income": _listed(profile.income_range_pm, profile.income_per_person),
             "single_parent": profile.single_parent,
             "citizen": profile.citizen,
             "has_mortgage": profile.has_mortgage,
@@ -253,7 +272,7 @@ def _make_question(
             text = t("find.q.income")
             pm = region_obj.subsistence_minimum.per_capita
             low, high = _money(pm, t), _money(2 * pm, t)
-            for i, _ in enumerate(INCOME_POINTS, 1):
+            for i, _ in enumerate(INCOME_RANGES, 1):
                 buttons.append(
                     inline_button(
                         t(f"find.option.income_{i}", low=low, high=high),
@@ -365,7 +384,8 @@ async def cb_answer(
     data = await state.get_data()
     answers: dict[str, Any] = data.get(ANSWERS, {"_asked": []})
     if callback_data.step == "reuse":
-        saved = await discovery.load_profile(session, viewer.user)
+        view = catalogue.view
+        saved = await discovery.load_profile(session, viewer.user, view, viewer.region_code)
         await message.edit_reply_markup(reply_markup=None)
         if callback_data.value == "yes" and saved is not None:
             answers = {**from_profile(saved), "_asked": list(ORDER)}
@@ -408,7 +428,7 @@ def _decode(step: str, raw: str, view: CatalogueView, region: str | None) -> Any
         region_obj = view.regions.get(region or "")
         if region_obj is None or raw not in ("1", "2", "3"):
             return _INVALID
-        return round(INCOME_POINTS[int(raw) - 1] * region_obj.subsistence_minimum.per_capita)
+        return list(INCOME_RANGES[int(raw) - 1])
     options = OPTIONS.get(step)
     if options is None or not raw.isdigit() or int(raw) >= len(options):
         return _INVALID

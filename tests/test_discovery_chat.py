@@ -216,7 +216,11 @@ async def test_screener_for_a_pregnant_student_with_low_income(
     )
     assert profile is not None
     assert profile.data["pregnant"] is True and profile.data["student"] is True
-    assert profile.data["income_per_person"] == round(0.8 * 15719)
+    # The buttons' ranges are kept as ranges, never a point inside them.
+    assert "income_per_person" not in profile.data
+    assert profile.data["income_range_pm"] == [0, 1]
+    assert profile.data["pregnancy_weeks_range"] == [12, 22]
+    assert profile.data["mother_age_range"] == [10, 24]
 
     await masha.send("/find")
     assert "прошлые ответы" in masha.last_text
@@ -296,7 +300,74 @@ def test_profiles_saved_before_dates_keep_their_meaning() -> None:
     dated = discovery.dated_profile(old, dt.date(2026, 6, 1))
     assert dated == {
         "children": [{"disabled": False, "age_range": [1, 1.5]}, {"age_years": 4}],
-        "pregnancy_weeks": 8,
+        "pregnancy_weeks_range": [1, 11],
         "as_of": "2026-06-01",
     }
     assert discovery.dated_profile(dated, dt.date(2026, 12, 1)) == dated
+
+
+async def test_income_button_is_a_range_not_a_point(chat: LocalChat) -> None:
+    """1–2 ПМ: the family tax payment (≤ 1,5 ПМ) is only "maybe", the matcap payment
+    (≤ 2 ПМ) is sure; the reason tells the range the family chose, never a point in it."""
+    anna = await anonymous_in(chat, 320, "Тамбовская область")
+    await anna.send("/find")
+    await anna.click("Нет")  # pregnant
+    await anna.click("2")  # children
+    await anna.click("1,5–3 года")
+    await anna.click("7–17 лет")
+    for label in ("Нет", "Нет", "25–35"):  # disabled child, single parent, mother
+        await anna.click(label)
+    await anna.click("15\u202f719–31\u202f438 ₽")
+    for label in ("Да", "Нет", "Нет", "Да"):  # employed, student, mortgage, citizen
+        await anna.click(label)
+    results = anna.last_text
+    assert "Что может подойти вашей семье" in results
+    tax_line = next(line for line in results.splitlines() if "возврат НДФЛ" in line)
+    assert tax_line.startswith("❓"), "a family at 1–2 ПМ may be above 1,5 ПМ"
+    assert "от 15\u202f719\u00a0₽ до 31\u202f438\u00a0₽" in tax_line
+    assert "23\u202f579" not in results, "no point inside the range is told back"
+    card = (await anna.send("/start m-fed-matcap-monthly"))[-1].text
+    assert "Скорее всего положено" in card
+    assert "не выше порога 31\u202f438\u00a0₽" in card
+    card = (await anna.send("/start m-fed-family-tax-payment"))[-1].text
+    assert "Возможно" in card and "уточните точную сумму дохода" in card
+
+
+async def test_term_and_mother_age_buttons_are_ranges(chat: LocalChat) -> None:
+    """«до 12 недель» is told back as a range; «старше 35» never rules out the early pension
+    at 57 (it was stored as 40 before)."""
+    anna = await anonymous_in(chat, 321, "Тамбовская область")
+    await anna.send("/find")
+    await anna.click("Да")  # pregnant
+    await anna.click("до 12 недель")
+    await anna.click("3")  # children
+    for _ in range(3):
+        await anna.click("старше 23")
+    for label in ("Нет", "Нет", "старше 35"):  # disabled child, single parent, mother
+        await anna.click(label)
+    await anna.click("Хватит, покажите результат")
+    assert "Досрочная пенсия многодетным мамам" in anna.last_text, "maybe, not «не подходит»"
+    await anna.click("Почему не подходят другие")
+    why_not = anna.last_text
+    assert "срок беременности 1–11 недель, а обратиться можно с 12 недель" in why_not
+    assert "8 недель" not in why_not
+    card = (await anna.send("/start m-fed-large-family-early-pension"))[-1].text
+    assert "Возможно" in card
+    assert "сколько лет маме (год рождения)? Нужно не меньше 57 лет" in card
+
+
+def test_old_button_points_read_back_as_their_ranges() -> None:
+    old = {
+        "as_of": "2026-10-01",
+        "pregnancy_weeks": 26,
+        "mother_age": 40,
+        "income_per_person": round(1.5 * 15719),
+    }
+    assert discovery.dated_profile(old, dt.date(2026, 10, 1), per_capita=15719) == {
+        "as_of": "2026-10-01",
+        "pregnancy_weeks_range": [23, 30],
+        "mother_age_range": [36, 80],
+        "income_range_pm": [1, 2],
+    }
+    typed = {"as_of": "2026-10-01", "income_per_person": 14000}
+    assert discovery.dated_profile(typed, dt.date(2026, 10, 1), per_capita=15719) == typed

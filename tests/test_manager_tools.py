@@ -1092,3 +1092,9 @@ def test_profile_needs() -> None:
         "parent_employment",
         "low_income",
     }
+
+
+def test_profile_needs_from_an_income_button() -> None:
+    below = {"income_range_pm": [0, 1]}
+    assert announcements.needs_from_profile(below, 15000) == {"low_income"}
+    assert announcements.needs_from_profile({"income_range_pm": [1, 2]}, 15000) == set()

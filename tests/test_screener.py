@@ -802,3 +802,82 @@ def test_measure_verdict_counts_unknowns_without_headers() -> None:
         (Reason("any_of", {}, None), Reason("student", {}, None), Reason("citizen", {}, True)),
     )
     assert verdict.unknown_count == 1
+
+
+# --- ranges the family chose (the /find buttons) are evaluated as ranges -----------------
+
+UNDER_PM, ONE_TO_TWO_PM, OVER_TWO_PM = (0.0, 1.0), (1.0, 2.0), (2.0, None)
+RANGE_ROWS = [
+    # rules, profile, verdict: met only if the whole range meets, failed only if it all fails
+    ({"income": {"max_pm": 1, "op": "unclear"}}, {"income_range_pm": UNDER_PM}, "eligible"),
+    ({"income": {"max_pm": 1, "op": "unclear"}}, {"income_range_pm": ONE_TO_TWO_PM}, "maybe"),
+    ({"income": {"max_pm": 1.1, "op": "le"}}, {"income_range_pm": ONE_TO_TWO_PM}, "maybe"),
+    ({"income": {"max_pm": 1.1, "op": "le"}}, {"income_range_pm": OVER_TWO_PM}, "not_eligible"),
+    ({"income": {"max_pm": 1.5, "op": "le"}}, {"income_range_pm": UNDER_PM}, "eligible"),
+    ({"income": {"max_pm": 1.5, "op": "le"}}, {"income_range_pm": ONE_TO_TWO_PM}, "maybe"),
+    ({"income": {"max_pm": 2, "op": "le"}}, {"income_range_pm": ONE_TO_TWO_PM}, "eligible"),
+    ({"income": {"max_pm": 2, "op": "le"}}, {"income_range_pm": OVER_TWO_PM}, "maybe"),
+    ({"income": {"max_pm": 2, "op": "lt"}}, {"income_range_pm": OVER_TWO_PM}, "not_eligible"),
+    ({"pregnancy_weeks_min": 30}, {"pregnancy_weeks_range": (23, 30)}, "maybe"),
+    ({"pregnancy_weeks_min": 30}, {"pregnancy_weeks_range": (31, 42)}, "eligible"),
+    ({"pregnancy_weeks_min": 30}, {"pregnancy_weeks_range": (12, 22)}, "not_eligible"),
+    ({"pregnancy_weeks_min": 12}, {"pregnancy_weeks_range": (12, 22)}, "eligible"),
+    ({"pregnancy_weeks_max": 22}, {"pregnancy_weeks_range": (12, 22)}, "eligible"),
+    ({"pregnancy_weeks_max": 22}, {"pregnancy_weeks_range": (23, 30)}, "not_eligible"),
+    ({"mother_age_min": 50}, {"mother_age_range": (36, 80)}, "maybe"),
+    ({"mother_age_min": 57}, {"mother_age_range": (25, 35)}, "not_eligible"),
+    ({"mother_age_max_incl": 35}, {"mother_age_range": (25, 35)}, "eligible"),
+    ({"mother_age_max_incl": 35}, {"mother_age_range": (36, 80)}, "not_eligible"),
+    ({"mother_age_max_incl": 36}, {"mother_age_range": (36, 80)}, "maybe"),
+    ({"mother_age_max_incl": 24}, {"mother_age_range": (10, 24)}, "eligible"),
+]
+
+
+@pytest.mark.parametrize(("rules", "fields", "verdict"), RANGE_ROWS)
+def test_a_range_meets_a_rule_only_as_a_whole(
+    rules: dict[str, Any], fields: dict[str, Any], verdict: str, ru: Translator
+) -> None:
+    got, _ = check_on(rules, FamilyProfile(**fields), ru)
+    assert got.value == verdict
+
+
+def test_a_term_range_moves_with_time(ru: Translator) -> None:
+    told = FamilyProfile(pregnancy_weeks_range=(23, 30), as_of=dt.date(2026, 11, 2))
+    # Five weeks later the term is 28–35 weeks: still not all of it past 30.
+    assert check_on({"pregnancy_weeks_min": 30}, told, ru)[0] is Verdict.MAYBE
+    later = told.model_copy(update={"as_of": dt.date(2026, 9, 1)})  # 14 weeks on: 37–44
+    assert check_on({"pregnancy_weeks_min": 30}, later, ru)[0] is Verdict.ELIGIBLE
+
+
+def test_range_reasons_tell_the_range_never_a_point(ru: Translator, en: Translator) -> None:
+    family_tax = {"income": {"max_pm": 1.5, "op": "le"}}
+    middle = FamilyProfile(income_range_pm=ONE_TO_TWO_PM)
+    assert check_on(family_tax, middle, ru)[1] == [
+        f"доход от 15{NNBSP}719{NBSP}₽ до 31{NNBSP}438{NBSP}₽ на человека, а порог "
+        f"23{NNBSP}578,50{NBSP}₽ — уточните точную сумму дохода"
+    ]
+    assert check_on(family_tax, FamilyProfile(income_range_pm=OVER_TWO_PM), ru)[1] == [
+        f"доход больше 31{NNBSP}438{NBSP}₽ на человека — выше порога 23{NNBSP}578,50{NBSP}₽"
+    ]
+    assert check_on(family_tax, FamilyProfile(income_range_pm=UNDER_PM), en)[1] == [
+        "income under 15,719\u00a0₽ per person — not above the threshold 23,578.50\u00a0₽"
+    ]
+    weeks = check_on(
+        {"pregnancy_weeks_min": 30}, FamilyProfile(pregnancy_weeks_range=(23, 30)), ru
+    )
+    assert weeks[1] == [
+        "срок беременности 23–30 недель, а нужно от 30 недель — уточните срок или дату родов"
+    ]
+    mother = check_on({"mother_age_min": 50}, FamilyProfile(mother_age_range=(36, 80)), ru)
+    assert mother[1] == ["сколько лет маме (год рождения)? Нужно не меньше 50 лет"]
+
+
+def test_profile_rejects_bad_ranges() -> None:
+    for fields in (
+        {"income_range_pm": (2, 1)},
+        {"income_range_pm": (-1, 1)},
+        {"pregnancy_weeks_range": (30, 23)},
+        {"mother_age_range": (5, 20)},
+    ):
+        with pytest.raises(ValidationError):
+            FamilyProfile.model_validate(fields)

@@ -123,6 +123,9 @@ def needs_from_profile(data: Mapping[str, Any], per_capita: float | None = None)
     income = data.get("income_per_person")
     if per_capita and income is not None and float(income) < per_capita:
         needs.add("low_income")
+    span = data.get("income_range_pm")  # a button's range in ПМ: below 1 ПМ is low income
+    if isinstance(span, list) and len(span) == 2 and span[1] is not None and span[1] <= 1:
+        needs.add("low_income")
     return needs
 
 

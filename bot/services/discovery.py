@@ -104,13 +104,22 @@ async def log_screening(
     )
 
 
-async def load_profile(session: AsyncSession, user: models.User | None) -> FamilyProfile | None:
+async def load_profile(
+    session: AsyncSession,
+    user: models.User | None,
+    view: CatalogueView | None = None,
+    region: str | None = None,
+) -> FamilyProfile | None:
+    """The saved answers; with the catalogue and the region an old income button point is
+    read back as its range (the point was a multiple of the region's ПМ)."""
     if user is None or not user.consent_version:
         return None
     row = await session.get(models.FamilyProfile, user.id)
     if row is None:
         return None
-    return FamilyProfile.model_validate(dated_profile(row.data, row.updated_at.date()))
+    region_obj = view.regions.get(region or "") if view is not None else None
+    per_capita = region_obj.subsistence_minimum.per_capita if region_obj is not None else None
+    return FamilyProfile.model_validate(dated_profile(row.data, row.updated_at.date(), per_capita))
 
 
 # Points the /find age buttons stored before they were ranges: read back as the ranges.
@@ -126,9 +135,40 @@ OLD_AGE_POINTS: dict[float, dict[str, Any]] = {
 }
 
 
-def dated_profile(data: dict[str, Any], saved_on: dt.date) -> dict[str, Any]:
+# Points the /find buttons for the pregnancy term, the mother's age and the income (in ПМ)
+# stored before they were ranges: read back as the ranges the buttons meant.
+OLD_WEEK_POINTS: dict[int, list[int]] = {8: [1, 11], 17: [12, 22], 26: [23, 30], 34: [31, 42]}
+OLD_MOTHER_POINTS: dict[int, list[int]] = {22: [10, 24], 30: [25, 35], 40: [36, 80]}
+OLD_INCOME_POINTS: dict[float, list[float | None]] = {0.8: [0, 1], 1.5: [1, 2], 2.5: [2, None]}
+
+
+def _ranged(data: dict[str, Any], per_capita: float | None) -> dict[str, Any]:
+    """Old button points (pregnancy term, mother's age, income) as their ranges. Only the
+    buttons gave the term and the mother's age; a typed income is kept unless it equals a
+    button point of today's regional ПМ (then the range holds it anyway)."""
+    data = dict(data)
+    weeks = data.get("pregnancy_weeks")
+    if "pregnancy_weeks_range" not in data and weeks in OLD_WEEK_POINTS:
+        data["pregnancy_weeks_range"] = OLD_WEEK_POINTS[data.pop("pregnancy_weeks")]
+    mother = data.get("mother_age")
+    if "mother_age_range" not in data and mother in OLD_MOTHER_POINTS:
+        data["mother_age_range"] = OLD_MOTHER_POINTS[data.pop("mother_age")]
+    income = data.get("income_per_person")
+    if per_capita and "income_range_pm" not in data and isinstance(income, int | float):
+        for point, span in OLD_INCOME_POINTS.items():
+            if income == round(point * per_capita):
+                del data["income_per_person"]
+                data["income_range_pm"] = span
+                break
+    return data
+
+
+def dated_profile(
+    data: dict[str, Any], saved_on: dt.date, per_capita: float | None = None
+) -> dict[str, Any]:
     """A profile saved before ages were dated: its ages and weeks hold on the day it was
     saved (as_of), and the old button points become the ranges the buttons meant."""
+    data = _ranged(data, per_capita)
     if "as_of" in data:
         return data
     children = []

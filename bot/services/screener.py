@@ -89,6 +89,42 @@ class FamilyProfile(BaseModel):
     years_in_region: float | None = Field(default=None, ge=0, le=100)
     has_mortgage: bool | None = None
     receiving: list[str] | None = None
+    # Ranges a family chose instead of a number (the /find buttons); a range is evaluated as
+    # a range: met only if all of it meets a rule, failed only if all of it fails.
+    # Income per person a month in multiples of the region's per-capita subsistence minimum,
+    # from min (included) to max (excluded; null: no upper end).
+    income_range_pm: tuple[float, float | None] | None = None
+    # Completed weeks of pregnancy, both ends included, as of `as_of`.
+    pregnancy_weeks_range: tuple[int, int] | None = None
+    # The mother's completed years, both ends included, as of `as_of`.
+    mother_age_range: tuple[int, int] | None = None
+
+    @field_validator("income_range_pm")
+    @classmethod
+    def _income_ordered(
+        cls, value: tuple[float, float | None] | None
+    ) -> tuple[float, float | None] | None:
+        if value is not None and not (
+            value[0] >= 0 and (value[1] is None or value[0] < value[1] <= 100)
+        ):
+            raise ValueError(
+                "income_range_pm must be [min, max] with 0 <= min < max, or [min, null]"
+            )
+        return value
+
+    @field_validator("pregnancy_weeks_range")
+    @classmethod
+    def _weeks_ordered(cls, value: tuple[int, int] | None) -> tuple[int, int] | None:
+        if value is not None and not 0 <= value[0] <= value[1] <= 45:
+            raise ValueError("pregnancy_weeks_range must be [min, max] with 0 <= min <= max <= 45")
+        return value
+
+    @field_validator("mother_age_range")
+    @classmethod
+    def _mother_ordered(cls, value: tuple[int, int] | None) -> tuple[int, int] | None:
+        if value is not None and not 10 <= value[0] <= value[1] <= 80:
+            raise ValueError("mother_age_range must be [min, max] with 10 <= min <= max <= 80")
+        return value
 
 
 class Verdict(StrEnum):
@@ -157,7 +193,9 @@ REASON_CODES = (
 # Extra text variants some codes use besides met / not_met / unknown.
 REASON_VARIANTS: Mapping[str, tuple[str, ...]] = {
     "child": ("not_met_none",),
-    "income": ("no_region", "met_le", "not_met_lt", "at_threshold"),
+    "income": ("no_region", "met_le", "not_met_lt", "at_threshold", "range_unknown"),
+    "pregnancy_weeks": ("range_unknown",),
+    "pregnancy_weeks_max": ("range_unknown",),
     "carer_not_employed": ("part_time",),
     "check": tuple(check.value for check in ExtraCheck),
 }
@@ -258,7 +296,8 @@ class _Family:
     minimum: SubsistenceMinimum | None
     born: list[_Born] | None
     pregnant: Tri
-    weeks: float | None
+    # Weeks of pregnancy today, the least and the most possible.
+    weeks: tuple[float, float] | None
     # The days the mother may have been born in.
     mother: _Born
 
@@ -274,15 +313,21 @@ def _family(
 ) -> _Family:
     ref = profile.as_of or today
     born = None if profile.children is None else [_born(c, ref) for c in profile.children]
-    weeks: float | None = None
+    weeks: tuple[float, float] | None = None
+    passed = (today - ref).days / 7
     if profile.due_date is not None:
-        weeks = 40 - (profile.due_date - today).days / 7
+        point = 40 - (profile.due_date - today).days / 7
+        weeks = point, point
     elif profile.pregnancy_weeks is not None:
-        weeks = profile.pregnancy_weeks + (today - ref).days / 7
+        weeks = profile.pregnancy_weeks + passed, profile.pregnancy_weeks + passed
+    elif profile.pregnancy_weeks_range is not None:
+        low, high = profile.pregnancy_weeks_range
+        # Completed weeks: `high` weeks runs up to (not including) high + 1.
+        weeks = low + passed, high + passed + 1 - 1e-6
     pregnant: Tri = profile.pregnant
     if pregnant is None and weeks is not None:
         pregnant = True  # a term given without the yes/no answer still says "pregnant"
-    if pregnant is True and weeks is not None and weeks > 42:
+    if pregnant is True and weeks is not None and weeks[0] > 42:
         pregnant, weeks = None, None  # the baby is probably born: ask again
     mother: _Born = None
     if profile.mother_birth_year is not None:
@@ -290,6 +335,9 @@ def _family(
         mother = dt.date(year, 1, 1), dt.date(year, 12, 31)
     elif profile.mother_age is not None:
         mother = _born_between(ref, profile.mother_age, profile.mother_age + 1)
+    elif profile.mother_age_range is not None:
+        youngest, oldest = profile.mother_age_range
+        mother = _born_between(ref, youngest, oldest + 1)
     return _Family(measure_id, profile, today, minimum, born, pregnant, weeks, mother)
 
 
@@ -428,6 +476,8 @@ def _income_check(rule: Income, family: _Family) -> _Check:
     threshold = round(rule.max_pm * minimum.per_capita, 2)
     params: dict[str, ParamValue] = {"threshold": threshold, "op": rule.op.value}
     income = family.profile.income_per_person
+    if income is None and family.profile.income_range_pm is not None:
+        return _income_range_check(rule, family.profile.income_range_pm, minimum, params)
     if income is None:
         return None, [Reason("income", params, None)]
     value: Tri
@@ -436,6 +486,27 @@ def _income_check(rule: Income, family: _Family) -> _Check:
     else:
         value = income < threshold
     return value, [Reason("income", {**params, "income": income}, value)]
+
+
+def _income_range_check(
+    rule: Income,
+    span: tuple[float, float | None],
+    minimum: SubsistenceMinimum,
+    params: dict[str, ParamValue],
+) -> _Check:
+    """Income from low (included) to high (excluded) ПМ, compared in ПМ: exact."""
+    low, high = span
+    value: Tri
+    if high is not None and high <= rule.max_pm:
+        value = True  # every income in the range is below the threshold
+    elif low > rule.max_pm or (low == rule.max_pm and rule.op is IncomeOp.LT):
+        value = False
+    else:
+        value = None
+    shown: dict[str, ParamValue] = {"income_min": round(low * minimum.per_capita, 2)}
+    if high is not None:
+        shown["income_max"] = round(high * minimum.per_capita, 2)
+    return value, [Reason("income", {**params, **shown}, value)]
 
 
 def _years_check(code: str, least: int, actual: float | None, gate: Tri) -> _Check:
@@ -520,9 +591,16 @@ def _checks(rules: Conditions, family: _Family) -> list[_Check]:
         elif family.weeks is None:
             checks.append((None, [Reason(code, {"bound": bound}, None)]))
         else:
-            weeks = math.floor(family.weeks)
-            value = weeks >= bound if code == "pregnancy_weeks" else weeks <= bound
-            checks.append((value, [Reason(code, {"bound": bound, "weeks": weeks}, value)]))
+            least, most = (math.floor(w) for w in family.weeks)
+            value: Tri
+            if code == "pregnancy_weeks":
+                value = True if least >= bound else False if most < bound else None
+            else:
+                value = True if most <= bound else False if least > bound else None
+            params: dict[str, ParamValue] = {"bound": bound, "weeks": least}
+            if most != least:
+                params = {"bound": bound, "weeks_min": least, "weeks_max": most}
+            checks.append((value, [Reason(code, params, value)]))
     if rules.after_birth:
         checks.append(_after_birth_check(family))
     if rules.child is not None:
@@ -746,6 +824,17 @@ def _money(value: float, t: Translator) -> str:
     return t("screener.money", amount=format_number(cents / 100, t.lang, decimals=2))
 
 
+def _money_range(params: Mapping[str, ParamValue], t: Translator) -> str:
+    """The income range a family chose: «меньше 14 000 ₽», «от 14 000 до 28 000 ₽»."""
+    low = float(params["income_min"])
+    if "income_max" not in params:
+        return t("screener.money_range.over", min=_money(low, t))
+    high = _money(float(params["income_max"]), t)
+    if low == 0:
+        return t("screener.money_range.under", max=high)
+    return t("screener.money_range.between", min=_money(low, t), max=high)
+
+
 def _state(reason: Reason) -> str:
     return {True: "met", False: "not_met", None: "unknown"}[reason.met]
 
@@ -823,6 +912,11 @@ def _render_youngest(reason: Reason, t: Translator) -> _Rendered:
 def _render_weeks(reason: Reason, t: Translator) -> _Rendered:
     params = reason.params
     fields: dict[str, Any] = {"bound": _unit(t, "week_gen", float(params["bound"]))}
+    if "weeks_min" in params:
+        least, most = float(params["weeks_min"]), float(params["weeks_max"])
+        shown = f"{_number(least, t.lang)}–{_number(most, t.lang)}"
+        fields["weeks"] = _unit(t, "week", most, shown)
+        return ("range_unknown" if reason.met is None else _state(reason)), fields
     if reason.met is None:
         return "unknown", fields
     return _state(reason), {**fields, "weeks": _unit(t, "week", float(params["weeks"]))}
@@ -838,12 +932,16 @@ def _render_income(reason: Reason, t: Translator) -> _Rendered:
     if "threshold" not in params:
         return "no_region", {}
     fields: dict[str, Any] = {"threshold": _money(float(params["threshold"]), t)}
-    if reason.met is None and "income" not in params:
+    ranged = "income_min" in params
+    if reason.met is None and "income" not in params and not ranged:
         return "unknown", fields
-    fields["income"] = _money(float(params["income"]), t)
+    if ranged:
+        fields["income"] = _money_range(params, t)
+    else:
+        fields["income"] = _money(float(params["income"]), t)
     op = params.get("op")
     if reason.met is None:
-        return "at_threshold", fields
+        return ("range_unknown" if ranged else "at_threshold"), fields
     if reason.met is True and op == IncomeOp.LE.value:
         return "met_le", fields
     if reason.met is False and op != IncomeOp.LE.value:
