@@ -232,5 +232,8 @@ def create_router() -> Router:
         cb_municipality, LocationCD.filter(F.action == LocationAction.MUNICIPALITY)
     )
     router.callback_query.register(cb_skip, LocationCD.filter(F.action == LocationAction.SKIP))
-    router.message.register(msg_municipality_name, LocationStates.typing_municipality, F.text)
+    # A command typed instead of a name runs as the command, not as a search for a place.
+    router.message.register(
+        msg_municipality_name, LocationStates.typing_municipality, F.text, ~F.text.startswith("/")
+    )
     return router

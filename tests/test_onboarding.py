@@ -100,6 +100,9 @@ async def test_municipality_pages_and_unknown_name(chat: LocalChat) -> None:
     assert "Не нашёл «Абракадабринск»" in gleb.last_text
     await gleb.send("<b>Град</b>")
     assert "Не нашёл «&lt;b&gt;Град&lt;/b&gt;»" in gleb.last_text, "typed text is escaped"
+    await gleb.send("/privacy")
+    assert "Не нашёл" not in gleb.last_text, "a command runs, it is not a place's name"
+    assert "152-ФЗ" in gleb.last_text or "персональн" in gleb.last_text
 
 
 async def test_english_client_gets_english_and_can_switch_language(chat: LocalChat) -> None:
