@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import logging
 import os
@@ -222,11 +223,11 @@ class Bench:
         from bot.scheduler import SchedulerJobs
 
         started = time.perf_counter()
-        self.app = build_app(Settings(database_url=self.url), jobs=SchedulerJobs())
+        app = build_app(Settings(database_url=self.url), jobs=SchedulerJobs())
+        self.app = dataclasses.replace(app, timers=TapTimers(app.timers))
         await prepare(self.app, with_demo=True)
         self.dp = create_dispatcher(self.app, **permissive_rate_limit())
         startup = time.perf_counter() - started
-        self.app.timers = TapTimers(self.app.timers)
         assert isinstance(self.app.jobs, SchedulerJobs)
         self.app.jobs.start()
         self.session = BenchSession()

@@ -6,25 +6,29 @@ the Telegram side is built by bot/factory.py.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from bot.outbox_wake import OutboxWake, ring_after_commit
 from bot.privacy import PrivacyNotice
 from bot.scheduler import Jobs, SchedulerJobs
 from bot.services.catalogue import CatalogueHolder
-from bot.services.referrals import Context, NoTimers, Sla, Timers
+from bot.services.referrals import Context, Sla, Timers
 from bot.sla import SlaTimers
 from bot.texts import Texts
 from db.engine import create_engine, create_session_factory
 
 
-@dataclass
+@dataclass(frozen=True)
 class App:
-    """Everything a handler, a job or a CLI command may need, built once per process."""
+    """Everything a handler, a job or a CLI command may need, built once per process.
+
+    Built in one pass by `build_app`: the parts that need other parts (the SLA timers, the
+    outbox bell) get them at construction, and nothing is patched in afterwards.
+    """
 
     settings: Settings
     engine: AsyncEngine
@@ -32,15 +36,15 @@ class App:
     catalogue: CatalogueHolder
     texts: Texts
     privacy: PrivacyNotice
-    clock: Clock = field(default_factory=SystemClock)
-    jobs: Jobs = field(default_factory=SchedulerJobs)
-    timers: Timers = field(default_factory=NoTimers)
-    # Set by the runner to wake the outbox worker right after a commit that queued messages.
-    outbox_wake: Callable[[], None] = field(default=lambda: None)
+    clock: Clock
+    jobs: Jobs
+    timers: Timers
+    # Rung by `session_factory` after a commit that queued outbox rows; the worker waits on it.
+    outbox_wake: OutboxWake
 
     @property
     def sla(self) -> Sla:
-        return Sla.hours(self.settings.sla_accept_hours, self.settings.sla_contact_hours)
+        return sla_of(self.settings)
 
     def referral_context(self) -> Context:
         return Context(self.clock, self.catalogue.view, self.sla, self.timers)
@@ -49,18 +53,27 @@ class App:
         await self.engine.dispose()
 
 
+def sla_of(settings: Settings) -> Sla:
+    return Sla.hours(settings.sla_accept_hours, settings.sla_contact_hours)
+
+
 def build_app(settings: Settings, clock: Clock | None = None, jobs: Jobs | None = None) -> App:
     engine = create_engine(settings.database_url)
     session_factory = create_session_factory(engine)
-    app = App(
+    outbox_wake = OutboxWake()
+    ring_after_commit(session_factory, outbox_wake)
+    catalogue = CatalogueHolder(session_factory)
+    clock = clock or SystemClock()
+    jobs = jobs or SchedulerJobs()
+    return App(
         settings=settings,
         engine=engine,
         session_factory=session_factory,
-        catalogue=CatalogueHolder(session_factory),
+        catalogue=catalogue,
         texts=Texts.load(settings.content_dir),
         privacy=PrivacyNotice.load(settings.content_dir),
-        clock=clock or SystemClock(),
-        jobs=jobs or SchedulerJobs(),
+        clock=clock,
+        jobs=jobs,
+        timers=SlaTimers(jobs, session_factory, clock, catalogue, sla_of(settings)),
+        outbox_wake=outbox_wake,
     )
-    app.timers = SlaTimers(app)
-    return app

@@ -30,6 +30,7 @@ from sqlalchemy.orm import aliased
 
 from bot.clock import Clock
 from bot.middlewares.telegram_api import no_retry
+from bot.outbox_wake import OutboxWake
 from bot.services import outbox
 from bot.services.outbox import COPY, NOTIFY, PERSONAL_PARAMS
 from db import models
@@ -102,6 +103,7 @@ class OutboxWorker:
         max_attempts: int | None = None,
         give_up_after: dt.timedelta = DEFAULT_GIVE_UP_AFTER,
         alert_chat_ids: Sequence[int] = (),
+        wake: OutboxWake | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -127,7 +129,8 @@ class OutboxWorker:
         self._given_up = 0  # rows given up (not counting alerts) since the last alert
         self._monotonic = monotonic
         self._sleep = sleep
-        self._wakeup = asyncio.Event()
+        # The app's bell, rung by its session factory after a commit that queued rows.
+        self._wakeup = wake or OutboxWake()
         self._stop: asyncio.Event | None = None
         self._drain_lock = asyncio.Lock()
         # Monotonic times of the last request overall and per chat, and of the end of a pause
@@ -140,8 +143,8 @@ class OutboxWorker:
     # -- public API ---------------------------------------------------------------------------
 
     def wake(self) -> None:
-        """Ask for a drain now (call after committing a transaction that queued messages)."""
-        self._wakeup.set()
+        """Ask for a drain now (the app's session factory does after a commit that queued)."""
+        self._wakeup.ring()
 
     async def drain(self) -> int:
         """Try every due pending message once, within the limits; return how many were sent."""

@@ -98,9 +98,9 @@ def create_worker(
         # Backoff 2 s … 10 min, for OUTBOX_GIVE_UP_HOURS; then given up and the admins told.
         give_up_after=dt.timedelta(hours=app.settings.outbox_give_up_hours),
         alert_chat_ids=app.settings.admin_ids,
+        wake=app.outbox_wake,
         **options,
     )
-    app.outbox_wake = worker.wake
     return worker
 
 

@@ -8,51 +8,70 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import TYPE_CHECKING
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from bot.scheduler import Jobs
 from bot.services import referrals
-
-if TYPE_CHECKING:
-    from bot.app import App
+from bot.services.catalogue import CatalogueHolder
 
 log = logging.getLogger(__name__)
 SWEEP_SECONDS = 300
 
 
 class SlaTimers:
-    def __init__(self, app: App) -> None:
-        self._app = app
+    """The `referrals.Timers` port in production, built from the app's parts before the app.
+
+    A check that moves a referral commits outbox rows; the session factory wakes the outbox
+    worker on that commit (bot/outbox_wake.py).
+    """
+
+    def __init__(
+        self,
+        jobs: Jobs,
+        session_factory: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        catalogue: CatalogueHolder,
+        sla: referrals.Sla,
+    ) -> None:
+        self._jobs = jobs
+        self._session_factory = session_factory
+        self._clock = clock
+        self._catalogue = catalogue
+        self._sla = sla
+
+    def context(self) -> referrals.Context:
+        return referrals.Context(self._clock, self._catalogue.view, self._sla, self)
 
     def set(self, referral_id: int, due_at: dt.datetime | None) -> None:
         job_id = f"sla:{referral_id}"
         if due_at is None:
-            self._app.jobs.cancel(job_id)
+            self._jobs.cancel(job_id)
         else:
-            self._app.jobs.at(job_id, due_at, self.run, referral_id)
+            self._jobs.at(job_id, due_at, self.run, referral_id)
 
     async def run(self, referral_id: int) -> None:
         try:
-            async with self._app.session_factory() as session:
-                await referrals.sla_check(session, self._app.referral_context(), referral_id)
+            async with self._session_factory() as session:
+                await referrals.sla_check(session, self.context(), referral_id)
         except Exception:
             # The deadline stays in the DB; the next sweep retries it.
             log.exception("SLA check of referral %s failed", referral_id)
-            return
-        self._app.outbox_wake()
 
     async def rebuild(self) -> int:
-        async with self._app.session_factory() as session:
+        async with self._session_factory() as session:
             pending = await referrals.pending_timers(session)
         for referral_id, due_at in pending:
             self.set(referral_id, due_at)
         return len(pending)
 
     async def sweep(self) -> int:
-        async with self._app.session_factory() as session:
-            due = await referrals.due_referrals(session, self._app.clock.now())
+        async with self._session_factory() as session:
+            due = await referrals.due_referrals(session, self._clock.now())
         for referral_id in due:
             await self.run(referral_id)
         return len(due)
 
     def start(self) -> None:
-        self._app.jobs.every("sla:sweep", SWEEP_SECONDS, self.sweep)
+        self._jobs.every("sla:sweep", SWEEP_SECONDS, self.sweep)

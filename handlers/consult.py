@@ -380,7 +380,6 @@ async def cb_book(
     if result.outcome is not BookingOutcome.OK or result.starts_at is None:
         alert(callback_answer, _refusal(result.outcome, t))
         return
-    app.outbox_wake()
     entry = catalogue.view.consultations.get(result.consultation_id or "")
     if entry is None:
         return
@@ -567,7 +566,6 @@ async def cb_move_to(
     if result.outcome is not BookingOutcome.OK or result.starts_at is None:
         alert(callback_answer, _refusal(result.outcome, t))
         return
-    app.outbox_wake()
     entry = catalogue.view.consultations.get(booked.slot.consultation_id)
     tz = region_timezone(catalogue.view, entry[0].region if entry else family.region_code)
     await message.edit_text(
@@ -629,7 +627,6 @@ async def cb_cancel_confirm(
     if result.outcome is not BookingOutcome.OK:
         alert(callback_answer, t("consult.not_yours"))
         return
-    app.outbox_wake()
     await message.edit_text(t("consult.cancelled", number=booked.referral.id), reply_markup=None)
 
 

@@ -60,8 +60,6 @@ async def run_broadcast_progress(app: App, bot: Bot) -> int:
     except Exception:
         log.exception("broadcast progress run failed")
         return finished
-    if finished:
-        app.outbox_wake()
     return finished
 
 
@@ -100,7 +98,5 @@ async def run_monthly_verification(app: App) -> int:
     except Exception:
         log.exception("monthly verification run failed")
         return 0
-    if queued:
-        app.outbox_wake()
     log.info("verification questions queued: %s", queued)
     return queued

@@ -443,7 +443,6 @@ async def _send(
             options=draft["options"],
             created_by_user_id=access.user_id,
         )
-        app.outbox_wake()
         kb = Keyboard()
         kb.button(
             text=t("manager.survey.results_button"),
@@ -471,7 +470,6 @@ async def _send(
         created_by_user_id=access.user_id,
         report_chat_id=message.chat.id,
     )
-    app.outbox_wake()
     progress = await message.answer(
         t.plural(
             "manager.broadcast.queued",
@@ -664,7 +662,6 @@ async def cb_verify(
             date=format_date(org.verified_on, t.lang) if org else "—",
         )
     else:
-        app.outbox_wake()
         reply = t("manager.verify.reported")
     if isinstance(message, Message):
         await message.edit_reply_markup(reply_markup=None)

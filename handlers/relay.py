@@ -105,7 +105,6 @@ async def msg_relay(
             await leave_dialog(state)
             await message.answer(t("relay.closed", number=number))
             return
-    app.outbox_wake()
     await message.answer(t("relay.sent", number=number))
 
 

@@ -349,7 +349,6 @@ async def _send(
     # Only now, with the request committed, is the dialog over: had anything failed before,
     # the family could press "send" again and lose nothing.
     await leave_dialog(state)
-    app.outbox_wake()
 
 
 async def _drop_keyboard(message: Message) -> None:
@@ -517,7 +516,6 @@ async def cb_family(
             alert(callback_answer, t("request.stale"))
             return
         await message.edit_reply_markup(reply_markup=None)
-        app.outbox_wake()
     elif action is FamilyAction.DETAILS:
         await leave_dialog(state)
         await state.set_state(FamilyStates.details)
@@ -545,7 +543,6 @@ async def msg_details(
     if outcome is not Outcome.OK:
         await message.answer(t("request.stale"))
         return
-    app.outbox_wake()
     await message.answer(t("my.details_added", number=number))
 
 
@@ -583,7 +580,6 @@ async def cb_loop(
         if outcome is not Outcome.OK:
             alert(callback_answer, t("my.not_yours"))
             return
-        app.outbox_wake()
         await message.edit_reply_markup(reply_markup=None)
         await state.update_data(loop_feedback=feedback_id, loop_number=callback_data.number)
         kb = Keyboard()

@@ -69,7 +69,6 @@ async def cb_forget(
         return
     if viewer.user is not None:
         await privacy.forget_user(session, app.referral_context(), viewer.user)
-        app.outbox_wake()
     await state.clear()
     await query.message.edit_text(t("forget.done"))
 

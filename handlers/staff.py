@@ -242,11 +242,9 @@ async def cb_staff(
             await message.edit_text(t("staff.resolved", number=number))
     else:
         outcome = Outcome.FORBIDDEN
-    if outcome is Outcome.OK:
-        app.outbox_wake()
-    elif outcome is Outcome.TAKEN:
+    if outcome is Outcome.TAKEN:
         alert(callback_answer, t("staff.taken", number=number))
-    else:
+    elif outcome is not Outcome.OK:
         alert(callback_answer, t("staff.forbidden"))
 
 

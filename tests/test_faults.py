@@ -613,8 +613,8 @@ async def test_a_campaigning_leader_stops_its_jobs_when_its_connection_dies(
 
 async def test_jobs_stop_and_start_again_when_leadership_moves(app: App) -> None:
     jobs = SchedulerJobs()
-    replica = dataclasses.replace(app, jobs=jobs)
-    replica.timers = SlaTimers(replica)
+    timers = SlaTimers(jobs, app.session_factory, app.clock, app.catalogue, app.sla)
+    replica = dataclasses.replace(app, jobs=jobs, timers=timers)
     bot = create_bot(app.settings, session=LocalSession())
     try:
         await start_jobs(replica, bot)

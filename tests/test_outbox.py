@@ -589,6 +589,36 @@ async def test_run_sends_on_wake_and_stops(app: App, clock: FrozenClock) -> None
     await asyncio.wait_for(task, 1)
 
 
+async def test_a_commit_that_queues_a_message_wakes_the_worker_by_itself(
+    app: App, clock: FrozenClock
+) -> None:
+    app.outbox_wake.clear()  # rung by earlier tests' commits; nobody waited on it
+    async with app.session_factory() as session:
+        outbox.notify(session, clock, chat_id=325, lang="ru", kind="k", params={"n": 1})
+        await session.flush()
+        await session.rollback()
+    assert not app.outbox_wake.is_set()
+
+    local = TimedSession()
+    worker = OutboxWorker(
+        app.session_factory,
+        create_bot(app.settings, session=local),
+        clock,
+        render,
+        wake=app.outbox_wake,
+    )
+    stop = asyncio.Event()
+    # The worker would poll only in a minute: the message arrives sooner only if woken.
+    task = asyncio.create_task(worker.run(stop, poll_seconds=60))
+    await asyncio.sleep(0.05)
+
+    await queue(app, clock, 325, start=2)  # commits; no call to the worker
+    await wait_for(lambda: local.texts_to(325) == ["k:2"])
+
+    stop.set()
+    await asyncio.wait_for(task, 1)
+
+
 async def test_run_survives_a_database_error(
     app: App, clock: FrozenClock, caplog: pytest.LogCaptureFixture
 ) -> None:
