@@ -7,6 +7,8 @@ survives restarts with Redis) and any command naming a region switches it.
 
 from __future__ import annotations
 
+from html import escape
+
 from aiogram import Bot, Router
 from aiogram.filters import CommandObject
 from aiogram.filters.callback_data import CallbackData
@@ -20,6 +22,7 @@ from bot.config import Settings
 from bot.middlewares.viewer import Viewer
 from bot.services import manager_tools as tools
 from bot.services.catalogue import CatalogueHolder, CatalogueView
+from bot.services.manager_tools import ManagerAccess, RegionChoice
 from bot.texts import Translator
 from handlers.dialogs import MANAGER_REGION
 from handlers.keyboards import Keyboard
@@ -31,6 +34,26 @@ COMMANDS = ("digest", "stats", "orgs")
 class RegionCD(CallbackData, prefix="mrg"):
     command: str
     region: str
+
+
+async def pick_region(
+    message: Message, access: ManagerAccess, args: str | None, t: Translator, view: CatalogueView
+) -> str | None:
+    """The region a command acts on, or None after telling the person why not."""
+    requested = (args or "").split()[0] if (args or "").split() else None
+    choice, code = tools.choose_region(access, requested, view.regions)
+    if choice is RegionChoice.OK:
+        return code
+    known = ", ".join(sorted(view.regions))
+    if choice is RegionChoice.UNKNOWN:
+        await message.answer(t("manager.region.unknown", region=escape(code or ""), regions=known))
+    elif choice is RegionChoice.FORBIDDEN:
+        await message.answer(
+            t("manager.region.forbidden", region=escape(code or ""), own=", ".join(access.regions))
+        )
+    else:
+        await message.answer(t("manager.region.name_it", regions=known))
+    return None
 
 
 def region_name(view: CatalogueView, code: str, t: Translator) -> str:
