@@ -48,4 +48,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.search_bench
 
 clean:
-	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache .grimp_cache .import_linter_cache
