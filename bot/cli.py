@@ -5,25 +5,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import json
 import logging
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
+from bot import commands, digest_cli
 from bot.config import Settings, SettingsError, load_settings
 
 Command = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
-
-NO_TOKEN = """\
-BOT_TOKEN is not set, so the bot cannot connect to Telegram.
-
-To get a token: open @BotFather in Telegram, send /newbot, follow the steps and copy the token.
-Then put it in .env (BOT_TOKEN=123456:ABC...) or the environment and run again.
-
-To try the bot right now without Telegram: python -m bot demo
-"""
 
 
 def _iso_date(text: str) -> dt.date:
@@ -142,8 +133,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _command(args: argparse.Namespace) -> Command:
-    from bot import commands, digest_cli
-
     table: dict[str, Command] = {
         "run": commands.cmd_run,
         "demo": commands.cmd_demo,
@@ -240,7 +229,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         # `python -m bot search … | head` closed the pipe: not an error of ours.
         sys.stderr.close()
         return 0
-
-
-def print_json(data: object) -> None:
-    print(json.dumps(data, ensure_ascii=False, indent=2))

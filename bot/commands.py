@@ -15,7 +15,6 @@ from sqlalchemy import select
 from bot.app import App, build_app
 from bot.bootstrap import CatalogueInvalid, load_content, prepare
 from bot.catalogue.files import read_catalogue
-from bot.cli import NO_TOKEN, print_json
 from bot.config import Settings
 from bot.services import people
 from bot.services.catalogue import CatalogueView
@@ -32,6 +31,19 @@ from db import migrate, models
 from db.enums import Role
 
 log = logging.getLogger(__name__)
+
+NO_TOKEN = """\
+BOT_TOKEN is not set, so the bot cannot connect to Telegram.
+
+To get a token: open @BotFather in Telegram, send /newbot, follow the steps and copy the token.
+Then put it in .env (BOT_TOKEN=123456:ABC...) or the environment and run again.
+
+To try the bot right now without Telegram: python -m bot demo
+"""
+
+
+def print_json(data: object) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2))
 
 
 async def _with_app(settings: Settings, *, ready: bool = True) -> App:

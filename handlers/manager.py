@@ -45,11 +45,12 @@ from bot.services.catalogue_sheet import (
     ImportProblem,
     UnreadableFile,
 )
-from bot.services.manager_tools import EditError, ManagerAccess, RegionChoice
+from bot.services.manager_tools import EditError, ManagerAccess
 from bot.texts import Translator, split_text
 from db import models
 from db.enums import Role
 from db.models.manager import CatalogueImport
+from handlers import manager_news
 from handlers.dialogs import leave_dialog
 from handlers.keyboards import Keyboard
 from handlers.manager_keyboards import (
@@ -62,7 +63,7 @@ from handlers.manager_keyboards import (
     SurveyCD,
     short,
 )
-from handlers.manager_region import current_region, remember
+from handlers.manager_region import current_region, pick_region, remember
 from handlers.render import alert, format_date
 
 log = logging.getLogger(__name__)
@@ -106,26 +107,6 @@ def region_name(view: CatalogueView, code: str, lang: str) -> str:
     if region is None:
         return code
     return region.name if lang == "ru" else region.name_en
-
-
-async def pick_region(
-    message: Message, access: ManagerAccess, args: str | None, t: Translator, view: CatalogueView
-) -> str | None:
-    """The region a command acts on, or None after telling the person why not."""
-    requested = (args or "").split()[0] if (args or "").split() else None
-    choice, code = tools.choose_region(access, requested, view.regions)
-    if choice is RegionChoice.OK:
-        return code
-    known = ", ".join(sorted(view.regions))
-    if choice is RegionChoice.UNKNOWN:
-        await message.answer(t("manager.region.unknown", region=escape(code or ""), regions=known))
-    elif choice is RegionChoice.FORBIDDEN:
-        await message.answer(
-            t("manager.region.forbidden", region=escape(code or ""), own=", ".join(access.regions))
-        )
-    else:
-        await message.answer(t("manager.region.name_it", regions=known))
-    return None
 
 
 async def region_of(
@@ -1194,8 +1175,6 @@ def create_router() -> Router:
     Sub-routers in order: the manager's own handlers (gated), the announcements (their
     family and coordinator buttons are not gated), then the polite refusals.
     """
-    from handlers import manager_news
-
     gate = IsManager()
     typed = (F.text, ~F.text.startswith("/"), gate)
     tools_router = Router(name=f"{__name__}.tools")

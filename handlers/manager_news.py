@@ -29,7 +29,6 @@ from bot.texts import Translator
 from db.models.manager import Survey
 from handlers.dialogs import leave_dialog
 from handlers.keyboards import Keyboard
-from handlers.manager import pick_region
 from handlers.manager_keyboards import (
     DraftAction,
     DraftCD,
@@ -42,6 +41,7 @@ from handlers.manager_keyboards import (
     short,
     survey_keyboard,
 )
+from handlers.manager_region import pick_region
 from handlers.render import alert, format_date
 
 BROADCAST, SURVEY = "b", "s"

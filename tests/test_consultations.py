@@ -19,7 +19,8 @@ from bot.factory import create_bot, create_dispatcher
 from bot.local_chat import ChatUser, LocalChat
 from bot.local_session import LocalSession
 from bot.services import consultations, people
-from bot.services.consultations import REMINDER_KINDS, BookingOutcome
+from bot.services.consultation_slots import REMINDER_KINDS
+from bot.services.consultations import BookingOutcome
 from db import models
 from db.enums import Role
 from handlers import consult

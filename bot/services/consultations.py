@@ -19,7 +19,7 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, event, select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -27,24 +27,19 @@ from sqlalchemy.orm import Session
 from bot.catalogue import schema
 from bot.services import outbox, referrals
 from bot.services.catalogue import CatalogueView
+from bot.services.consultation_slots import REMINDERS, drop_reminders, release
 from bot.services.referrals import Context
 from bot.texts import Texts, Translator
 from db import models
 from db.enums import (
     OPEN_STATUSES,
     EventAction,
-    OutboxStatus,
     ReferralKind,
     Role,
 )
 
 # A slot starting sooner than this is no longer offered: the organisation needs time to accept.
 BOOKING_LEAD = dt.timedelta(hours=1)
-# (how long before the start, name used in the notification kind)
-REMINDERS = ((dt.timedelta(hours=24), "day"), (dt.timedelta(hours=1), "hour"))
-REMINDER_KINDS = frozenset(
-    f"consult.{side}_{when}" for side in ("family", "staff") for _, when in REMINDERS
-)
 MOVED_KIND = "consult.staff_moved"
 RESCHEDULED = "rescheduled"  # the reason on the DETAILS_ADDED event of a moved booking
 DEMO_DAYS = 10
@@ -399,40 +394,6 @@ def _queue_reminders(
             )
 
 
-async def release(session: AsyncSession, referral_id: int) -> None:
-    """Free the booking's slot and drop its pending reminders; the caller commits.
-
-    For every path that ends a consultation booking (cancel, decline, /forget).
-    """
-    await session.execute(
-        update(models.ConsultationSlot)
-        .where(models.ConsultationSlot.referral_id == referral_id)
-        .values(referral_id=None)
-        .execution_options(synchronize_session=False)
-    )
-    await _drop_reminders(session, referral_id)
-
-
-async def _drop_reminders(session: AsyncSession, referral_id: int) -> None:
-    # The kind lives in a JSON payload; filtering it in Python keeps this dialect-neutral.
-    rows = await session.execute(
-        select(models.OutboxMessage.id, models.OutboxMessage.payload).where(
-            models.OutboxMessage.referral_id == referral_id,
-            models.OutboxMessage.status == OutboxStatus.PENDING,
-        )
-    )
-    ids = [row_id for row_id, payload in rows.all() if payload.get("kind") in REMINDER_KINDS]
-    if ids:
-        await session.execute(
-            delete(models.OutboxMessage)
-            .where(
-                models.OutboxMessage.id.in_(ids),
-                models.OutboxMessage.status == OutboxStatus.PENDING,
-            )
-            .execution_options(synchronize_session=False)
-        )
-
-
 # --- family actions -----------------------------------------------------------------------
 
 
@@ -661,7 +622,7 @@ async def reschedule(
             reason=RESCHEDULED,
         )
     )
-    await _drop_reminders(session, referral.id)
+    await drop_reminders(session, referral.id)
     if referral.assignee_user_id is not None:
         assignee = await session.get(models.User, referral.assignee_user_id)
         staff = [assignee] if assignee is not None else []

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.catalogue.schema import OrgKind
 from bot.clock import Clock
-from bot.services import outbox
+from bot.services import consultation_slots, outbox
 from bot.services.catalogue import CatalogueView
 from db import models
 from db.enums import (
@@ -508,10 +508,7 @@ async def _close_offer(
 
 async def _release_slot(session: AsyncSession, referral: models.Referral) -> None:
     if referral.kind == ReferralKind.CONSULTATION:
-        # Local import: the consultations service builds on this module.
-        from bot.services import consultations
-
-        await consultations.release(session, referral.id)
+        await consultation_slots.release(session, referral.id)
 
 
 async def _consultation_dropped(
