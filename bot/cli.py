@@ -11,7 +11,6 @@ from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
-from bot import commands, digest_cli
 from bot.config import Settings, SettingsError, load_settings
 
 Command = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
@@ -133,6 +132,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _command(args: argparse.Namespace) -> Command:
+    # Imported here, not at the top: the commands load aiogram, SQLAlchemy and the catalogue
+    # (seconds), and `--help` or a mistyped argument should answer at once. It hides no
+    # cycle: import-linter's layers contract keeps `bot.commands` from importing `bot.cli`.
+    from bot import commands, digest_cli
+
     table: dict[str, Command] = {
         "run": commands.cmd_run,
         "demo": commands.cmd_demo,
