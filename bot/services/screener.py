@@ -847,7 +847,7 @@ def _date(day: dt.date, t: Translator) -> str:
 
 
 def _describe(rule: ChildRule, t: Translator) -> str:
-    """A child rule in words: "до 18 лет", "с датой рождения с 01.01.2019 по 31.12.2030"."""
+    """A child rule in words: «до 18 лет», «с датой рождения с 1 января 2019 по …»."""
     parts: list[str] = []
     high = rule.age_under
     if rule.age_max_incl is not None:
