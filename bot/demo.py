@@ -19,6 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from aiogram import Router
+from aiogram.filters import StateFilter
+from aiogram.fsm.state import State
 from aiogram.types import InlineKeyboardMarkup
 
 from bot.app import App, build_app
@@ -98,6 +101,22 @@ def _links(sent: Sent) -> list[tuple[str, str]]:
     return [(b.text, b.url) for row in markup.inline_keyboard for b in row if b.url]
 
 
+def text_states(router: Router) -> set[str]:
+    """Dialog states that some message handler of the tree listens in: typed input goes there."""
+    found: set[str] = set()
+    for handler in router.message.handlers:
+        for event_filter in handler.filters or ():
+            check = getattr(event_filter.callback, "__wrapped__", event_filter.callback)
+            states = check.states if isinstance(check, StateFilter) else (check,)
+            for state in states:
+                name = state.state if isinstance(state, State) else state
+                if isinstance(name, str) and name != "*":
+                    found.add(name)
+    for sub in router.sub_routers:
+        found |= text_states(sub)
+    return found
+
+
 class Terminal:
     def __init__(
         self,
@@ -117,6 +136,7 @@ class Terminal:
         self.choices: list[Choice] = []
         # Whether the bot waits for typed input: then a bare number is text, not a button.
         self.typing = False
+        self.text_states = text_states(chat.dp)
         # How many of each persona's messages they have seen: the rest is shown on switching.
         self.seen = dict.fromkeys(self.users, 0)
 
@@ -203,7 +223,8 @@ class Terminal:
             return False
         if state.startswith("FindStates:"):
             return any(_TYPED_STEPS.match(choice.data) for choice in self.choices)
-        return True
+        # Steps such as /request's need picker take buttons only: a number there presses.
+        return state in self.text_states
 
     async def press(self, number: int) -> None:
         if not self.choices:

@@ -90,6 +90,18 @@ async def test_an_income_typed_when_asked_is_text_and_hash_presses(
     assert "Вы учитесь" in await demo.type("#1")
 
 
+async def test_a_step_that_takes_only_buttons_is_pressed_by_a_bare_number(
+    app: App, chat: LocalChat, deliver: Callable[[], Awaitable[int]], tmp_path: Path
+) -> None:
+    """/request's need picker has no text handler: «1» presses, it is not a search for «1»."""
+    demo = await onboarded(app, chat, deliver, tmp_path)
+    needs = await demo.type("/request")
+    assert "[1] 🤰 Беременность" in needs and "[#1]" not in needs
+    where = await demo.type("1")
+    assert "По запросу" not in where and "Где вы живёте?" in where
+    assert "[#1]" in where, "the municipality step takes a typed name: numbers are text there"
+
+
 async def test_card_links_feedback_reason_mydata_and_forget(
     app: App, chat: LocalChat, deliver: Callable[[], Awaitable[int]], tmp_path: Path
 ) -> None:
