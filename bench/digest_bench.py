@@ -448,8 +448,8 @@ async def prepare_database(url: str) -> dict[str, dict[str, list[str]]]:
     """Empty database at the latest migration with the catalogue loaded; returns ids to use."""
     from bot.app import build_app
     from bot.bootstrap import load_content
-    from bot.clock import FrozenClock
     from bot.config import Settings
+    from core.clock import FrozenClock
     from db import migrate
 
     if url.startswith("sqlite"):
@@ -558,9 +558,9 @@ def _rss_mb() -> float:
 
 async def measure(url: str, region: str, repeat: int) -> dict[str, Any]:
     from bot.app import build_app
-    from bot.clock import FrozenClock
     from bot.config import Settings
-    from bot.services.digest import build_digest
+    from core.clock import FrozenClock
+    from core.digest import build_digest
 
     now = NOW.replace(tzinfo=dt.UTC)
     app = build_app(

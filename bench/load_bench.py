@@ -244,7 +244,7 @@ class Bench:
 
     async def _seed_volunteers(self) -> list[tuple[int, str]]:
         from bench.load_scripts import VOLUNTEER_IDS, staffed_organizations
-        from bot.services import people
+        from core import people
         from db.enums import Role
 
         view = self.app.catalogue.view

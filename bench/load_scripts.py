@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from bench.load_harness import BenchSession, Feeder, Probe
 from bot.app import App
-from bot.services.catalogue import CatalogueView
+from core.catalogue.active import CatalogueView
 from db import models
 
 DEBUG = False

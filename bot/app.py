@@ -10,15 +10,15 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.outbox_wake import OutboxWake, ring_after_commit
 from bot.privacy import PrivacyNotice
 from bot.scheduler import Jobs, SchedulerJobs
-from bot.services.catalogue import CatalogueHolder
-from bot.services.referrals import Context, Sla, Timers
 from bot.sla import SlaTimers
-from bot.texts import Texts
+from core.catalogue.active import CatalogueHolder
+from core.clock import Clock, SystemClock
+from core.referrals import Context, Sla, Timers
+from core.texts import Texts
 from db.engine import create_engine, create_session_factory
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from bot.app import App
-from bot.catalogue.files import read_catalogue
-from bot.catalogue.loader import LoadReport, load_catalogue
+from core.catalogue.files import read_catalogue
+from core.catalogue.loader import LoadReport, load_catalogue
 from db import migrate, models
 
 log = logging.getLogger(__name__)

@@ -14,11 +14,11 @@ from sqlalchemy import select
 
 from bot.app import App, build_app
 from bot.bootstrap import CatalogueInvalid, load_content, prepare
-from bot.catalogue.files import read_catalogue
 from bot.config import Settings
-from bot.services import people
-from bot.services.catalogue import CatalogueView
-from bot.services.screener import (
+from core import people
+from core.catalogue.active import CatalogueView
+from core.catalogue.files import read_catalogue
+from core.screener import (
     FamilyProfile,
     MeasureVerdict,
     group_by_need,
@@ -26,7 +26,7 @@ from bot.services.screener import (
     render_reason,
     screen,
 )
-from bot.texts import Texts
+from core.texts import Texts
 from db import migrate, models
 from db.enums import Role
 

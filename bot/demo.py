@@ -31,8 +31,8 @@ from bot.factory import create_bot, create_dispatcher
 from bot.local_chat import ChatUser, LocalChat
 from bot.local_session import LocalSession, Sent
 from bot.runner import create_worker
-from bot.services import consultations, people
-from bot.texts import Translator, pick_language
+from core import consultations, people
+from core.texts import Translator, pick_language
 from db.enums import Role
 
 DEMO_DB = Path("data/demo.sqlite3")

@@ -9,16 +9,16 @@ from pathlib import Path
 
 from bot.app import build_app
 from bot.bootstrap import prepare
-from bot.clock import Clock
 from bot.config import Settings
-from bot.services.digest import (
+from core.clock import Clock
+from core.digest import (
     build_digest,
     need_by_municipality,
     referral_rows,
     region_timezone,
     resolve_week,
 )
-from bot.services.digest_render import render_text, render_xlsx, to_plain
+from core.digest_render import render_text, render_xlsx, to_plain
 
 FORMATS = ("text", "json", "xlsx")
 DATA_DIR = Path("data")

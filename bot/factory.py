@@ -16,7 +16,6 @@ from aiogram.utils.callback_answer import CallbackAnswerMiddleware
 
 from bot import patches
 from bot.app import App
-from bot.clock import Clock
 from bot.config import Settings
 from bot.fsm_storage import ExpiringMemoryStorage
 from bot.middlewares.db_session import DbSessionMiddleware
@@ -31,6 +30,7 @@ from bot.middlewares.metrics import ErrorMetricsMiddleware, Metrics, MetricsMidd
 from bot.middlewares.telegram_api import TelegramApiMiddleware
 from bot.middlewares.throttle import DEFAULT_RATE_LIMIT, RateLimit, ThrottleMiddleware
 from bot.middlewares.viewer import ViewerMiddleware
+from core.clock import Clock
 
 
 def create_bot(

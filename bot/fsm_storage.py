@@ -10,7 +10,7 @@ from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import StateType, StorageKey
 from aiogram.fsm.storage.memory import MemoryStorage, MemoryStorageRecord
 
-from bot.clock import Clock, SystemClock
+from core.clock import Clock, SystemClock
 
 # How often a write also sweeps every other expired dialog (lookups expire their own key).
 SWEEP_EVERY = dt.timedelta(minutes=1)

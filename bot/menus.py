@@ -13,7 +13,7 @@ from aiogram.types import BotCommand, BotCommandScopeChat
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.texts import Texts, Translator
+from core.texts import Texts, Translator
 from db import models
 from db.enums import Role
 

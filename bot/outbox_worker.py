@@ -28,11 +28,11 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
-from bot.clock import Clock
 from bot.middlewares.telegram_api import no_retry
 from bot.outbox_wake import OutboxWake
-from bot.services import outbox
-from bot.services.outbox import COPY, NOTIFY, PERSONAL_PARAMS
+from core import outbox
+from core.clock import Clock
+from core.outbox import COPY, NOTIFY, PERSONAL_PARAMS
 from db import models
 from db.enums import OutboxStatus, ReferralStatus
 

@@ -23,7 +23,7 @@ from aiogram.types import Update
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.clock import Clock
+from core.clock import Clock
 from db import models
 
 log = logging.getLogger(__name__)

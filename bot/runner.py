@@ -46,10 +46,10 @@ from bot.retry import (
     telegram_wait,
 )
 from bot.scheduler import SchedulerJobs
-from bot.services import referrals, retention
 from bot.sla import SlaTimers
-from bot.texts import Texts
 from bot.web import WEBHOOK_PATH, WebServer, create_web_app
+from core import referrals, retention
+from core.texts import Texts
 from db import models
 from handlers.notifications import NotificationRenderer
 
@@ -124,7 +124,7 @@ async def purge_old_data(app: App) -> None:
 
 async def start_jobs(app: App, bot: Bot) -> None:
     """Rebuild SLA timers from the DB, start the sweep, digests, manager jobs, retention."""
-    from bot.services.digest_delivery import schedule_digests
+    from bot.digest_delivery import schedule_digests
     from handlers.manager_jobs import schedule_manager_jobs
 
     timers = app.timers

@@ -11,10 +11,10 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.clock import Clock
 from bot.scheduler import Jobs
-from bot.services import referrals
-from bot.services.catalogue import CatalogueHolder
+from core import referrals
+from core.catalogue.active import CatalogueHolder
+from core.clock import Clock
 
 log = logging.getLogger(__name__)
 SWEEP_SECONDS = 300

@@ -16,6 +16,7 @@ class ConsentKind(StrEnum):
     PERSONAL_DATA = "personal_data"
     REFERRAL_TRANSFER = "referral_transfer"
     NEWS = "news"
+    REMINDERS = "reminders"  # dated reminders from the family's profile and plan (issue 17)
 
 
 class ReferralStatus(StrEnum):
@@ -95,3 +96,13 @@ class OutboxStatus(StrEnum):
     SENT = "sent"
     FAILED = "failed"
     GIVEN_UP = "given_up"  # kept failing (outage) for OUTBOX_GIVE_UP_HOURS: counted, alerted
+
+
+class PlanStatus(StrEnum):
+    """Where a family stands with one measure of its plan («Мой план»)."""
+
+    PLANNED = "planned"  # планирую
+    APPLIED = "applied"  # подали заявление
+    RECEIVING = "receiving"  # получаем
+    REFUSED = "refused"  # отказали
+    NOT_NEEDED = "not_needed"  # не нужно

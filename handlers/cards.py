@@ -15,14 +15,14 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.catalogue.schema import CheckState, Measure, Organization
-from bot.clock import Clock
 from bot.middlewares.viewer import Viewer
-from bot.services import discovery
-from bot.services.catalogue import CatalogueHolder, CatalogueView
-from bot.services.discovery import MeasureFeedbackReason, MeasureVerdictFeedback
-from bot.services.screener import FamilyProfile, evaluate, render_reason, render_verdict
-from bot.texts import Translator, typeset_numbers
+from core import discovery
+from core.catalogue.active import CatalogueHolder, CatalogueView
+from core.catalogue.schema import CheckState, Measure, Organization
+from core.clock import Clock
+from core.discovery import MeasureFeedbackReason, MeasureVerdictFeedback
+from core.screener import FamilyProfile, evaluate, render_reason, render_verdict
+from core.texts import Translator, typeset_numbers
 from handlers.dialogs import SESSION_PROFILE, leave_dialog
 from handlers.keyboards import inline_button, markup
 from handlers.render import alert, format_date, send_long

@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.middlewares.viewer import Viewer
 from bot.privacy import PrivacyNotice
-from bot.services import people
-from bot.services.catalogue import CatalogueHolder
-from bot.texts import Translator
+from core import people
+from core.catalogue.active import CatalogueHolder
+from core.texts import Translator
 from db.enums import Role
 from handlers.dialogs import leave_dialog
 from handlers.keyboards import Keyboard

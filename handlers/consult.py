@@ -20,13 +20,13 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
-from bot.catalogue import schema
 from bot.middlewares.viewer import Viewer
 from bot.privacy import PrivacyNotice
-from bot.services import consultations
-from bot.services.catalogue import CatalogueHolder, CatalogueView
-from bot.services.consultations import BookingOutcome, format_slot, region_timezone
-from bot.texts import Translator
+from core import consultations
+from core.catalogue import schema
+from core.catalogue.active import CatalogueHolder, CatalogueView
+from core.consultations import BookingOutcome, format_slot, region_timezone
+from core.texts import Translator
 from db import models
 from handlers.dialogs import leave_dialog
 from handlers.keyboards import Keyboard

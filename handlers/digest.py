@@ -17,12 +17,13 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.chat_action import ChatActionSender
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.clock import Clock
 from bot.config import Settings
+from bot.digest_delivery import send_rendered
 from bot.middlewares.viewer import Viewer
-from bot.services import people
-from bot.services.catalogue import CatalogueHolder
-from bot.services.digest import (
+from core import people
+from core.catalogue.active import CatalogueHolder
+from core.clock import Clock
+from core.digest import (
     Week,
     WeekError,
     build_cluster_overview,
@@ -33,9 +34,8 @@ from bot.services.digest import (
     region_timezone,
     resolve_week,
 )
-from bot.services.digest_delivery import send_rendered
-from bot.services.digest_render import render_cluster_text, render_digest, split_message
-from bot.texts import Translator
+from core.digest_render import render_cluster_text, render_digest, split_message
+from core.texts import Translator
 from db.enums import Role
 from handlers.keyboards import Keyboard
 from handlers.manager_region import current_region, region_name, remember

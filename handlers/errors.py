@@ -9,7 +9,7 @@ from aiogram.types import ErrorEvent, Message, Update
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.app import App
-from bot.texts import Texts, pick_language
+from core.texts import Texts, pick_language
 from db import models
 
 log = logging.getLogger(__name__)

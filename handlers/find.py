@@ -17,11 +17,11 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from aiogram.utils.callback_answer import CallbackAnswer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.clock import Clock
 from bot.middlewares.viewer import ANON_REGION, Viewer
-from bot.services import discovery, people
-from bot.services.catalogue import CatalogueHolder, CatalogueView
-from bot.services.screener import (
+from core import discovery, people
+from core.catalogue.active import CatalogueHolder, CatalogueView
+from core.clock import Clock
+from core.screener import (
     Child,
     FamilyProfile,
     MeasureVerdict,
@@ -29,7 +29,7 @@ from bot.services.screener import (
     render_reason,
     screen,
 )
-from bot.texts import Translator
+from core.texts import Translator
 from handlers.cards import measure_button
 from handlers.dialogs import SESSION_PROFILE, leave_dialog
 from handlers.keyboards import inline_button, layout, markup

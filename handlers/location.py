@@ -14,10 +14,10 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.middlewares.viewer import ANON_MUNICIPALITY, ANON_REGION, Viewer
-from bot.services import people
-from bot.services.catalogue import CatalogueHolder
-from bot.services.places import find_municipalities
-from bot.texts import Translator
+from core import people
+from core.catalogue.active import CatalogueHolder
+from core.places import find_municipalities
+from core.texts import Translator
 from handlers.keyboards import Keyboard
 from handlers.render import alert
 

@@ -32,21 +32,22 @@ from aiogram.types import (
 from aiogram.utils.callback_answer import CallbackAnswer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.clock import Clock
 from bot.config import Settings
 from bot.middlewares.viewer import Viewer
-from bot.services import catalogue_sheet, people
-from bot.services import manager_tools as tools
-from bot.services.catalogue import CatalogueHolder, CatalogueView
-from bot.services.catalogue_edit import KINDS, ApplySummary, region_entries
-from bot.services.catalogue_sheet import (
+from core import manager_tools as tools
+from core import people
+from core.catalogue import sheet as catalogue_sheet
+from core.catalogue.active import CatalogueHolder, CatalogueView
+from core.catalogue.edit import KINDS, ApplySummary, region_entries
+from core.catalogue.sheet import (
     MAX_FILE_BYTES,
     MAX_UNPACKED_BYTES,
     ImportProblem,
     UnreadableFile,
 )
-from bot.services.manager_tools import EditError, ManagerAccess
-from bot.texts import Translator, split_text
+from core.clock import Clock
+from core.manager_tools import EditError, ManagerAccess
+from core.texts import Translator, split_text
 from db import models
 from db.enums import Role
 from db.models.manager import CatalogueImport

@@ -13,8 +13,8 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 
 from bot.app import App
-from bot.services import announcements as news
-from bot.services import manager_tools as tools
+from core import announcements as news
+from core import manager_tools as tools
 from db import models
 
 log = logging.getLogger(__name__)

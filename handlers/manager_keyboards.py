@@ -13,9 +13,9 @@ from typing import Any
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
 
-from bot.services.announcements import BROADCAST, BROADCAST_MEASURE, SURVEY
-from bot.services.manager_tools import VERIFY_ASK, VERIFY_OUTDATED
-from bot.texts import Translator
+from core.announcements import BROADCAST, BROADCAST_MEASURE, SURVEY
+from core.manager_tools import VERIFY_ASK, VERIFY_OUTDATED
+from core.texts import Translator
 from handlers.keyboards import Keyboard
 
 BUTTON_LIMIT = 60

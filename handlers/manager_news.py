@@ -19,13 +19,13 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
-from bot.clock import Clock
 from bot.middlewares.viewer import Viewer
-from bot.services import announcements as news
-from bot.services import manager_tools as tools
-from bot.services.catalogue import CatalogueHolder, CatalogueView
-from bot.services.manager_tools import ManagerAccess, VerifyOutcome
-from bot.texts import Translator
+from core import announcements as news
+from core import manager_tools as tools
+from core.catalogue.active import CatalogueHolder, CatalogueView
+from core.clock import Clock
+from core.manager_tools import ManagerAccess, VerifyOutcome
+from core.texts import Translator
 from db.models.manager import Survey
 from handlers.dialogs import leave_dialog
 from handlers.keyboards import Keyboard

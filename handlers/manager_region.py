@@ -13,10 +13,10 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 
-from bot.services import manager_tools as tools
-from bot.services.catalogue import CatalogueView
-from bot.services.manager_tools import ManagerAccess, RegionChoice
-from bot.texts import Translator
+from core import manager_tools as tools
+from core.catalogue.active import CatalogueView
+from core.manager_tools import ManagerAccess, RegionChoice
+from core.texts import Translator
 from handlers.dialogs import MANAGER_REGION
 from handlers.keyboards import Keyboard
 

@@ -1,4 +1,4 @@
-"""Renders queued notifications (bot/services/outbox.py) in the recipient's language."""
+"""Renders queued notifications (core/outbox.py) in the recipient's language."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 
 from aiogram.types import InlineKeyboardMarkup
 
-from bot.services.catalogue import CatalogueHolder
-from bot.texts import Texts, Translator
+from core.catalogue.active import CatalogueHolder
+from core.texts import Texts, Translator
 from db.enums import ReasonCode
 from handlers.keyboards import Keyboard
 from handlers.manager_keyboards import notification_keyboard as manager_keyboard

@@ -14,13 +14,13 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.clock import Clock
 from bot.menus import set_person_menu
 from bot.middlewares.viewer import Viewer
 from bot.privacy import PrivacyNotice
-from bot.services import people
-from bot.services.catalogue import CatalogueHolder
-from bot.texts import Texts, Translator
+from core import people
+from core.catalogue.active import CatalogueHolder
+from core.clock import Clock
+from core.texts import Texts, Translator
 from db.enums import Role
 from handlers.dialogs import leave_dialog
 from handlers.keyboards import Keyboard

@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.middlewares.viewer import ANON_LANGUAGE, Viewer
 from bot.privacy import PrivacyNotice
-from bot.services import people
-from bot.services.catalogue import CatalogueHolder
-from bot.texts import Texts, Translator
+from core import people
+from core.catalogue.active import CatalogueHolder
+from core.texts import Texts, Translator
 from handlers.dialogs import leave_dialog
 from handlers.keyboards import Keyboard
 from handlers.location import FROM_PROFILE, LocationStates, ask_region, municipality_keyboard

@@ -14,12 +14,12 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.clock import Clock
 from bot.config import Settings
 from bot.middlewares.viewer import Viewer
-from bot.services import manager_tools as tools
-from bot.services.catalogue import CatalogueHolder
-from bot.texts import Translator
+from core import manager_tools as tools
+from core.catalogue.active import CatalogueHolder
+from core.clock import Clock
+from core.texts import Translator
 from handlers.digest import cmd_digest
 from handlers.manager import cmd_orgs, cmd_stats
 from handlers.manager_region import COMMANDS, RegionCD, region_name, remember

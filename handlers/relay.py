@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
 from bot.middlewares.viewer import Viewer
-from bot.services import referrals
-from bot.services.referrals import Outcome
-from bot.texts import Translator, split_text
+from core import referrals
+from core.referrals import Outcome
+from core.texts import Translator, split_text
 from handlers.dialogs import leave_dialog
 from handlers.referral_callbacks import RelayCD
 from handlers.render import alert

@@ -7,7 +7,7 @@ import datetime as dt
 from aiogram.types import InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 
-from bot.texts import format_day, split_text
+from core.texts import format_day, split_text
 
 
 async def send_long(

@@ -27,11 +27,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.app import App
 from bot.middlewares.viewer import Viewer
 from bot.privacy import PrivacyNotice
-from bot.services import discovery, referrals
-from bot.services.catalogue import CatalogueHolder
-from bot.services.places import find_municipalities
-from bot.services.referrals import DESCRIPTION_LIMIT, Outcome
-from bot.texts import Translator
+from core import discovery, referrals
+from core.catalogue.active import CatalogueHolder
+from core.places import find_municipalities
+from core.referrals import DESCRIPTION_LIMIT, Outcome
+from core.texts import Translator
 from db import models
 from db.enums import OPEN_STATUSES
 from handlers.dialogs import leave_dialog

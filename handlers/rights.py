@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
 from bot.middlewares.viewer import Viewer
-from bot.services import privacy
-from bot.texts import Translator
+from core import privacy
+from core.texts import Translator
 from handlers.keyboards import Keyboard
 
 

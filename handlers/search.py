@@ -13,12 +13,12 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from aiogram.utils.callback_answer import CallbackAnswer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.clock import Clock
 from bot.middlewares.viewer import Viewer
-from bot.services import discovery
-from bot.services.catalogue import CatalogueHolder, CatalogueView
-from bot.services.search_index import Hit
-from bot.texts import Translator, ellipsize
+from core import discovery
+from core.catalogue.active import CatalogueHolder, CatalogueView
+from core.clock import Clock
+from core.search_index import Hit
+from core.texts import Translator, ellipsize
 from handlers.cards import measure_button, organization_button
 from handlers.keyboards import inline_button, markup
 from handlers.render import alert

@@ -14,10 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
 from bot.middlewares.viewer import Viewer
-from bot.services import referrals
-from bot.services.catalogue import CatalogueHolder
-from bot.services.referrals import Outcome
-from bot.texts import Translator, ellipsize
+from core import referrals
+from core.catalogue.active import CatalogueHolder
+from core.referrals import Outcome
+from core.texts import Translator, ellipsize
 from db import models
 from db.enums import ReasonCode, ReferralStatus
 from handlers.dialogs import leave_dialog

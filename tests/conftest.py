@@ -13,12 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App, build_app
 from bot.bootstrap import load_content
-from bot.clock import FrozenClock
 from bot.config import Settings
 from bot.factory import create_bot, create_dispatcher
 from bot.local_chat import LocalChat
 from bot.local_session import LocalSession
 from bot.scheduler import RecordingJobs
+from core.clock import FrozenClock
 from db import migrate
 from db.base import Base
 from db.engine import create_engine

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
 from bot.local_chat import ChatUser, LocalChat
-from bot.services import people
+from core import people
 from db import models
 from db.enums import Role
 

@@ -9,9 +9,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
-from bot.clock import FrozenClock
 from bot.local_chat import ChatUser, LocalChat
-from bot.services import announcements, people
+from core import announcements, people
+from core.clock import FrozenClock
 from db import models
 from db.enums import Role
 from db.models.manager import SurveyAnswer

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 import db.models  # noqa: F401  (registers every table on Base.metadata)
-from bot.catalogue.files import read_catalogue
+from core.catalogue.files import read_catalogue
 from db import migrate
 from db.base import Base
 

@@ -14,13 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import handlers
 from bot.app import App
-from bot.clock import FrozenClock
 from bot.factory import create_bot, create_dispatcher
 from bot.local_chat import ChatUser, LocalChat
 from bot.local_session import LocalSession
-from bot.services import consultations, people
-from bot.services.consultation_slots import REMINDER_KINDS
-from bot.services.consultations import BookingOutcome
+from core import consultations, people
+from core.clock import FrozenClock
+from core.consultation_slots import REMINDER_KINDS
+from core.consultations import BookingOutcome
 from db import models
 from db.enums import Role
 from handlers import consult

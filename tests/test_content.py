@@ -15,11 +15,11 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.app import App, build_app
 from bot.bootstrap import load_content
-from bot.catalogue.files import Catalogue, read_catalogue
-from bot.catalogue.schema import FEDERAL_MEASURE_IDS, Level
-from bot.clock import FrozenClock
 from bot.config import Settings
-from bot.texts import Texts
+from core.catalogue.files import Catalogue, read_catalogue
+from core.catalogue.schema import FEDERAL_MEASURE_IDS, Level
+from core.clock import FrozenClock
+from core.texts import Texts
 from db import migrate, models
 
 CONTENT = Path(__file__).resolve().parent.parent / "content"

@@ -24,14 +24,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import handlers
 from bot.app import App, build_app
-from bot.clock import FrozenClock
 from bot.digest_cli import add_digest_arguments, cmd_digest
+from bot.digest_delivery import (
+    CATCH_UP_JOB_ID,
+    JOB_ID,
+    deliver_due_digests,
+    due_week,
+    schedule_digests,
+)
 from bot.factory import create_bot, create_dispatcher
 from bot.local_chat import LocalChat
 from bot.local_session import LocalSession
 from bot.scheduler import RecordingJobs
-from bot.services import people
-from bot.services.digest import (
+from core import people
+from core.clock import FrozenClock
+from core.digest import (
     Week,
     WeekError,
     build_cluster_overview,
@@ -42,14 +49,7 @@ from bot.services.digest import (
     referral_rows,
     resolve_week,
 )
-from bot.services.digest_delivery import (
-    CATCH_UP_JOB_ID,
-    JOB_ID,
-    deliver_due_digests,
-    due_week,
-    schedule_digests,
-)
-from bot.services.digest_render import render_chart, render_text, render_xlsx, split_message
+from core.digest_render import render_chart, render_text, render_xlsx, split_message
 from db import models
 from db.enums import Role
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.local_chat import ChatUser, LocalChat
-from bot.services import discovery
+from core import discovery
 from db import models
 
 

@@ -19,11 +19,11 @@ from sqlalchemy import Text, cast, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
-from bot.clock import FrozenClock
 from bot.factory import create_bot, create_dispatcher, create_storage
 from bot.local_chat import ChatUser, LocalChat
 from bot.local_session import LocalSession
 from bot.outbox_worker import OutboxWorker
+from core.clock import FrozenClock
 from db import models
 from db.base import Base
 from handlers.notifications import NotificationRenderer

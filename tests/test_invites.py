@@ -9,10 +9,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
-from bot.clock import FrozenClock
 from bot.local_chat import LocalChat
-from bot.services import people
-from bot.services.people import InviteOutcome, InviteResult
+from core import people
+from core.clock import FrozenClock
+from core.people import InviteOutcome, InviteResult
 from db import models
 from db.enums import Role
 

@@ -19,7 +19,7 @@ import yaml
 
 from bot.app import App
 from bot.commands import match_verdicts
-from bot.services.screener import FamilyProfile, Verdict, has_rules, render_reason
+from core.screener import FamilyProfile, Verdict, has_rules, render_reason
 
 LAW = Path(__file__).resolve().parent / "law"
 DEFAULT_DATE = dt.date(2026, 12, 7)

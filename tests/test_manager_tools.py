@@ -23,16 +23,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import db.models.manager  # noqa: F401  (until db.models imports it: registers the tables)
 from bot.app import App
 from bot.bootstrap import load_content
-from bot.catalogue import schema
-from bot.catalogue.files import read_catalogue
-from bot.clock import FrozenClock
 from bot.factory import create_bot, create_dispatcher
 from bot.local_chat import ChatUser, LocalChat
 from bot.local_session import LocalSession, Sent
 from bot.outbox_worker import OutboxWorker
 from bot.scheduler import RecordingJobs
-from bot.services import announcements, catalogue_sheet, people
-from bot.services import manager_tools as tools
+from core import announcements, people
+from core import manager_tools as tools
+from core.catalogue import schema
+from core.catalogue import sheet as catalogue_sheet
+from core.catalogue.files import read_catalogue
+from core.clock import FrozenClock
 from db import models
 from db.enums import ConsentKind, ReferralStatus, Role
 from db.models.manager import Broadcast, CatalogueImport, Survey, SurveyAnswer

@@ -23,7 +23,6 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
-from bot.clock import FrozenClock
 from bot.factory import create_bot, create_dispatcher
 from bot.instance_lock import single_instance, sqlite_path
 from bot.local_chat import LocalChat
@@ -32,8 +31,9 @@ from bot.middlewares.metrics import Metrics
 from bot.outbox_worker import OutboxWorker
 from bot.polling import DurablePolling
 from bot.runner import create_worker, run_bot
-from bot.services.digest import build_digest
 from bot.web import refresh_gauges
+from core.clock import FrozenClock
+from core.digest import build_digest
 from db import models
 from tests.fake_telegram import FakeTelegram
 from tests.referral_helpers import family_in, latest_referral, manager, request_help, staff

@@ -27,11 +27,11 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
-from bot.clock import Clock, FrozenClock, SystemClock
 from bot.factory import create_bot
 from bot.local_session import LocalSession
 from bot.outbox_worker import OutboxWorker, UnreachableHook
-from bot.services import outbox
+from core import outbox
+from core.clock import Clock, FrozenClock, SystemClock
 from db import models
 from db.enums import OutboxStatus
 from tests.fake_telegram import FakeTelegram

@@ -14,13 +14,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
-from bot.catalogue.schema import CheckState, Measure, Source, SourceKind
-from bot.clock import FrozenClock
 from bot.local_chat import LocalChat
-from bot.services import catalogue_sheet
-from bot.services import manager_tools as tools
-from bot.services.catalogue_edit import dump
-from bot.services.digest import build_digest
+from core import manager_tools as tools
+from core.catalogue import sheet as catalogue_sheet
+from core.catalogue.edit import dump
+from core.catalogue.schema import CheckState, Measure, Source, SourceKind
+from core.clock import FrozenClock
+from core.digest import build_digest
 from db import models
 from tests.referral_helpers import (
     Deliver,

@@ -16,10 +16,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
-from bot.clock import FrozenClock
 from bot.local_chat import ChatUser, LocalChat
 from bot.scheduler import RecordingJobs
-from bot.services import referrals
+from core import referrals
+from core.clock import FrozenClock
 from db import models
 from tests.referral_helpers import (
     Deliver,

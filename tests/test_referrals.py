@@ -8,10 +8,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
-from bot.clock import FrozenClock
 from bot.local_chat import LocalChat
 from bot.scheduler import RecordingJobs
 from bot.sla import SlaTimers
+from core.clock import FrozenClock
 from db import models
 from tests.referral_helpers import (
     Deliver,
@@ -337,8 +337,8 @@ async def test_two_concurrent_accepts_one_wins(
     """The accept is a compare-and-set: on PostgreSQL the two run truly in parallel."""
     import asyncio
 
-    from bot.services import people, referrals
-    from bot.services.referrals import Outcome
+    from core import people, referrals
+    from core.referrals import Outcome
 
     await staff(app, chat, 7961, "tam-opora-demo")
     await staff(app, chat, 7962, "tam-opora-demo")
@@ -392,7 +392,7 @@ async def test_a_family_reports_a_gap_for_the_digest(
 async def test_response_record_counts_only_the_latest_offers(
     app: App, session: AsyncSession, clock: FrozenClock
 ) -> None:
-    from bot.services.referrals import RESPONSE_WINDOW, response_records
+    from core.referrals import RESPONSE_WINDOW, response_records
 
     orgs = [org.id for org in app.catalogue.view.organizations_for_region("RU-TAM")][:2]
     now = clock.now()

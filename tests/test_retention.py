@@ -7,8 +7,8 @@ import datetime as dt
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.clock import FrozenClock
-from bot.services.retention import purge
+from core.clock import FrozenClock
+from core.retention import purge
 from db import models
 
 

@@ -96,7 +96,7 @@ def _key(chat: LocalChat, user_id: int) -> StorageKey:
 async def test_a_malformed_invite_token_is_refused_without_a_lookup(
     chat: LocalChat, payload: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bot.services import people
+    from core import people
 
     async def must_not_be_called(*args: object, **kwargs: object) -> object:
         raise AssertionError("a malformed token must not reach the database")

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from bot.catalogue.schema import Conditions, Measure, Region, SubsistenceMinimum, rule_problems
-from bot.services.screener import (
+from core.catalogue.schema import Conditions, Measure, Region, SubsistenceMinimum, rule_problems
+from core.screener import (
     REASON_CODES,
     REASON_VARIANTS,
     STATES,
@@ -25,7 +25,7 @@ from bot.services.screener import (
     render_reason,
     screen,
 )
-from bot.texts import Texts, Translator, placeholders
+from core.texts import Texts, Translator, placeholders
 
 CONTENT = Path(__file__).resolve().parent.parent / "content"
 NNBSP, NBSP = "\u202f", "\u00a0"

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.catalogue.files import Catalogue, read_catalogue
-from bot.services.search_index import SearchIndex, build_docs, build_need_terms
+from core.catalogue.files import Catalogue, read_catalogue
+from core.search_index import SearchIndex, build_docs, build_need_terms
 
 ROOT = Path(__file__).resolve().parents[1]
 CONTENT = ROOT / "content"

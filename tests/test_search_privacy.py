@@ -8,8 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
 from bot.local_chat import LocalChat
-from bot.services.digest import build_digest
-from bot.services.redact import redact_query
+from core.digest import build_digest
+from core.redact import redact_query
 from db import models
 from tests.referral_helpers import family_in
 

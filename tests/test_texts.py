@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.texts import (
+from core.texts import (
     Texts,
     ellipsize,
     fix_nested_quotes,

@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
 from bot.local_chat import LocalChat
-from bot.services import catalogue_sheet, people
+from core import people
+from core.catalogue import sheet as catalogue_sheet
 from db import models
 from db.enums import Role
 from tests.referral_helpers import manager

@@ -22,8 +22,8 @@ from bot.local_chat import LocalChat
 from bot.local_session import LocalSession
 from bot.runner import run_bot
 from bot.scheduler import RecordingJobs
-from bot.services import people
 from bot.web import PROBES, SECRET_HEADER, WEBHOOK_PATH, create_web_app
+from core import people
 from db import models
 from db.engine import create_engine, create_session_factory
 from db.enums import Role
@@ -488,7 +488,7 @@ async def test_webhook_mode_receives_updates_with_the_secret_only(runner_app: Ap
 async def test_shutdown_finishes_the_update_in_flight_first(
     runner_app: App, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bot.services import people
+    from core import people
 
     real = people.give_consent
     entered, gate = asyncio.Event(), asyncio.Event()

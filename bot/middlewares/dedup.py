@@ -25,8 +25,8 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.clock import Clock
-from bot.services.discovery import DEFERRED_ROWS, DeferredRow
+from core.clock import Clock
+from core.discovery import DEFERRED_ROWS, DeferredRow
 from db import models
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from aiogram import BaseMiddleware
 from aiogram.enums import ChatType
 from aiogram.types import CallbackQuery, Message, TelegramObject
 
-from bot.texts import Texts, Translator, pick_language
+from core.texts import Texts, Translator, pick_language
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject, Update, User
 
 from bot.middlewares.metrics import Metrics, update_type
-from bot.texts import Texts, pick_language
+from core.texts import Texts, pick_language
 
 log = logging.getLogger(__name__)
 

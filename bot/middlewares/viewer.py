@@ -11,8 +11,8 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import TelegramObject, User
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services import people
-from bot.texts import Texts, pick_language
+from core import people
+from core.texts import Texts, pick_language
 from db import models
 
 # FSM data keys for what an anonymous visitor chose: kept in the FSM storage, never in the DB.

@@ -30,6 +30,7 @@ from db.models.operations import (
     SearchLog,
 )
 from db.models.people import Consent, ErasureRecord, FamilyProfile, Invite, Membership, User
+from db.models.plan import PlanItem
 from db.models.referrals import Referral, ReferralEvent, ReferralOffer, RelayMessage
 
 __all__ = [
@@ -55,6 +56,7 @@ __all__ = [
     "OrganizationMunicipality",
     "OrganizationNeed",
     "OutboxMessage",
+    "PlanItem",
     "ProcessedUpdate",
     "ReceivedUpdate",
     "Referral",

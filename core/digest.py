@@ -34,9 +34,9 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
-from bot.catalogue import schema
-from bot.services import outbox
-from bot.services.catalogue import CatalogueView
+from core import outbox
+from core.catalogue import schema
+from core.catalogue.active import CatalogueView
 from db import models
 from db.enums import OPEN_STATUSES, EventAction, FeedbackKind, ReasonCode, ReferralStatus
 

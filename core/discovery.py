@@ -9,11 +9,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.clock import Clock
-from bot.services.catalogue import CatalogueView
-from bot.services.redact import redact_query
-from bot.services.screener import FamilyProfile
-from bot.services.search_index import Hit
+from core.catalogue.active import CatalogueView
+from core.clock import Clock
+from core.redact import redact_query
+from core.screener import FamilyProfile
+from core.search_index import Hit
 from db import models
 from db.base import Base
 from db.enums import FeedbackKind
@@ -63,7 +63,7 @@ async def search(
     """Search and log it; the log row is the digest's demand and gap signal.
 
     The text is kept only from a family who consented, and only without names and numbers
-    (bot.services.redact); otherwise just the fact of a search and its result count.
+    (core.redact); otherwise just the fact of a search and its result count.
     """
     hits = view.index.search(query, region_code, SEARCH_LIMIT)
     closest = [] if hits else view.index.closest_needs(query)

@@ -16,10 +16,10 @@ from typing import Any, Protocol
 from sqlalchemy import func, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.catalogue.schema import OrgKind
-from bot.clock import Clock
-from bot.services import consultation_slots, outbox
-from bot.services.catalogue import CatalogueView
+from core import consultation_slots, outbox
+from core.catalogue.active import CatalogueView
+from core.catalogue.schema import OrgKind
+from core.clock import Clock
 from db import models
 from db.enums import (
     OPEN_STATUSES,

@@ -21,13 +21,13 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.catalogue import schema
-from bot.clock import Clock
-from bot.services import outbox
-from bot.services.catalogue import CatalogueView
-from bot.services.catalogue_edit import ORGANIZATIONS, Entry, dump, write_entry
-from bot.services.catalogue_sheet import MAX_ORG_ID, region_today
-from bot.services.referrals import STAFF_ROLES, region_managers
+from core import outbox
+from core.catalogue import schema
+from core.catalogue.active import CatalogueView
+from core.catalogue.edit import ORGANIZATIONS, Entry, dump, write_entry
+from core.catalogue.sheet import MAX_ORG_ID, region_today
+from core.clock import Clock
+from core.referrals import STAFF_ROLES, region_managers
 from db import models
 from db.enums import ConsentKind, ReferralStatus, Role
 

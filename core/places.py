@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from rapidfuzz import fuzz, process, utils
 
-from bot.catalogue.schema import Municipality, Region
-from bot.services.catalogue import CatalogueView
+from core.catalogue.active import CatalogueView
+from core.catalogue.schema import Municipality, Region
 
 
 def _names(mun: Municipality) -> list[str]:

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.catalogue.files import Catalogue
+from core.catalogue.files import Catalogue
 from db import models
 
 

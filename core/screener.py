@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from bot.catalogue.schema import (
+from core.catalogue.schema import (
     ChildCount,
     ChildRule,
     Conditions,
@@ -26,7 +26,7 @@ from bot.catalogue.schema import (
     RegionCode,
     SubsistenceMinimum,
 )
-from bot.texts import Translator, format_day, format_number
+from core.texts import Translator, format_day, format_number
 
 # Three-valued logic: True holds, False fails, None unknown (the family did not say).
 Tri = bool | None

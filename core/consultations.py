@@ -24,12 +24,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from bot.catalogue import schema
-from bot.services import outbox, referrals
-from bot.services.catalogue import CatalogueView
-from bot.services.consultation_slots import REMINDERS, drop_reminders, release
-from bot.services.referrals import Context
-from bot.texts import Texts, Translator
+from core import outbox, referrals
+from core.catalogue import schema
+from core.catalogue.active import CatalogueView
+from core.consultation_slots import REMINDERS, drop_reminders, release
+from core.referrals import Context
+from core.texts import Texts, Translator
 from db import models
 from db.enums import (
     OPEN_STATUSES,

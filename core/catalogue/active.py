@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.catalogue import schema
-from bot.services.search_index import SearchIndex, build_docs, build_need_terms
+from core.catalogue import schema
+from core.search_index import SearchIndex, build_docs, build_need_terms
 from db import models
 
 

@@ -1,6 +1,6 @@
 """The digest as people read it: a Telegram message, a PNG chart and an XLSX workbook.
 
-Everything here works on the digest object of bot.services.digest (plain data) and a
+Everything here works on the digest object of core.digest (plain data) and a
 Translator; nothing talks to Telegram or the database, so the bot, the scheduler and the CLI
 render alike. The message is HTML: every text that came from a person is escaped.
 """
@@ -17,10 +17,10 @@ from html import unescape
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.services.catalogue import CatalogueView
-from bot.services.digest import NUMERIC_KEYS, SMALL_LABEL, flat_numbers
-from bot.services.sheet_cells import text_cell
-from bot.texts import Translator, split_text
+from core.catalogue.active import CatalogueView
+from core.catalogue.sheet_cells import text_cell
+from core.digest import NUMERIC_KEYS, SMALL_LABEL, flat_numbers
+from core.texts import Translator, split_text
 
 LIMIT = 4096
 

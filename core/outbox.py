@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.clock import Clock
+from core.clock import Clock
 from db import models
 from db.enums import OutboxStatus
 

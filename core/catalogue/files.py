@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from bot.catalogue.schema import (
+from core.catalogue.schema import (
     FEDERAL_MEASURE_IDS,
     Level,
     Measure,

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from bot.services.digest import (
+from core.digest import (
     Week,
     build_digest,
     current_week,
@@ -29,8 +29,8 @@ from bot.services.digest import (
     parse_week,
     referral_rows,
 )
-from bot.services.digest_render import RenderedDigest, render_digest
-from bot.texts import Translator
+from core.digest_render import RenderedDigest, render_digest
+from core.texts import Translator
 from db import models
 from db.enums import Role
 

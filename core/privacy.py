@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services import outbox, referrals
-from bot.services.referrals import Context
+from core import outbox, referrals
+from core.referrals import Context
 from db import models
 from db.enums import OPEN_STATUSES, OutboxStatus
 

@@ -32,10 +32,9 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.catalogue import schema
-from bot.clock import Clock
-from bot.services.catalogue import CatalogueView
-from bot.services.catalogue_edit import (
+from core.catalogue import schema
+from core.catalogue.active import CatalogueView
+from core.catalogue.edit import (
     CONSULTATIONS,
     KINDS,
     MEASURES,
@@ -49,7 +48,8 @@ from bot.services.catalogue_edit import (
     region_entries,
     snapshot_json,
 )
-from bot.services.sheet_cells import plain_row, text_cell
+from core.catalogue.sheet_cells import plain_row, text_cell
+from core.clock import Clock
 from db import models
 from db.models.manager import CatalogueImport
 

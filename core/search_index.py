@@ -19,7 +19,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 if TYPE_CHECKING:
-    from bot.catalogue.schema import Measure, Need, Organization
+    from core.catalogue.schema import Measure, Need, Organization
 
 __all__ = [
     "Hit",

@@ -23,7 +23,7 @@ from sqlalchemy.orm import (
     object_session,
 )
 
-from bot.clock import Clock
+from core.clock import Clock
 from db import models
 from db.enums import ConsentKind, Role
 

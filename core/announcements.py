@@ -17,10 +17,10 @@ from sqlalchemy import exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.clock import Clock
-from bot.services import outbox
-from bot.services.catalogue import CatalogueView
-from bot.services.screener import child_ages
+from core import outbox
+from core.catalogue.active import CatalogueView
+from core.clock import Clock
+from core.screener import child_ages
 from db import models
 from db.enums import ConsentKind, OutboxStatus
 from db.models.manager import Broadcast, Survey, SurveyAnswer

@@ -17,9 +17,9 @@ from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.catalogue import schema
-from bot.catalogue.files import Catalogue
-from bot.catalogue.loader import (
+from core.catalogue import schema
+from core.catalogue.files import Catalogue
+from core.catalogue.loader import (
     Row,
     consultation_rows,
     content_hash,
