@@ -21,6 +21,7 @@ from core import outbox
 from core.catalogue.active import CatalogueView
 from core.clock import Clock
 from core.screener import child_ages
+from core.texts import in_language
 from db import models
 from db.enums import ConsentKind, OutboxStatus
 from db.models.manager import Broadcast, Survey, SurveyAnswer
@@ -242,7 +243,7 @@ async def create_broadcast(
         params: dict[str, Any] = {"broadcast": broadcast.id, "text": text}
         if measure is not None:
             params["link"] = measure.url
-            params["title"] = measure.title_ru if person.language == "ru" else measure.title_en
+            params["title"] = in_language(person.language, measure.title_ru, measure.title_en)
         rows.append(
             outbox.notify(
                 session,

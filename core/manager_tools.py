@@ -28,6 +28,7 @@ from core.catalogue.edit import ORGANIZATIONS, Entry, dump, write_entry
 from core.catalogue.sheet import MAX_ORG_ID, region_today
 from core.clock import Clock
 from core.referrals import STAFF_ROLES, region_managers
+from core.texts import in_language
 from db import models
 from db.enums import ConsentKind, ReferralStatus, Role
 
@@ -555,7 +556,7 @@ async def queue_verification_questions(
                 kind=VERIFY_ASK,
                 params={
                     "organization": org.id,
-                    "name": org.name if user.language == "ru" else org.name_en,
+                    "name": in_language(user.language, org.name, org.name_en),
                     "verified_on": org.verified_on.isoformat(),
                 },
             )
@@ -657,7 +658,7 @@ async def answer_verification(
             kind=VERIFY_OUTDATED,
             params={
                 "organization": org_id,
-                "name": org.name if manager.language == "ru" else str(org.data.get("name_en")),
+                "name": in_language(manager.language, org.name, org.data.get("name_en")),
             },
         )
     _audit(session, clock, user.id, "org_outdated", {"organization": org_id})

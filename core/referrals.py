@@ -20,6 +20,7 @@ from core import consultation_slots, outbox
 from core.catalogue.active import CatalogueView
 from core.catalogue.schema import OrgKind
 from core.clock import Clock
+from core.texts import in_language
 from db import models
 from db.enums import (
     OPEN_STATUSES,
@@ -251,7 +252,7 @@ def _org_name(ctx: Context, organization_id: str | None, lang: str = "ru") -> st
     org = ctx.view.organizations.get(organization_id or "")
     if org is None:
         return organization_id or "—"
-    return org.name if lang == "ru" else org.name_en
+    return in_language(lang, org.name, org.name_en)
 
 
 async def _cas(
@@ -448,7 +449,7 @@ def official_contacts(ctx: Context, referral: models.Referral, lang: str) -> str
     lines = []
     for org in serving or state:
         parts = [org.contacts.phone, str(org.contacts.website) if org.contacts.website else None]
-        name = org.name if lang == "ru" else org.name_en
+        name = in_language(lang, org.name, org.name_en)
         lines.append(f"• {name}: " + ", ".join(p for p in parts if p))
     return "\n".join(lines)
 

@@ -31,6 +31,11 @@ def pick_language(code: str | None) -> str:
 MESSAGE_LIMIT = 4096
 
 
+def in_language(lang: str, ru: str, en: str | None) -> str:
+    """A catalogue name in the reader's language: Russian unless English is asked and given."""
+    return en if lang != DEFAULT_LANGUAGE and en else ru
+
+
 def split_text(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
     """Split for Telegram's message limit at paragraph, then line, then word boundaries.
 
@@ -273,6 +278,10 @@ class Translator:
         template = forms.get(category, forms["other"])
         params.setdefault("n", format_number(count, self.lang))
         return fix_nested_quotes(template.format(**params))
+
+    def pick(self, ru: str, en: str | None) -> str:
+        """A catalogue name (measure, need, organisation, place) in the reader's language."""
+        return in_language(self.lang, ru, en)
 
     def number(self, value: float, decimals: int | None = None) -> str:
         return format_number(value, self.lang, decimals)

@@ -46,12 +46,12 @@ class CardCD(CallbackData, prefix="card"):
 
 
 def measure_button(measure: Measure, t: Translator) -> tuple[str, CardCD]:
-    title = measure.title if t.lang == "ru" else measure.title_en
+    title = t.pick(measure.title, measure.title_en)
     return _short(title), CardCD(action=CardAction.MEASURE, id=measure.id)
 
 
 def organization_button(org: Organization, t: Translator) -> tuple[str, CardCD]:
-    name = org.name if t.lang == "ru" else org.name_en
+    name = t.pick(org.name, org.name_en)
     return _short(name), CardCD(action=CardAction.ORGANIZATION, id=org.id)
 
 

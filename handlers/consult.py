@@ -83,11 +83,11 @@ def _label(title: str, org: str) -> str:
 
 
 def _org_name(org: schema.Organization, t: Translator) -> str:
-    return org.name if t.lang == "ru" else org.name_en
+    return t.pick(org.name, org.name_en)
 
 
 def _title(consultation: schema.Consultation, t: Translator) -> str:
-    return consultation.title if t.lang == "ru" else consultation.title_en
+    return t.pick(consultation.title, consultation.title_en)
 
 
 def _family(viewer: Viewer) -> models.User | None:
@@ -707,7 +707,7 @@ async def cb_slots_pick(
         t(
             "consult.slots_ask",
             title=escape(_title(consultation, t)),
-            region=escape((region.name if t.lang == "ru" else region.name_en) if region else "—"),
+            region=escape(t.pick(region.name, region.name_en) if region else "—"),
             free=free,
             booked=booked,
         )

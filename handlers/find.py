@@ -260,9 +260,7 @@ def _make_question(
         text = t("find.q.region")
         for r in view.regions.values():
             buttons.append(
-                inline_button(
-                    r.name if t.lang == "ru" else r.name_en, FindCD(step=step, value=r.code)
-                )
+                inline_button(t.pick(r.name, r.name_en), FindCD(step=step, value=r.code))
             )
     elif step == "income":
         region_obj = view.regions.get(region or "")
@@ -585,7 +583,7 @@ async def cb_why_not(
         lines.append(
             t(
                 "find.why_not_line",
-                title=escape(measure.title if t.lang == "ru" else measure.title_en),
+                title=escape(t.pick(measure.title, measure.title_en)),
                 reason=escape(render_reason(failing, t)) if failing else "",
             )
         )

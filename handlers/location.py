@@ -17,7 +17,7 @@ from bot.middlewares.viewer import ANON_MUNICIPALITY, ANON_REGION, Viewer
 from core import people
 from core.catalogue.active import CatalogueHolder
 from core.places import find_municipalities
-from core.texts import Translator
+from core.texts import Translator, in_language
 from handlers.keyboards import Keyboard
 from handlers.render import alert
 
@@ -45,7 +45,7 @@ class LocationStates(StatesGroup):
 def region_keyboard(catalogue: CatalogueHolder, lang: str) -> InlineKeyboardMarkup:
     kb = Keyboard()
     for region in catalogue.view.regions.values():
-        label = region.name if lang == "ru" else region.name_en
+        label = in_language(lang, region.name, region.name_en)
         kb.button(
             text=label, callback_data=LocationCD(action=LocationAction.REGION, value=region.code)
         )
@@ -66,7 +66,7 @@ def municipality_keyboard(
     page = min(max(page, 0), pages - 1)
     kb = Keyboard()
     for mun in municipalities[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]:
-        label = mun.name if t.lang == "ru" else mun.name_en
+        label = t.pick(mun.name, mun.name_en)
         kb.button(
             text=label, callback_data=LocationCD(action=LocationAction.MUNICIPALITY, value=mun.id)
         )
@@ -137,7 +137,7 @@ async def cb_region(
         alert(callback_answer, t("region.unknown"))
         return
     await _save_location(viewer, session, state, region.code, None)
-    name = region.name if t.lang == "ru" else region.name_en
+    name = t.pick(region.name, region.name_en)
     await query.message.edit_text(t("region.chosen", region=name))
     await _ask_municipality(query.message, state, t, catalogue, region.code)
 
@@ -185,7 +185,7 @@ async def cb_municipality(
         alert(callback_answer, t("fallback.stale_button"))
         return
     await _save_location(viewer, session, state, region.code, mun.id)
-    name = mun.name if t.lang == "ru" else mun.name_en
+    name = t.pick(mun.name, mun.name_en)
     await query.message.edit_text(t("municipality.chosen", municipality=name))
     await _finish(query.message, state, t, viewer)
 
@@ -215,7 +215,7 @@ async def msg_municipality_name(
         return
     kb = Keyboard()
     for mun in found:
-        label = mun.name if t.lang == "ru" else mun.name_en
+        label = t.pick(mun.name, mun.name_en)
         kb.button(
             text=label, callback_data=LocationCD(action=LocationAction.MUNICIPALITY, value=mun.id)
         )

@@ -47,7 +47,7 @@ from core.catalogue.sheet import (
 )
 from core.clock import Clock
 from core.manager_tools import EditError, ManagerAccess
-from core.texts import Translator, split_text
+from core.texts import Translator, in_language, split_text
 from db import models
 from db.enums import Role
 from db.models.manager import CatalogueImport
@@ -107,7 +107,7 @@ def region_name(view: CatalogueView, code: str, lang: str) -> str:
     region = view.regions.get(code)
     if region is None:
         return code
-    return region.name if lang == "ru" else region.name_en
+    return in_language(lang, region.name, region.name_en)
 
 
 async def region_of(
@@ -145,14 +145,14 @@ async def answer_long(
 
 
 def org_title(org: models.Organization, lang: str) -> str:
-    return org.name if lang == "ru" else str(org.data.get("name_en") or org.name)
+    return in_language(lang, org.name, org.data.get("name_en"))
 
 
 def need_titles(view: CatalogueView, needs: list[str], lang: str) -> str:
     titles = []
     for need_id in needs:
         need = view.needs.get(need_id)
-        titles.append((need.title if lang == "ru" else need.title_en) if need else need_id)
+        titles.append(in_language(lang, need.title, need.title_en) if need else need_id)
     return ", ".join(titles) or "—"
 
 
@@ -162,7 +162,7 @@ def municipality_names(view: CatalogueView, region: str, ids: list[str], t: Tran
     names = []
     for mun_id in ids:
         mun = view.municipality(mun_id)
-        names.append((mun.name if t.lang == "ru" else mun.name_en) if mun else mun_id)
+        names.append(t.pick(mun.name, mun.name_en) if mun else mun_id)
     return ", ".join(names) or "—"
 
 
@@ -210,7 +210,7 @@ async def org_list(
     lines = [t("manager.orgs.title", region=escape(region_name(view, region, t.lang))), ""]
     kb = Keyboard()
     for org in orgs:
-        name = org.name if t.lang == "ru" else org.name_en
+        name = t.pick(org.name, org.name_en)
         status = "" if org.active else " " + t("manager.orgs.inactive_mark")
         lines.append(f"• <b>{escape(name)}</b>{status}")
         lines.append("  " + record_line(records[org.id], org.capacity, t))
@@ -278,7 +278,7 @@ def needs_keyboard(
     chosen = set(org.data.get("needs") or []) if action is OrgAction.NEED else set()
     kb = Keyboard()
     for index, need in enumerate(view.needs.values()):
-        title = need.title if t.lang == "ru" else need.title_en
+        title = t.pick(need.title, need.title_en)
         mark = "✅ " if need.id in chosen else ""
         kb.button(
             text=short(f"{mark}{need.emoji} {title}".strip()),
@@ -303,7 +303,7 @@ def municipalities_keyboard(
     for index, mun in enumerate(region.municipalities if region else []):
         mark = "✅ " if mun.id in chosen else ""
         kb.button(
-            text=short(mark + (mun.name if t.lang == "ru" else mun.name_en)),
+            text=short(mark + (t.pick(mun.name, mun.name_en))),
             callback_data=OrgCD(action=OrgAction.MUNICIPALITY, org=org.id, value=str(index)),
         )
     kb.button(text=t("manager.done"), callback_data=OrgCD(action=OrgAction.OPEN, org=org.id))
@@ -727,7 +727,7 @@ async def msg_add_name(
 def needs_keyboard_for_add(t: Translator, view: CatalogueView) -> InlineKeyboardMarkup:
     kb = Keyboard()
     for index, need in enumerate(view.needs.values()):
-        title = need.title if t.lang == "ru" else need.title_en
+        title = t.pick(need.title, need.title_en)
         kb.button(
             text=short(f"{need.emoji} {title}".strip()),
             callback_data=OrgCD(action=OrgAction.ADD_NEED, value=str(index)),
@@ -776,7 +776,7 @@ async def cmd_invite(
     kb = Keyboard()
     for org in orgs:
         kb.button(
-            text=short(org.name if t.lang == "ru" else org.name_en),
+            text=short(t.pick(org.name, org.name_en)),
             callback_data=InviteCD(org=org.id),
         )
     kb.adjust(1)

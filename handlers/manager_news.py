@@ -67,14 +67,14 @@ def _need_label(view: CatalogueView, need_id: str | None, t: Translator) -> str:
     need = view.needs.get(need_id or "")
     if need is None:
         return t("manager.draft.any_need")
-    return need.title if t.lang == "ru" else need.title_en
+    return t.pick(need.title, need.title_en)
 
 
 def _municipality_label(view: CatalogueView, mun_id: str | None, t: Translator) -> str:
     mun = view.municipality(mun_id)
     if mun is None:
         return t("manager.draft.whole_region")
-    return mun.name if t.lang == "ru" else mun.name_en
+    return t.pick(mun.name, mun.name_en)
 
 
 def _preview(draft: dict[str, Any], t: Translator, view: CatalogueView, username: str) -> str:
@@ -90,7 +90,7 @@ def _preview(draft: dict[str, Any], t: Translator, view: CatalogueView, username
         "notify.manager_tools.broadcast_measure",
         text=escape(draft["text"]),
         link=escape(measure_link(username, measure.id)),
-        title=escape(measure.title if t.lang == "ru" else measure.title_en),
+        title=escape(t.pick(measure.title, measure.title_en)),
     )
 
 
@@ -110,9 +110,7 @@ async def render_panel(
         region=escape(draft["region"]),
         need=escape(_need_label(view, draft.get("need"), t)),
         municipality=escape(_municipality_label(view, draft.get("mun"), t)),
-        measure=escape(
-            (measure.title if t.lang == "ru" else measure.title_en) if measure else "—"
-        ),
+        measure=escape(t.pick(measure.title, measure.title_en) if measure else "—"),
         reachable=t.number(size.reachable),
         blocked=t.number(size.blocked),
     )
@@ -356,7 +354,7 @@ async def cb_draft(
             callback_data=DraftCD(action=DraftAction.NEED, value=ANY),
         )
         for index, need in enumerate(view.needs.values()):
-            title = need.title if t.lang == "ru" else need.title_en
+            title = t.pick(need.title, need.title_en)
             kb.button(
                 text=short(f"{need.emoji} {title}".strip()),
                 callback_data=DraftCD(action=DraftAction.NEED, value=str(index)),
@@ -372,7 +370,7 @@ async def cb_draft(
         )
         for index, mun in enumerate(region.municipalities if region else []):
             kb.button(
-                text=short(mun.name if t.lang == "ru" else mun.name_en),
+                text=short(t.pick(mun.name, mun.name_en)),
                 callback_data=DraftCD(action=DraftAction.MUNICIPALITY, value=str(index)),
             )
         kb.adjust(1, *([2] * 50))

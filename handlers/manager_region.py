@@ -52,7 +52,7 @@ def region_name(view: CatalogueView, code: str, t: Translator) -> str:
     region = view.regions.get(code)
     if region is None:
         return code
-    return region.name if t.lang == "ru" else region.name_en
+    return t.pick(region.name, region.name_en)
 
 
 def candidates(admin: bool, own: tuple[str, ...], view: CatalogueView) -> list[str]:

@@ -8,7 +8,7 @@ from typing import Any
 from aiogram.types import InlineKeyboardMarkup
 
 from core.catalogue.active import CatalogueHolder
-from core.texts import Texts, Translator
+from core.texts import Texts, Translator, in_language
 from db.enums import ReasonCode
 from handlers.keyboards import Keyboard
 from handlers.manager_keyboards import notification_keyboard as manager_keyboard
@@ -57,7 +57,7 @@ class NotificationRenderer:
         need = self._catalogue.view.needs.get(need_id)
         if need is None:
             return need_id
-        return need.title if lang == "ru" else need.title_en
+        return in_language(lang, need.title, need.title_en)
 
     def __call__(
         self, kind: str, lang: str, params: dict[str, Any]

@@ -107,11 +107,11 @@ async def cmd_start_join(
     view = catalogue.view
     if result.organization_id and result.organization_id in view.organizations:
         org = view.organizations[result.organization_id]
-        name = org.name if t.lang == "ru" else org.name_en
+        name = t.pick(org.name, org.name_en)
         await message.answer(t("join.joined", organization=name, role=role))
     else:
         region = view.regions.get(result.region_code or "")
-        name = (region.name if t.lang == "ru" else region.name_en) if region else "—"
+        name = (t.pick(region.name, region.name_en)) if region else "—"
         await message.answer(t("join.joined_region", region=name, role=role))
     # Their new tools in the chat's command menu; the menu is a nicety, the join is done.
     user = await people.get_user(session, viewer.telegram_id)

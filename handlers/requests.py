@@ -31,7 +31,7 @@ from core import discovery, referrals
 from core.catalogue.active import CatalogueHolder
 from core.places import find_municipalities
 from core.referrals import DESCRIPTION_LIMIT, Outcome
-from core.texts import Translator
+from core.texts import Translator, in_language
 from db import models
 from db.enums import OPEN_STATUSES
 from handlers.dialogs import leave_dialog
@@ -81,14 +81,14 @@ def need_title(catalogue: CatalogueHolder, need_id: str, lang: str) -> str:
     need = catalogue.view.needs.get(need_id)
     if need is None:
         return need_id
-    return need.title if lang == "ru" else need.title_en
+    return in_language(lang, need.title, need.title_en)
 
 
 def municipality_name(catalogue: CatalogueHolder, municipality_id: str | None, lang: str) -> str:
     mun = catalogue.view.municipality(municipality_id)
     if mun is None:
         return "—"
-    return mun.name if lang == "ru" else mun.name_en
+    return in_language(lang, mun.name, mun.name_en)
 
 
 async def begin_request(
@@ -121,7 +121,7 @@ async def begin_request(
         return
     kb = Keyboard()
     for need in catalogue.view.needs.values():
-        title = need.title if t.lang == "ru" else need.title_en
+        title = t.pick(need.title, need.title_en)
         kb.button(
             text=f"{need.emoji} {title}".strip(),
             callback_data=RequestCD(step="need", value=need.id),
@@ -370,7 +370,7 @@ async def msg_municipality(
     kb = Keyboard()
     for mun in found:
         kb.button(
-            text=mun.name if t.lang == "ru" else mun.name_en,
+            text=t.pick(mun.name, mun.name_en),
             callback_data=RequestCD(step="mun", value=mun.id),
         )
     kb.button(
@@ -455,7 +455,7 @@ def _detail(
         number=referral.id,
         need=escape(need_title(catalogue, referral.need_id, t.lang)),
         status=t(f"status.{referral.status}"),
-        organization=escape((org.name if t.lang == "ru" else org.name_en) if org else "—"),
+        organization=escape(t.pick(org.name, org.name_en) if org else "—"),
         created=format_date(referral.created_at.date(), t.lang),
     )
     kb = Keyboard()
@@ -657,7 +657,7 @@ async def cb_gap(
     if not callback_data.need:
         kb = Keyboard()
         for need in catalogue.view.needs.values():
-            title = need.title if t.lang == "ru" else need.title_en
+            title = t.pick(need.title, need.title_en)
             kb.button(text=f"{need.emoji} {title}".strip(), callback_data=GapCD(need=need.id))
         kb.adjust(2)
         await message.answer(t("gap.ask_need"), reply_markup=kb.as_markup())

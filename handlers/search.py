@@ -88,7 +88,7 @@ def needs_keyboard(
     for need_id in need_ids:
         need = view.needs.get(need_id)
         if need is not None:
-            title = need.title if t.lang == "ru" else need.title_en
+            title = t.pick(need.title, need.title_en)
             buttons.append(inline_button(f"{need.emoji} {title}".strip(), NeedCD(id=need.id)))
     return markup(buttons, 1)
 
@@ -173,7 +173,7 @@ async def cb_need(
     if need is None or not isinstance(query.message, Message):
         alert(callback_answer, t("fallback.stale_button"))
         return
-    title = need.title if t.lang == "ru" else need.title_en
+    title = t.pick(need.title, need.title_en)
     measures = [m for m in view.measures_for_region(viewer.region_code) if need.id in m.needs]
     orgs = [o for o in view.organizations_for_region(viewer.region_code) if need.id in o.needs]
     if not measures and not orgs:

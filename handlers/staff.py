@@ -62,7 +62,7 @@ def _detail(
     text = t(
         "staff.detail",
         number=referral.id,
-        organization=escape((org.name if t.lang == "ru" else org.name_en) if org else "—"),
+        organization=escape(t.pick(org.name, org.name_en) if org else "—"),
         need=escape(need_title(catalogue, referral.need_id, t.lang)),
         municipality=escape(municipality_name(catalogue, referral.municipality_id, t.lang)),
         status=t(f"status.{referral.status}"),
