@@ -106,3 +106,10 @@ class PlanStatus(StrEnum):
     RECEIVING = "receiving"  # получаем
     REFUSED = "refused"  # отказали
     NOT_NEEDED = "not_needed"  # не нужно
+
+
+class Channel(StrEnum):
+    """The messenger a person, an update or a message belongs to (issue 16)."""
+
+    TELEGRAM = "telegram"
+    MAX = "max"
