@@ -29,6 +29,7 @@ from db.models.operations import (
     ReceivedUpdate,
     SearchLog,
 )
+from db.models.max import MaxMessage
 from db.models.people import Consent, ErasureRecord, FamilyProfile, Invite, Membership, User
 from db.models.plan import PlanItem
 from db.models.referrals import Referral, ReferralEvent, ReferralOffer, RelayMessage
@@ -68,4 +69,5 @@ __all__ = [
     "Survey",
     "SurveyAnswer",
     "User",
+    "MaxMessage",
 ]
