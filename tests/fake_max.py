@@ -16,6 +16,7 @@ import itertools
 import json
 import re
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any, Self
@@ -118,15 +119,13 @@ class FakeMaxUser:
     # --- what the person does -------------------------------------------------------------
 
     async def start(self, payload: str | None = None) -> None:
-        self.fake.queue(self.start_update(payload))
+        await self.fake.deliver(self.start_update(payload))
 
-    async def send(self, text: str, attachments: list[JSON] | None = None) -> FakeMessage:
-        update = self.message_update(text, attachments)
-        self.fake.queue(update)
-        return self.fake.messages[update["message"]["body"]["mid"]]
+    async def send(self, text: str, attachments: list[JSON] | None = None) -> None:
+        await self.fake.deliver(self.message_update(text, attachments))
 
     async def click(self, button_text: str) -> None:
-        self.fake.queue(self.click_update(button_text))
+        await self.fake.deliver(self.click_update(button_text))
 
     async def send_photo(self, content: bytes = b"\x89PNG fake") -> None:
         await self.send("", [self.fake.stored_attachment("image", content, "photo.png")])
@@ -170,7 +169,7 @@ class FakeMaxUser:
     def click_update(self, button_text: str) -> JSON:
         for message in reversed(self.messages):
             for button in (b for row in message.buttons for b in row):
-                if button["text"] == button_text and button["type"] == "callback":
+                if button_text in button["text"] and button["type"] == "callback":
                     callback_id = f"cb{next(self.fake.ids)}"
                     self.fake.callbacks[callback_id] = self
                     return {
@@ -244,7 +243,11 @@ class FakeMax:
         self._new_update = asyncio.Event()
         self._faults: dict[str, list[tuple[int, str]]] = {}
         self._runner: web.AppRunner | None = None
+        self._served = 0
+        self.queued = 0
         self.port = 0
+        # Set by the test harness: waits until the bot has handled what was delivered.
+        self.settle: Callable[[], Awaitable[None]] | None = None
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -276,8 +279,19 @@ class FakeMax:
         self._faults.setdefault(path, []).append((status, code))
 
     def queue(self, update: JSON) -> None:
+        self.queued += 1
         self._updates.append((next(self._marker), update))
         self._new_update.set()
+
+    async def deliver(self, update: JSON) -> None:
+        """Queue the update and, when the test set `settle`, wait until the bot handled it."""
+        self.queue(update)
+        if self.settle is not None:
+            await self.settle()
+
+    def all_served(self) -> bool:
+        """Every queued update has been handed to the bot by GET /updates."""
+        return not self._updates or self._updates[-1][0] <= self._served
 
     def calls_to(self, http_method: str, path: str) -> int:
         return sum(1 for call in self.calls if call == (http_method, path))
@@ -502,6 +516,8 @@ class FakeMax:
             except TimeoutError:
                 break
         batch = self._updates[:100]
+        if batch:
+            self._served = max(self._served, batch[-1][0])
         next_marker = batch[-1][0] + 1 if batch else (int(marker) if marker else None)
         return {"updates": [u for _, u in batch], "marker": next_marker}
 

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from aiogram import Bot, Dispatcher
+from aiogram.types import Update
 from pydantic import SecretStr
 
 from bot.app import App
@@ -15,6 +16,18 @@ from bot.factory import create_dispatcher
 from bot.max import create_max_bot
 from bot.polling import DurablePolling
 from tests.fake_max import TOKEN, FakeMax
+
+
+class CountingPolling(DurablePolling):
+    """DurablePolling that counts the updates it finished handling (a test waits for them)."""
+
+    handled = 0
+
+    async def _handle(self, update: Update) -> None:
+        try:
+            await super()._handle(update)
+        finally:
+            self.handled += 1
 
 
 @dataclass
@@ -38,8 +51,17 @@ async def max_bot_polling(app: App, *, poll: bool = True) -> AsyncIterator[MaxRu
         stop = asyncio.Event()
         task = None
         if poll:
-            polling = DurablePolling(dp, bot, app.session_factory, app.clock, poll_timeout=1)
+            polling = CountingPolling(dp, bot, app.session_factory, app.clock, poll_timeout=1)
             task = asyncio.create_task(polling.run(stop))
+
+            async def settle() -> None:
+                for _ in range(1000):
+                    if polling.handled >= fake.queued:
+                        return
+                    await asyncio.sleep(0.01)
+                raise AssertionError("the bot did not finish handling the update")
+
+            fake.settle = settle
         try:
             yield MaxRun(fake, bot, dp)
         finally:

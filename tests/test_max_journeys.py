@@ -1,4 +1,8 @@
-"""A family on MAX, end to end over HTTP: the same conversation as on Telegram."""
+"""A family on MAX, end to end over HTTP: the same conversation as on Telegram.
+
+The bot long-polls the fake MAX Bot API (tests/fake_max.py) through MaxSession; every step
+waits until the bot has handled it, then asserts on what the person sees and on the rows.
+"""
 
 from __future__ import annotations
 
@@ -19,39 +23,124 @@ async def run(app: App) -> AsyncIterator[MaxRun]:
         yield running
 
 
-async def onboard(anna: FakeMaxUser) -> None:
-    await anna.start()
-    greeting, consent = await anna.wait_reply(count=2)
-    assert "Семейный навигатор" in greeting.text
-    assert "✅ Согласен(на)" in consent.button_texts
-    await anna.click("✅ Согласен(на)")
-    await anna.wait_reply()
-    assert anna.last_text() == "В каком регионе вы живёте?"
-    # The press is answered in place: the consent message now says it was recorded.
-    assert "Согласие записано" in consent.text and consent.edits == 1
-    await anna.click("Нижегородская область")
-    await anna.wait_reply(count=1)
-    await anna.send("Арзамас")
-    await anna.wait_reply()
-    await anna.click("г. Арзамас")
-    await anna.wait_until(lambda: "Готово!" in anna.last_text())
+async def onboard(person: FakeMaxUser, region: str, query: str, municipality: str) -> None:
+    await person.start()
+    await person.click("✅ Согласен(на)")
+    await person.click(region)
+    await person.send(query)
+    await person.click(municipality)
+
+
+async def user_row(app: App, max_id: int) -> models.User | None:
+    async with app.session_factory() as session:
+        return await session.scalar(select(models.User).where(models.User.telegram_id == max_id))
 
 
 async def test_family_onboards_with_consent_on_max(run: MaxRun, app: App) -> None:
     anna = run.fake.user(7001, "Анна", "ru-RU")
-    await onboard(anna)
-    async with app.session_factory() as session:
-        user = await session.scalar(select(models.User).where(models.User.telegram_id == 7001))
-        assert user is not None
-        assert user.municipality_id == "niz-arzamas"
-        consent = await session.scalar(
-            select(models.Consent).where(models.Consent.user_id == user.id)
-        )
-    assert consent is not None and consent.version == "1.0"
+    await anna.start()
+    greeting, consent = anna.messages
+    assert "Семейный навигатор" in greeting.text
+    assert consent.button_texts[0] == "✅ Согласен(на)"
+    await anna.click("✅ Согласен(на)")
+    # The press is answered in place: the consent message now says it was recorded.
+    assert "Согласие записано" in consent.text and consent.edits == 1
+    assert anna.last_text() == "В каком регионе вы живёте?"
+    await anna.click("Нижегородская область")
+    await anna.send("Арзамас")
+    await anna.click("г. Арзамас")
+    assert "Готово!" in anna.last_text()
+
+    user = await user_row(app, 7001)
+    assert user is not None and user.municipality_id == "niz-arzamas"
+    assert user.consent_version == "1.0"
 
 
 async def test_english_locale_gets_english(run: MaxRun) -> None:
     john = run.fake.user(7002, "John", "en-US")
     await john.start()
-    greeting, _ = await john.wait_reply(count=2)
-    assert "Family Navigator" in greeting.text
+    assert "Family Navigator" in john.messages[0].text
+
+
+async def test_search_opens_a_card_with_its_sections(run: MaxRun) -> None:
+    anna = run.fake.user(7003)
+    await onboard(anna, "Тамбовская область", "Мичуринск", "г. Мичуринск")
+    await anna.send("маткапитал")
+    assert anna.last_text() == "Вот что нашлось по запросу «маткапитал»:"
+    assert anna.buttons()[0] == "📌 Материнский (семейный) капитал"
+    await anna.click("📌 Материнский (семейный) капитал")
+    card = anna.messages[-1]
+    assert "Материнский (семейный) капитал" in card.text
+    assert card.html is not None and "<b>" in card.html, "formatting reaches MAX as HTML"
+    assert "<" not in card.text, "no raw markup is shown"
+
+
+async def test_screener_runs_to_its_results(run: MaxRun) -> None:
+    masha = run.fake.user(7004)
+    await onboard(masha, "Тамбовская область", "Мичуринск", "г. Мичуринск")
+    await masha.send("/find")
+    await masha.click("Да")  # pregnant
+    await masha.click("12–22 недели")
+    await masha.click("Пока нет")  # children
+    await masha.click("Нет")  # single parent
+    await masha.click("до 25")
+    assert "на одного человека" in masha.last_text()
+    await masha.click("меньше 15")
+    await masha.click("Нет")  # employed
+    await masha.click("Да")  # student
+    await masha.click("Нет")  # mortgage
+    await masha.click("Да")  # citizen
+    results = masha.messages[-1]
+    assert "Что может подойти вашей семье" in results.text
+    assert any("беременн" in label.lower() for label in results.button_texts)
+
+
+async def test_request_for_help_then_my_then_forget(run: MaxRun, app: App) -> None:
+    anna = run.fake.user(7005)
+    await onboard(anna, "Нижегородская область", "Арзамас", "г. Арзамас")
+    await anna.send("/request")
+    await anna.click("💬 Психологическая помощь")
+    await anna.click("📍")
+    await anna.send("Нужна поддержка психолога")
+    await anna.click("💬 Через бота")
+    await anna.click("✅ Да, передать")
+    async with app.session_factory() as session:
+        referral = await session.scalar(select(models.Referral))
+    assert referral is not None and referral.need_id == "psych_help"
+    number = referral.id
+
+    await anna.send("/my")
+    assert f"№{number}" in anna.last_text()
+
+    await anna.send("/forget")
+    before_erasure = len(anna.messages)
+    await anna.click("Да, удалить")
+    assert "удалены" in anna.last_text()
+    assert await user_row(app, 7005) is None
+    async with app.session_factory() as session:
+        left = set(
+            await session.scalars(
+                select(models.MaxMessage.mid).where(models.MaxMessage.chat_id == 7005)
+            )
+        )
+    # /forget erases the person's MAX message ids; only the bot's answers after it remain.
+    assert left <= {m.mid for m in anna.messages[before_erasure:]}
+
+
+async def test_phone_is_shared_with_maxs_contact_button(run: MaxRun, app: App) -> None:
+    anna = run.fake.user(7006)
+    await onboard(anna, "Нижегородская область", "Арзамас", "г. Арзамас")
+    await anna.send("/request")
+    await anna.click("💬 Психологическая помощь")
+    await anna.click("📍")
+    await anna.send("Нужна поддержка психолога")
+    await anna.click("📞")
+    contact_button = [
+        b for m in anna.messages for row in m.buttons for b in row if b["type"] == "request_contact"
+    ]
+    assert contact_button, "Telegram's request_contact keyboard becomes MAX's contact button"
+    await anna.send_contact("+79990001122")
+    await anna.click("✅ Да, передать")
+    async with app.session_factory() as session:
+        referral = await session.scalar(select(models.Referral))
+    assert referral is not None and referral.contact_phone == "+79990001122"
