@@ -19,6 +19,8 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
+from bot.channels import channel_of
+from bot.deeplinks import start_link
 from bot.middlewares.viewer import Viewer
 from core import announcements as news
 from core import manager_tools as tools
@@ -26,6 +28,7 @@ from core.catalogue.active import CatalogueHolder, CatalogueView
 from core.clock import Clock
 from core.manager_tools import ManagerAccess, VerifyOutcome
 from core.texts import Translator
+from db.enums import Channel
 from db.models.manager import Survey
 from handlers.dialogs import leave_dialog
 from handlers.keyboards import Keyboard
@@ -56,8 +59,10 @@ class NewsStates(StatesGroup):
     survey_options = State()
 
 
-def measure_link(username: str | None, measure_id: str) -> str:
-    return f"https://t.me/{username}?start=m-{measure_id}"
+def measure_link(
+    username: str | None, measure_id: str, channel: Channel = Channel.TELEGRAM
+) -> str:
+    return start_link(channel, username, f"m-{measure_id}")
 
 
 # --- the draft panel -----------------------------------------------------------------------
@@ -456,7 +461,10 @@ async def _send(
     if measure is not None:
         me = await bot.me()
         link = news.MeasureLink(
-            measure.id, measure_link(me.username, measure.id), measure.title, measure.title_en
+            measure.id,
+            measure_link(me.username, measure.id, channel_of(bot)),
+            measure.title,
+            measure.title_en,
         )
     broadcast = await news.create_broadcast(
         session,

@@ -138,7 +138,9 @@ class FakeMaxUser:
 
     async def send_contact(self, phone: str) -> None:
         vcf = f"BEGIN:VCARD\nVERSION:3.0\nFN:{self.name}\nTEL;TYPE=cell:{phone}\nEND:VCARD"
-        await self.send("", [{"type": "contact", "payload": {"vcf_info": vcf, "max_info": self.json}}])
+        await self.send(
+            "", [{"type": "contact", "payload": {"vcf_info": vcf, "max_info": self.json}}]
+        )
 
     def block(self) -> None:
         self.blocked = True

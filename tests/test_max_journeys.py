@@ -136,7 +136,11 @@ async def test_phone_is_shared_with_maxs_contact_button(run: MaxRun, app: App) -
     await anna.send("Нужна поддержка психолога")
     await anna.click("📞")
     contact_button = [
-        b for m in anna.messages for row in m.buttons for b in row if b["type"] == "request_contact"
+        b
+        for m in anna.messages
+        for row in m.buttons
+        for b in row
+        if b["type"] == "request_contact"
     ]
     assert contact_button, "Telegram's request_contact keyboard becomes MAX's contact button"
     await anna.send_contact("+79990001122")

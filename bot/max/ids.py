@@ -110,5 +110,5 @@ class MaxMessageIds:
         self._by_mid[mid] = number
         self._by_number[number] = mid
         while len(self._by_mid) > REMEMBERED:
-            old_mid, old_number = self._by_mid.popitem(last=False)
+            _, old_number = self._by_mid.popitem(last=False)
             self._by_number.pop(old_number, None)

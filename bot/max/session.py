@@ -151,7 +151,7 @@ class MaxSession(BaseSession):
         timeout: int | None = None,  # noqa: ASYNC109
     ) -> TelegramType:
         try:
-            return cast(TelegramType, await self._call(bot, method, timeout))
+            return cast(TelegramType, await self._call(bot, method))
         except MaxApiError as error:
             raise _aiogram_error(method, error) from None
         except MaxNetworkError as error:
@@ -166,7 +166,7 @@ class MaxSession(BaseSession):
 
     # --- dispatch -------------------------------------------------------------------------
 
-    async def _call(self, bot: Bot, method: TelegramMethod[Any], timeout: int | None) -> Any:
+    async def _call(self, bot: Bot, method: TelegramMethod[Any]) -> Any:
         if isinstance(method, GetMe):
             return await self._get_me()
         if isinstance(method, SendMessage):
@@ -210,7 +210,9 @@ class MaxSession(BaseSession):
             found = MaxFile.parse(method.file_id)
             if found is None or not found.url:
                 raise TelegramBadRequest(method=method, message="not a MAX file id")
-            return File(file_id=method.file_id, file_unique_id=found.unique_id, file_path=found.url)
+            return File(
+                file_id=method.file_id, file_unique_id=found.unique_id, file_path=found.url
+            )
         if isinstance(method, GetUpdates):
             return await self._get_updates(method)
         if isinstance(method, SetWebhook):
@@ -359,7 +361,8 @@ class MaxSession(BaseSession):
         if isinstance(upload, BufferedInputFile):
             data, name = upload.data, upload.filename or kind
         elif isinstance(upload, FSInputFile):
-            data, name = Path(upload.path).read_bytes(), upload.filename or kind
+            data = await asyncio.to_thread(Path(upload.path).read_bytes)
+            name = upload.filename or kind
         else:
             raise MaxUnsupportedMethod(
                 method=method, message=f"MAX upload of {type(upload).__name__} is not supported"

@@ -86,9 +86,7 @@ class UpdateTranslator:
                 self.dialogs[user.id] = chat_id
             payload = raw.get("payload")
             text = f"/start {payload}" if payload else "/start"
-            message_id = await self.ids.number(
-                f"start:{user.id}:{raw.get('timestamp')}", user.id
-            )
+            message_id = await self.ids.number(f"start:{user.id}:{raw.get('timestamp')}", user.id)
             return Update(
                 update_id=update_id_of(kind, user.id, raw.get("timestamp")),
                 message=Message(
@@ -129,9 +127,7 @@ class UpdateTranslator:
             **media,
         )
 
-    def _chat(
-        self, recipient: dict[str, Any], author: User | None, from_bot: bool
-    ) -> Chat | None:
+    def _chat(self, recipient: dict[str, Any], author: User | None, from_bot: bool) -> Chat | None:
         chat_type = recipient.get("chat_type")
         chat_id = recipient.get("chat_id")
         if chat_type == "dialog":
@@ -206,9 +202,7 @@ def _media(attachments: list[dict[str, Any]]) -> dict[str, Any]:
         if kind == "audio" and (found := _file(attachment, "audio")):
             # MAX has no separate voice note: a recorded audio is what a voice is in Telegram.
             return {
-                "voice": Voice(
-                    file_id=found.file_id, file_unique_id=found.unique_id, duration=0
-                )
+                "voice": Voice(file_id=found.file_id, file_unique_id=found.unique_id, duration=0)
             }
         if kind == "video" and (found := _file(attachment, "video")):
             return {

@@ -18,6 +18,7 @@ from db.models.manager import (
     Survey,
     SurveyAnswer,
 )
+from db.models.max import MaxMessage
 from db.models.operations import (
     AuditLog,
     DeadLetter,
@@ -29,7 +30,6 @@ from db.models.operations import (
     ReceivedUpdate,
     SearchLog,
 )
-from db.models.max import MaxMessage
 from db.models.people import Consent, ErasureRecord, FamilyProfile, Invite, Membership, User
 from db.models.plan import PlanItem
 from db.models.referrals import Referral, ReferralEvent, ReferralOffer, RelayMessage
@@ -48,6 +48,7 @@ __all__ = [
     "FamilyProfile",
     "Feedback",
     "Invite",
+    "MaxMessage",
     "Measure",
     "MeasureNeed",
     "Membership",
@@ -69,5 +70,4 @@ __all__ = [
     "Survey",
     "SurveyAnswer",
     "User",
-    "MaxMessage",
 ]
