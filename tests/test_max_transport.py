@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from aiogram.enums import ChatAction
@@ -138,8 +139,11 @@ async def test_what_a_person_sends_can_be_downloaded_by_file_id(run: MaxRun) -> 
         assert update is not None and update.message is not None
         message = update.message
         assert message.caption == "подпись" and message.text is None
-        media = {"document": message.document, "photo": (message.photo or [None])[-1]}
-        media["voice"] = message.voice
+        media: dict[str, Any] = {
+            "document": message.document,
+            "photo": message.photo[-1] if message.photo else None,
+            "voice": message.voice,
+        }
         found = media[kind]
         assert found is not None, kind
         data = await run.bot.download(found.file_id)
