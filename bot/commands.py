@@ -54,7 +54,7 @@ async def _with_app(settings: Settings, *, ready: bool = True) -> App:
 
 
 async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    if settings.bot_token is None:
+    if settings.bot_token is None and settings.max_bot_token is None:
         print(NO_TOKEN, file=sys.stderr)
         return 2
     from bot.runner import run_bot

@@ -51,6 +51,8 @@ class Probes:
         self.storage = storage
         self.timeout = timeout
         self.draining = False
+        # Each messenger's state, set by the runner: "starting", "ok" or "off".
+        self.channels: dict[str, str] = {}
 
     async def readiness(self) -> dict[str, str]:
         """Each check's result: "ok", "skipped", or why it failed (an exception class name)."""
@@ -63,6 +65,8 @@ class Probes:
             checks["redis"] = await self._check(self._redis)
         else:
             checks["redis"] = "skipped"
+        for channel, state in self.channels.items():
+            checks[channel] = "skipped" if state == "off" else state
         return checks
 
     async def _check(self, probe: Any) -> str:

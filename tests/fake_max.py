@@ -246,6 +246,7 @@ class FakeMax:
         self._faults: dict[str, list[tuple[int, str]]] = {}
         self._runner: web.AppRunner | None = None
         self._served = 0
+        self._closing = False
         self.queued = 0
         self.port = 0
         # Set by the test harness: waits until the bot has handled what was delivered.
@@ -265,6 +266,8 @@ class FakeMax:
 
     async def __aexit__(self, *exc: object) -> None:
         assert self._runner is not None
+        self._closing = True  # a long poll the bot gave up on returns now
+        self._new_update.set()
         await self._runner.cleanup()
 
     @property
@@ -511,7 +514,7 @@ class FakeMax:
             self._updates = [(m, u) for m, u in self._updates if m >= int(marker)]
         timeout = float(query.get("timeout") or 0)
         deadline = time.monotonic() + timeout
-        while not self._updates and time.monotonic() < deadline:
+        while not self._updates and time.monotonic() < deadline and not self._closing:
             self._new_update.clear()
             try:
                 await asyncio.wait_for(self._new_update.wait(), deadline - time.monotonic())
