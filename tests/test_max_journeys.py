@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import App
+from bot.max.session import MaxSession
 from db import models
 from tests.fake_max import FakeMaxUser
 from tests.max_helpers import MaxRun, max_bot_polling
@@ -117,6 +118,8 @@ async def test_request_for_help_then_my_then_forget(run: MaxRun, app: App) -> No
     await anna.click("Да, удалить")
     assert "удалены" in anna.last_text()
     assert await user_row(app, 7005) is None
+    assert isinstance(run.bot.session, MaxSession)
+    await run.bot.session.ids.flush()
     async with app.session_factory() as session:
         left = set(
             await session.scalars(

@@ -170,6 +170,7 @@ async def test_an_edit_after_a_restart_finds_the_message(run: MaxRun, app: App) 
     anna = run.fake.user(7107)
     sent = await run.bot.send_message(7107, "Заявка принята")
     # A new process: nothing in memory, the number is read back from max_messages.
+    await session_of(run).ids.flush()
     session_of(run).ids = MaxMessageIds(app.session_factory, app.clock)
     await run.bot.edit_message_text("Заявка закрыта", chat_id=7107, message_id=sent.message_id)
     assert anna.messages[-1].text == "Заявка закрыта" and anna.messages[-1].edits == 1

@@ -1,8 +1,8 @@
 """Integer ids for MAX's string ones: message ids (a table), update ids and file ids (derived).
 
 - Messages: aiogram handles a message by an integer and MAX names it by a string (`mid`).
-  `max_messages` gives each mid a row whose id is that integer, so an edit made after a
-  restart still finds the message. Recent pairs are also kept in memory.
+  The integer is derived from the mid; `max_messages` keeps the pair so that an edit made
+  after a restart still finds the message. Recent pairs are also kept in memory.
 - Updates: MAX updates have no id. One is derived from what identifies the event (its type,
   time and message or callback id), so the same update delivered twice gets the same id and
   the dedup middleware drops the second. Derived ids live in [2**60, 2**61), far above
@@ -13,7 +13,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -23,6 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock
 from db import models
+
+log = logging.getLogger(__name__)
 
 UPDATE_ID_BASE = 2**60
 REMEMBERED = 10_000
@@ -56,37 +60,36 @@ class MaxFile:
         return cls(kind, token, url)
 
 
+def message_number(mid: str) -> int:
+    """The integer aiogram sees for a MAX message: derived from the mid, so no lookup is
+    needed to name a message (62 bits: a collision is as likely as a guessed token)."""
+    digest = hashlib.blake2b(mid.encode(), digest_size=8).digest()
+    return 1 + int.from_bytes(digest, "big") % (2**62 - 1)
+
+
 class MaxMessageIds:
-    """mid ⇄ integer, stored in `max_messages` and remembered for the latest REMEMBERED."""
+    """mid ⇄ integer: the integer is derived, the pair is kept for the way back (an edit).
+
+    Naming a message needs no database (a handler holds a connection while it sends, and a
+    second one per message would exhaust the pool under load). The pairs are remembered here
+    and written to `max_messages` in the background, batched, so an edit after a restart
+    still finds its message; only an integer this process has forgotten is read back.
+    """
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession], clock: Clock) -> None:
         self._session_factory = session_factory
         self._clock = clock
-        self._by_mid: OrderedDict[str, int] = OrderedDict()
         self._by_number: OrderedDict[int, str] = OrderedDict()
+        self._pending: dict[int, tuple[str, int]] = {}
+        self._writer: asyncio.Task[None] | None = None
 
     async def number(self, mid: str, chat_id: int) -> int:
-        """The integer for `mid`, creating it the first time."""
-        known = self._by_mid.get(mid)
-        if known is not None:
-            return known
-        async with self._session_factory() as session:
-            number = await session.scalar(
-                select(models.MaxMessage.id).where(models.MaxMessage.mid == mid)
-            )
-            if number is None:
-                row = models.MaxMessage(mid=mid, chat_id=chat_id, created_at=self._clock.now())
-                session.add(row)
-                try:
-                    await session.commit()
-                    number = row.id
-                except IntegrityError:  # the same mid, stored by a concurrent update
-                    await session.rollback()
-                    number = await session.scalar(
-                        select(models.MaxMessage.id).where(models.MaxMessage.mid == mid)
-                    )
-        assert number is not None
-        self._remember(mid, number)
+        number = message_number(mid)
+        if number not in self._by_number:
+            self._remember(mid, number)
+            self._pending[number] = (mid, chat_id)
+            if self._writer is None or self._writer.done():
+                self._writer = asyncio.get_running_loop().create_task(self._write())
         return number
 
     async def mid(self, number: int) -> str | None:
@@ -101,14 +104,48 @@ class MaxMessageIds:
             self._remember(mid, number)
         return mid
 
-    def forget_chat(self) -> None:
-        """Drop the memory (after `/forget` deleted a person's rows)."""
-        self._by_mid.clear()
-        self._by_number.clear()
+    async def flush(self) -> None:
+        """Wait until every pair named so far is stored (shutdown, tests)."""
+        while self._writer is not None and not self._writer.done():
+            await self._writer
+
+    async def _write(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, {}
+            try:
+                await self._store(batch)
+            except Exception as error:  # kept in memory; an edit after a restart may miss it
+                log.warning(
+                    "max: %d message id(s) not stored (%s)", len(batch), type(error).__name__
+                )
+
+    async def _store(self, batch: dict[int, tuple[str, int]]) -> None:
+        now = self._clock.now()
+        async with self._session_factory() as session:
+            known = set(
+                await session.scalars(
+                    select(models.MaxMessage.id).where(models.MaxMessage.id.in_(list(batch)))
+                )
+            )
+            for number, (mid, chat_id) in batch.items():
+                if number not in known:
+                    session.add(
+                        models.MaxMessage(id=number, mid=mid, chat_id=chat_id, created_at=now)
+                    )
+            try:
+                await session.commit()
+            except IntegrityError:  # stored meanwhile by another replica: one by one
+                await session.rollback()
+                for number, (mid, chat_id) in batch.items():
+                    session.add(
+                        models.MaxMessage(id=number, mid=mid, chat_id=chat_id, created_at=now)
+                    )
+                    try:
+                        await session.commit()
+                    except IntegrityError:
+                        await session.rollback()
 
     def _remember(self, mid: str, number: int) -> None:
-        self._by_mid[mid] = number
         self._by_number[number] = mid
-        while len(self._by_mid) > REMEMBERED:
-            _, old_number = self._by_mid.popitem(last=False)
-            self._by_number.pop(old_number, None)
+        while len(self._by_number) > REMEMBERED:
+            self._by_number.popitem(last=False)

@@ -130,6 +130,7 @@ class MaxSession(BaseSession):
         self._me: User | None = None
 
     async def close(self) -> None:
+        await self.ids.flush()
         await self.client.close()
 
     async def stream_content(

@@ -5,9 +5,9 @@ Revises: 0009
 Create Date: 2026-12-07
 
 MAX gives messages string ids (`mid`) and aiogram handles messages by integer ids:
-`max_messages` gives every MAX message the bot sends or receives an integer (its row id), so
-edits and deletes find the message after a restart too. Rows carry the person's MAX id:
-`/forget` deletes them, retention drops old ones.
+`max_messages` keeps, for every MAX message the bot sends or receives, the integer derived
+from its mid, so edits and deletes find the message after a restart too. Rows carry the
+person's MAX id: `/forget` deletes them, retention drops old ones.
 """
 
 from __future__ import annotations
@@ -26,12 +26,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table(
         "max_messages",
-        sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
-        ),
+        sa.Column("id", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("mid", sa.String(length=128), nullable=False),
         sa.Column("chat_id", sa.BigInteger(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
