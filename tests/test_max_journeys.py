@@ -151,3 +151,66 @@ async def test_phone_is_shared_with_maxs_contact_button(run: MaxRun, app: App) -
     async with app.session_factory() as session:
         referral = await session.scalar(select(models.Referral))
     assert referral is not None and referral.contact_phone == "+79990001122"
+
+
+async def test_family_and_volunteer_both_on_max_talk_through_the_bot(
+    run: MaxRun, app: App
+) -> None:
+    """Offer, accept and relay (texts and a photo, copied by token) go through the outbox
+    worker with the MAX bot: MAX's answers and errors are what the worker expects."""
+    from bot.outbox_worker import OutboxWorker
+    from core import people
+    from db.enums import Role
+    from handlers.notifications import NotificationRenderer
+
+    async def no_sleep(_: float) -> None:
+        return None
+
+    worker = OutboxWorker(
+        app.session_factory,
+        run.bot,
+        app.clock,
+        NotificationRenderer(app.texts, app.catalogue),
+        per_chat_interval=0,
+        sleep=no_sleep,
+    )
+    async with app.session_factory() as session:
+        await people.grant_role(
+            session,
+            app.clock,
+            telegram_id=7020,
+            role=Role.VOLUNTEER,
+            organization_id="tam-opora-demo",
+            region_code="RU-TAM",
+        )
+    olga = run.fake.user(7020, "Ольга")
+    anna = run.fake.user(7021)
+    await onboard(anna, "Тамбовская область", "Тамбов", "г. Тамбов")
+    await anna.send("/request")
+    await anna.click("💬 Психологическая помощь")
+    await anna.click("📍")
+    await anna.send("Нужна поддержка психолога")
+    await anna.click("💬 Через бота")
+    await anna.click("✅ Да, передать")
+    await worker.drain()
+    assert "Новая заявка №" in olga.last_text()
+    assert olga.buttons() == ["✅ Принять", "✖️ Отказаться"]
+
+    await olga.click("✅ Принять")
+    await worker.drain()
+    assert "взяла в работу" in anna.last_text()
+    await olga.click("✉️ Написать семье")
+    await olga.send("Здравствуйте! Когда вам удобно созвониться?")
+    await worker.drain()
+    assert "Волонтёр · заявка №" in anna.last_text()
+    assert "Когда вам удобно созвониться?" in anna.last_text()
+    assert "Ольга" not in anna.last_text() and "7020" not in anna.last_text()
+
+    await anna.click("↩️ Ответить")
+    await anna.send("Завтра после 18:00")
+    await anna.send_photo(b"\x89PNG spravka")
+    await worker.drain()
+    copy = olga.messages[-1]
+    assert copy.attachments and copy.attachments[0]["type"] == "image"
+    assert "Семья · заявка №" in copy.text
+    assert any("Завтра после 18:00" in text for text in olga.texts())
