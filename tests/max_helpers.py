@@ -14,6 +14,7 @@ from pydantic import SecretStr
 from bot.app import App
 from bot.factory import create_dispatcher
 from bot.max import create_max_bot
+from bot.max.ids import MAX_UPDATE_IDS
 from bot.polling import DurablePolling
 from tests.fake_max import TOKEN, FakeMax
 
@@ -51,7 +52,14 @@ async def max_bot_polling(app: App, *, poll: bool = True) -> AsyncIterator[MaxRu
         stop = asyncio.Event()
         task = None
         if poll:
-            polling = CountingPolling(dp, bot, app.session_factory, app.clock, poll_timeout=1)
+            polling = CountingPolling(
+                dp,
+                bot,
+                app.session_factory,
+                app.clock,
+                poll_timeout=1,
+                update_ids=MAX_UPDATE_IDS,
+            )
             task = asyncio.create_task(polling.run(stop))
 
             async def settle() -> None:

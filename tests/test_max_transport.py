@@ -256,3 +256,30 @@ def test_time_of_a_max_message_is_in_milliseconds() -> None:
     from bot.max.updates import _time
 
     assert _time(1_764_320_400_000) == dt.datetime(2025, 11, 28, 9, 0, tzinfo=dt.UTC)
+
+
+async def test_a_stored_max_update_is_resumed_by_max_polling_only(run: MaxRun, app: App) -> None:
+    """After a crash each messenger's polling handles its own stored updates."""
+    from bot.factory import create_bot, create_dispatcher
+    from bot.local_session import LocalSession
+    from bot.max.ids import MAX_UPDATE_IDS
+    from bot.polling import DurablePolling
+
+    anna = run.fake.user(7112)
+    update = await session_of(run).translate(anna.start_update())
+    assert update is not None
+    max_polling = DurablePolling(
+        run.dp, run.bot, app.session_factory, app.clock, update_ids=MAX_UPDATE_IDS
+    )
+    await max_polling.store([update])  # received, then the process died
+
+    local = LocalSession()
+    telegram_bot = create_bot(app.settings, session=local)
+    telegram = DurablePolling(
+        create_dispatcher(app, rate_limit=None), telegram_bot, app.session_factory, app.clock
+    )
+    assert await telegram.resume() == 0
+    assert await max_polling.resume() == 1
+    await max_polling.wait_handled()
+    assert "Семейный навигатор" in anna.messages[0].text
+    assert not local.requests, "nothing went out through Telegram"

@@ -20,6 +20,7 @@ from aiogram.exceptions import TelegramUnauthorizedError
 from bot.app import App
 from bot.config import Settings
 from bot.max import create_max_bot
+from bot.max.ids import MAX_UPDATE_IDS
 from bot.max.webhook import MAX_WEBHOOK_PATH
 from bot.middlewares.metrics import Metrics
 from bot.polling import DurablePolling
@@ -111,7 +112,13 @@ class MaxChannel:
             delay_for=telegram_wait,
             retries=retries,
         )
-        self._polling = DurablePolling(self.dp, self.bot, self.app.session_factory, self.app.clock)
+        self._polling = DurablePolling(
+            self.dp,
+            self.bot,
+            self.app.session_factory,
+            self.app.clock,
+            update_ids=MAX_UPDATE_IDS,
+        )
         self._task = asyncio.create_task(self._polling.run(self._stop), name="max-polling")
         log.info("max: long polling")
 

@@ -29,6 +29,7 @@ from db import models
 log = logging.getLogger(__name__)
 
 UPDATE_ID_BASE = 2**60
+MAX_UPDATE_IDS = (UPDATE_ID_BASE, 2 * UPDATE_ID_BASE - 1)
 REMEMBERED = 10_000
 
 
