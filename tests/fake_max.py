@@ -168,6 +168,19 @@ class FakeMaxUser:
             "user_locale": self.locale,
         }
 
+    def group_update(self, chat_id: int, text: str) -> JSON:
+        """The person writes in a group chat the bot is in."""
+        return {
+            "update_type": "message_created",
+            "timestamp": self.fake.now_ms(),
+            "message": {
+                "sender": self.json,
+                "recipient": {"chat_id": chat_id, "chat_type": "chat"},
+                "timestamp": self.fake.now_ms(),
+                "body": {"mid": f"mid.g{next(self.fake.ids):015x}", "seq": 1, "text": text},
+            },
+        }
+
     def click_update(self, button_text: str) -> JSON:
         for message in reversed(self.messages):
             for button in (b for row in message.buttons for b in row):
@@ -241,6 +254,7 @@ class FakeMax:
         self.messages: dict[str, FakeMessage] = {}
         self.callbacks: dict[str, FakeMaxUser] = {}
         self.commands: list[JSON] = []
+        self.group_messages: dict[int, list[FakeMessage]] = {}
         self.subscriptions: list[JSON] = []
         self.calls: list[tuple[str, str]] = []
         self.uploads: dict[str, tuple[str, bytes, str]] = {}  # token → kind, bytes, name
@@ -467,6 +481,16 @@ class FakeMax:
         return {"token": token}
 
     def _send(self, query: Any, body: JSON) -> JSON:
+        if query.get("chat_id"):
+            chat_id = int(query["chat_id"])
+            text, attachments = self._check_body(body)
+            shown = visible_text(text, body.get("format"))
+            message = FakeMessage(f"mid.c{next(self.ids):015x}", chat_id, BOT_ID, shown, text)
+            self.group_messages.setdefault(chat_id, []).append(message)
+            return {
+                "recipient": {"chat_id": chat_id, "chat_type": "chat"},
+                "body": {"mid": message.mid},
+            }
         user_id = int(query.get("user_id") or 0)
         user = self.users.get(user_id)
         if user is None and self.lenient:
@@ -513,7 +537,12 @@ class FakeMax:
                         if len(button.get("payload") or "") > 1024:
                             raise _ApiError(400, "button.payload", "payload over 1024")
             elif attachment.get("type") in ("image", "file", "audio"):
-                token = (attachment.get("payload") or {}).get("token")
+                payload = attachment.get("payload") or {}
+                token = payload.get("token")
+                if attachment["type"] == "image" and str(payload.get("url", "")).startswith(
+                    "https://"
+                ):
+                    continue
                 if token not in self.uploads:
                     raise _ApiError(400, "attachment.not.found", "unknown token")
         visible_text(text, body.get("format"))  # validates the HTML

@@ -283,3 +283,39 @@ async def test_a_stored_max_update_is_resumed_by_max_polling_only(run: MaxRun, a
     await max_polling.wait_handled()
     assert "Семейный навигатор" in anna.messages[0].text
     assert not local.requests, "nothing went out through Telegram"
+
+
+async def test_in_a_group_chat_only_a_command_gets_one_line_pointing_to_a_dialog(
+    run: MaxRun,
+) -> None:
+    anna = run.fake.user(7113)
+    await run.fake.deliver(anna.group_update(-5501, "пособие на ребенка"))
+    await run.fake.deliver(anna.group_update(-5501, "/start"))
+    [answer] = run.fake.group_messages[-5501]
+    assert "личн" in answer.text.lower()
+    assert anna.messages == [], "nothing is said to the person in private either"
+
+
+async def test_a_file_with_buttons_goes_alone_then_the_caption_with_the_buttons(
+    run: MaxRun,
+) -> None:
+    from aiogram.types import BufferedInputFile
+
+    anna = run.fake.user(7114)
+    keyboard = InlineKeyboardMarkup(
+        inline_keyboard=[[InlineKeyboardButton(text="Готово", callback_data="done")]]
+    )
+    await run.bot.send_document(
+        7114, BufferedInputFile(b"%PDF", "form.pdf"), caption="Бланк", reply_markup=keyboard
+    )
+    document, caption = anna.messages
+    assert [a["type"] for a in document.attachments] == ["file"]
+    assert caption.text == "Бланк" and caption.button_texts == ["Готово"]
+    await run.bot.send_voice(7114, BufferedInputFile(b"OggS", "v.ogg"))
+    assert anna.messages[-1].attachments[0]["type"] == "audio"
+    await run.bot.send_photo(7114, "https://example.org/picture.png")
+    assert anna.messages[-1].attachments[0]["payload"] == {
+        "url": "https://example.org/picture.png"
+    }
+    with pytest.raises(TelegramBadRequest, match="not a MAX file id"):
+        await run.bot.send_document(7114, "BQACAgIAAxkBAAIB-telegram-file-id")

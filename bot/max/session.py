@@ -356,9 +356,12 @@ class MaxSession(BaseSession):
     async def _upload(self, method: TelegramMethod[Any], kind: str, upload: Any) -> dict[str, Any]:
         if isinstance(upload, str):
             found = MaxFile.parse(upload)
-            if found is None:
-                raise TelegramBadRequest(method=method, message="not a MAX file id")
-            return {"token": found.token}
+            if found is not None:
+                return {"token": found.token}
+            if kind == "image" and upload.startswith("https://"):
+                return {"url": upload}  # MAX fetches a picture by its URL itself
+            # E.g. a Telegram file id: it means nothing to MAX (the relay re-uploads bytes).
+            raise TelegramBadRequest(method=method, message="not a MAX file id")
         if isinstance(upload, BufferedInputFile):
             data, name = upload.data, upload.filename or kind
         elif isinstance(upload, FSInputFile):
