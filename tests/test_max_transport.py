@@ -26,9 +26,10 @@ from bot.app import App
 from bot.channels import channel_of
 from bot.deeplinks import bot_start_link, start_link
 from bot.digest_delivery import get_or_build_digest, render_for, send_rendered
+from bot.max.convert import MaxUnsupportedMethod
 from bot.max.html import MAX_TEXT, split_html, to_max_html
 from bot.max.ids import MaxMessageIds, update_id_of
-from bot.max.session import MaxSession, MaxUnsupportedMethod
+from bot.max.session import MaxSession
 from bot.middlewares.telegram_api import no_retry
 from bot.runner import set_commands
 from core.digest import parse_week

@@ -55,6 +55,11 @@ def to_max_html(text: str) -> str:
     return "".join(_render(_tokens(text)))
 
 
+def visible(piece: str) -> str:
+    """What a person reads of a piece of MAX HTML: the text without tags or entities."""
+    return html.unescape("".join(t.value for t in _tokens(piece) if t.kind == "text"))
+
+
 def plain_to_html(text: str) -> str:
     return html.escape(text, quote=False)
 
@@ -157,4 +162,4 @@ def _cut_at(text: str, room: int) -> int:
 
 
 def _visible(piece: str) -> bool:
-    return bool(html.unescape("".join(t.value for t in _tokens(piece) if t.kind == "text")))
+    return bool(visible(piece))

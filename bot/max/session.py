@@ -27,17 +27,11 @@ from pathlib import Path
 from typing import Any, cast
 
 from aiogram import Bot
-from aiogram.client.default import Default
 from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
     TelegramBadRequest,
-    TelegramConflictError,
-    TelegramForbiddenError,
     TelegramNetworkError,
-    TelegramRetryAfter,
-    TelegramServerError,
-    TelegramUnauthorizedError,
 )
 from aiogram.methods import (
     AnswerCallbackQuery,
@@ -66,19 +60,17 @@ from aiogram.types import (
     BufferedInputFile,
     Chat,
     File,
-    ForceReply,
     FSInputFile,
     InlineKeyboardMarkup,
     Message,
     MessageId,
-    ReplyKeyboardMarkup,
-    ReplyKeyboardRemove,
     Update,
     User,
 )
 
 from bot.max.client import MaxApiError, MaxClient, MaxNetworkError
-from bot.max.html import plain_to_html, split_html, to_max_html
+from bot.max.convert import MaxUnsupportedMethod, aiogram_error, as_html, keyboard_of
+from bot.max.html import split_html, visible
 from bot.max.ids import MaxFile, MaxMessageIds
 from bot.max.updates import HANDLED_TYPES, UpdateTranslator
 from db.enums import Channel
@@ -88,7 +80,6 @@ log = logging.getLogger(__name__)
 MAX_COMMANDS = 32
 # A file just uploaded may still be processing: MAX answers 400 until it is ready.
 NOT_READY_RETRIES = (0.5, 1.0, 2.0, 4.0)
-DEFAULT_RETRY_AFTER = 1
 _ACTIONS = {
     "typing": "typing_on",
     "upload_photo": "sending_photo",
@@ -98,10 +89,6 @@ _ACTIONS = {
     "record_voice": "sending_audio",
     "upload_document": "sending_file",
 }
-
-
-class MaxUnsupportedMethod(TelegramBadRequest):
-    """The bot called a Bot API method MAX has no counterpart for."""
 
 
 def max_bot_token(token: str) -> str:
@@ -154,7 +141,7 @@ class MaxSession(BaseSession):
         try:
             return cast(TelegramType, await self._call(bot, method))
         except MaxApiError as error:
-            raise _aiogram_error(method, error) from None
+            raise aiogram_error(method, error) from None
         except MaxNetworkError as error:
             raise TelegramNetworkError(method=method, message=str(error)) from None
 
@@ -255,9 +242,9 @@ class MaxSession(BaseSession):
     async def _send_text(
         self, bot: Bot, chat_id: int | str, text: str, parse_mode: Any, markup: Any
     ) -> Message:
-        html_text = _as_html(bot, text, parse_mode)
+        html_text = as_html(bot, text, parse_mode)
         pieces = split_html(html_text)
-        keyboard = _keyboard(markup)
+        keyboard = keyboard_of(markup)
         message: Message | None = None
         for index, piece in enumerate(pieces):
             last = index == len(pieces) - 1
@@ -293,7 +280,7 @@ class MaxSession(BaseSession):
             date=dt.datetime.now(dt.UTC),
             chat=Chat(id=chat, type="group" if chat in self.translator.groups else "private"),
             from_user=self._me or User(id=bot.id, is_bot=True, first_name="bot"),
-            text=text,
+            text=visible(text) if text is not None else None,  # as Telegram: no markup
             reply_markup=markup if isinstance(markup, InlineKeyboardMarkup) else None,
         )
 
@@ -314,12 +301,12 @@ class MaxSession(BaseSession):
     ) -> Message | bool:
         probe = EditMessageText(text=text or "", chat_id=chat_id, message_id=message_id)
         mid = await self._mid(probe, message_id)
-        keyboard = _keyboard(markup)
+        keyboard = keyboard_of(markup)
         # Telegram drops the keyboard of an edit that names none; MAX keeps attachments
         # unless given a list, so the list is always given.
         body: dict[str, Any] = {"attachments": [keyboard] if keyboard else []}
         if text is not None:
-            body["text"] = split_html(_as_html(bot, text, parse_mode))[0]
+            body["text"] = split_html(as_html(bot, text, parse_mode))[0]
             body["format"] = "html"
         await self.client.call("PUT", "/messages", params={"message_id": mid}, body=body)
         if chat_id is None:
@@ -338,8 +325,8 @@ class MaxSession(BaseSession):
         else:
             kind, upload = "audio", method.audio
         payload = await self._upload(method, kind, upload)
-        caption = _as_html(bot, method.caption, method.parse_mode) if method.caption else None
-        keyboard = _keyboard(method.reply_markup)
+        caption = as_html(bot, method.caption, method.parse_mode) if method.caption else None
+        keyboard = keyboard_of(method.reply_markup)
         attachments: list[dict[str, Any]] = [{"type": kind, "payload": payload}]
         body: dict[str, Any] = {"attachments": attachments}
         separate = keyboard is not None and kind != "image"
@@ -385,18 +372,18 @@ class MaxSession(BaseSession):
                 attachments.append({"type": kind, "payload": {"token": token}})
         body: dict[str, Any] = {}
         if method.caption is not None:
-            body["text"] = split_html(_as_html(bot, method.caption, method.parse_mode))[0]
+            body["text"] = split_html(as_html(bot, method.caption, method.parse_mode))[0]
             body["format"] = "html"
         elif body_in.get("text"):
             body["text"] = body_in["text"][:4000]
-        keyboard = _keyboard(method.reply_markup)
+        keyboard = keyboard_of(method.reply_markup)
         if keyboard is not None and not any(a["type"] in ("file", "audio") for a in attachments):
             attachments.append(keyboard)
         if attachments:
             body["attachments"] = attachments
         if not body:
             raise TelegramBadRequest(method=method, message="nothing in the message to copy")
-        message = await self._post(bot, method.chat_id, body, body.get("text"), None)
+        message = await self._post(bot, method.chat_id, body, None, None)
         return MessageId(message_id=message.message_id)
 
     async def _chat_action(self, method: SendChatAction) -> bool:
@@ -455,65 +442,3 @@ class MaxSession(BaseSession):
                     raise
                 await asyncio.sleep(delay)
         raise AssertionError("unreachable")
-
-
-def _as_html(bot: Bot, text: str, parse_mode: Any) -> str:
-    if isinstance(parse_mode, Default):
-        parse_mode = bot.default[parse_mode.name]
-    if parse_mode is None:
-        return plain_to_html(text)
-    if str(getattr(parse_mode, "value", parse_mode)).lower() != "html":
-        raise MaxUnsupportedMethod(
-            method=SendMessage(chat_id=0, text=""), message=f"parse mode {parse_mode} on MAX"
-        )
-    return to_max_html(text)
-
-
-def _keyboard(markup: Any) -> dict[str, Any] | None:
-    """An inline keyboard attachment: callback buttons keep callback_data as the payload,
-    URL buttons become links; a reply keyboard's buttons send their text (or the contact)."""
-    if isinstance(markup, InlineKeyboardMarkup):
-        rows = [
-            [
-                {"type": "link", "text": b.text[:128], "url": b.url}
-                if b.url
-                else {"type": "callback", "text": b.text[:128], "payload": b.callback_data or ""}
-                for b in row
-            ]
-            for row in markup.inline_keyboard
-        ]
-    elif isinstance(markup, ReplyKeyboardMarkup):
-        rows = [
-            [
-                {"type": "request_contact", "text": b.text[:128]}
-                if b.request_contact
-                else {"type": "message", "text": b.text[:128]}
-                for b in row
-            ]
-            for row in markup.keyboard
-        ]
-    elif markup is None or isinstance(markup, ReplyKeyboardRemove | ForceReply):
-        return None
-    else:
-        return None
-    rows = [row for row in rows if row]
-    if not rows:
-        return None
-    return {"type": "inline_keyboard", "payload": {"buttons": rows}}
-
-
-def _aiogram_error(method: TelegramMethod[Any], error: MaxApiError) -> Exception:
-    message = f"{error.code}: {error.message}"[:200]
-    if error.status == 401:
-        return TelegramUnauthorizedError(method=method, message=message)
-    if error.status == 403 or error.code in ("chat.denied", "user.blocked"):
-        return TelegramForbiddenError(method=method, message=message)
-    if error.status == 404:  # a chat or message that is gone: Telegram says 400 for that
-        return TelegramBadRequest(method=method, message=message)
-    if error.status == 405 or error.status == 409:
-        return TelegramConflictError(method=method, message=message)
-    if error.status == 429:
-        return TelegramRetryAfter(method=method, message=message, retry_after=DEFAULT_RETRY_AFTER)
-    if error.status >= 500:
-        return TelegramServerError(method=method, message=message)
-    return TelegramBadRequest(method=method, message=message)

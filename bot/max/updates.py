@@ -32,7 +32,7 @@ from aiogram.types import (
     Voice,
 )
 
-from bot.max.ids import MaxFile, MaxMessageIds, update_id_of
+from bot.max.ids import MaxFile, MaxMessageIds, message_number, update_id_of
 
 HANDLED_TYPES = ("message_created", "message_callback", "bot_started")
 _TEL = re.compile(r"^TEL[^:]*:(.+)$", re.MULTILINE)
@@ -86,7 +86,8 @@ class UpdateTranslator:
                 self.dialogs[user.id] = chat_id
             payload = raw.get("payload")
             text = f"/start {payload}" if payload else "/start"
-            message_id = await self.ids.number(f"start:{user.id}:{raw.get('timestamp')}", user.id)
+            # No MAX message behind it: an id of its own, nothing to keep for an edit.
+            message_id = message_number(f"start:{user.id}:{raw.get('timestamp')}")
             return Update(
                 update_id=update_id_of(kind, user.id, raw.get("timestamp")),
                 message=Message(
@@ -108,8 +109,9 @@ class UpdateTranslator:
         mid = body.get("mid")
         if not mid:
             return None
-        author = _user(raw.get("sender"), locale) if sender is None else sender
-        chat = self._chat(recipient, author, sender is not None)
+        raw_sender = raw.get("sender") or {}
+        author = _user(raw_sender, locale) if sender is None else sender
+        chat = self._chat(recipient, author, bool(raw_sender.get("is_bot")))
         if chat is None:
             return None
         text = body.get("text") or None
