@@ -90,3 +90,20 @@ async def test_max_webhook_needs_a_long_enough_secret(runner_app: App) -> None:
 
     with pytest.raises(SystemExit, match="MAX_WEBHOOK_SECRET"):
         await run_bot(app, webhook=True, handle_signals=False)
+
+
+async def test_admin_invite_names_the_max_bot_for_its_link(app: App) -> None:
+    """`admin invite` prints a MAX link too when MAX_BOT_TOKEN is set (bot/commands.py)."""
+    from bot.commands import _max_username
+
+    async with FakeMax() as fake_max:
+        settings = app.settings.model_copy(
+            update={"max_bot_token": SecretStr(TOKEN), "max_api_url": fake_max.base_url}
+        )
+        assert await _max_username(dataclasses.replace(app, settings=settings)) == (
+            "family_nav_max_bot"
+        )
+    offline = app.settings.model_copy(
+        update={"max_bot_token": SecretStr(TOKEN), "max_api_url": "http://127.0.0.1:9"}
+    )
+    assert await _max_username(dataclasses.replace(app, settings=offline)) == "YOUR_MAX_BOT"
