@@ -235,7 +235,9 @@ class MaxSession(BaseSession):
 
     def _recipient(self, chat_id: int | str) -> dict[str, Any]:
         chat = int(chat_id)
-        if chat in self.translator.groups:
+        # A dialog is addressed by the person's id; a group by its chat id (negative on MAX,
+        # and remembered from its updates).
+        if chat < 0 or chat in self.translator.groups:
             return {"chat_id": chat}
         return {"user_id": chat}
 
