@@ -214,3 +214,10 @@ async def test_family_and_volunteer_both_on_max_talk_through_the_bot(
     assert copy.attachments and copy.attachments[0]["type"] == "image"
     assert "Семья · заявка №" in copy.text
     assert any("Завтра после 18:00" in text for text in olga.texts())
+
+    # The family blocks the bot: MAX says chat.denied, the worker marks them unreachable.
+    anna.block()
+    await olga.send("Вы здесь?")
+    await worker.drain()
+    family = await user_row(app, 7021)
+    assert family is not None and family.unreachable
