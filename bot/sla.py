@@ -15,13 +15,14 @@ from bot.scheduler import Jobs
 from core import referrals
 from core.catalogue.active import CatalogueHolder
 from core.clock import Clock
+from core.ports import Notifier
 
 log = logging.getLogger(__name__)
 SWEEP_SECONDS = 300
 
 
 class SlaTimers:
-    """The `referrals.Timers` port in production, built from the app's parts before the app.
+    """The `Timers` port (core/ports.py) in production, built from the app's parts before the app.
 
     A check that moves a referral commits outbox rows; the session factory wakes the outbox
     worker on that commit (bot/outbox_wake.py).
@@ -34,15 +35,19 @@ class SlaTimers:
         clock: Clock,
         catalogue: CatalogueHolder,
         sla: referrals.Sla,
+        notifier: Notifier,
     ) -> None:
         self._jobs = jobs
         self._session_factory = session_factory
         self._clock = clock
         self._catalogue = catalogue
         self._sla = sla
+        self._notifier = notifier
 
     def context(self) -> referrals.Context:
-        return referrals.Context(self._clock, self._catalogue.view, self._sla, self)
+        return referrals.Context(
+            self._clock, self._catalogue.view, self._sla, self, self._notifier
+        )
 
     def set(self, referral_id: int, due_at: dt.datetime | None) -> None:
         job_id = f"sla:{referral_id}"

@@ -27,7 +27,7 @@ from core.catalogue.active import CatalogueView
 from core.catalogue.edit import ORGANIZATIONS, Entry, dump, write_entry
 from core.catalogue.sheet import MAX_ORG_ID, region_today
 from core.clock import Clock
-from core.referrals import STAFF_ROLES, region_managers
+from core.referrals.queries import STAFF_ROLES, region_managers
 from core.texts import in_language
 from db import models
 from db.enums import ConsentKind, ReferralStatus, Role

@@ -25,7 +25,8 @@ from bot.privacy import PrivacyNotice
 from core import consultations
 from core.catalogue import schema
 from core.catalogue.active import CatalogueHolder, CatalogueView
-from core.consultations import BookingOutcome, format_slot, region_timezone
+from core.consultations.booking import BookingOutcome
+from core.consultations.times import format_slot, region_timezone
 from core.texts import Translator
 from db import models
 from handlers.dialogs import leave_dialog

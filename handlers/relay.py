@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.app import App
 from bot.middlewares.viewer import Viewer
 from core import referrals
-from core.referrals import Outcome
+from core.referrals.context import Outcome
 from core.texts import Translator, split_text
 from handlers.dialogs import leave_dialog
 from handlers.referral_callbacks import RelayCD

@@ -30,7 +30,8 @@ from bot.privacy import PrivacyNotice
 from core import discovery, referrals
 from core.catalogue.active import CatalogueHolder
 from core.places import find_municipalities
-from core.referrals import DESCRIPTION_LIMIT, Outcome
+from core.referrals.context import Outcome
+from core.referrals.transitions import DESCRIPTION_LIMIT
 from core.texts import Translator, in_language
 from db import models
 from db.enums import OPEN_STATUSES

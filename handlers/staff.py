@@ -16,7 +16,7 @@ from bot.app import App
 from bot.middlewares.viewer import Viewer
 from core import referrals
 from core.catalogue.active import CatalogueHolder
-from core.referrals import Outcome
+from core.referrals.context import Outcome
 from core.texts import Translator, ellipsize
 from db import models
 from db.enums import ReasonCode, ReferralStatus

@@ -613,7 +613,7 @@ async def test_a_campaigning_leader_stops_its_jobs_when_its_connection_dies(
 
 async def test_jobs_stop_and_start_again_when_leadership_moves(app: App) -> None:
     jobs = SchedulerJobs()
-    timers = SlaTimers(jobs, app.session_factory, app.clock, app.catalogue, app.sla)
+    timers = SlaTimers(jobs, app.session_factory, app.clock, app.catalogue, app.sla, app.notifier)
     replica = dataclasses.replace(app, jobs=jobs, timers=timers)
     bot = create_bot(app.settings, session=LocalSession())
     try:

@@ -1,8 +1,10 @@
 """Ending a consultation booking: free its slot and drop its pending reminders.
 
-Both the referral state machine (a booking declined, cancelled or forgotten) and the
-consultations service (a booking cancelled or moved) need this, and consultations builds on
-referrals; living here, it lets referrals end a booking without importing consultations.
+Both the referral state machine (a booking declined, expired, cancelled or forgotten) and the
+consultations package (a booking cancelled or moved) need this, and consultations build on
+referrals, never the reverse: living in the referrals package, it lets referrals end a booking
+without importing consultations. The reminder schedule is here because the reminders to drop
+are recognised by the kinds it names.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import models
-from db.enums import OutboxStatus
+from db.enums import OutboxStatus, ReferralKind
 
 # (how long before the start, name used in the notification kind)
 REMINDERS = ((dt.timedelta(hours=24), "day"), (dt.timedelta(hours=1), "hour"))
@@ -34,6 +36,12 @@ async def release(session: AsyncSession, referral_id: int) -> None:
         .execution_options(synchronize_session=False)
     )
     await drop_reminders(session, referral_id)
+
+
+async def release_if_booking(session: AsyncSession, referral: models.Referral) -> None:
+    """`release` for a consultation booking; a request holds no slot."""
+    if referral.kind == ReferralKind.CONSULTATION:
+        await release(session, referral.id)
 
 
 async def drop_reminders(session: AsyncSession, referral_id: int) -> None:
