@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from core.catalogue.active import CatalogueView
-from core.catalogue.sheet_cells import text_cell
+from core.catalogue.sheet.cells import text_cell
 from core.digest import NUMERIC_KEYS, SMALL_LABEL, flat_numbers
 from core.texts import Translator, split_text
 
