@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.audit import record_audit
 from core.catalogue.active import CatalogueView
 from core.catalogue.edit import (
     ApplySummary,
@@ -21,7 +21,6 @@ from core.catalogue.edit import (
 from core.catalogue.sheet.check import import_context, validate
 from core.catalogue.sheet.read import ImportProblem, RawFile
 from core.clock import Clock
-from db import models
 from db.models.manager import CatalogueImport
 
 
@@ -38,14 +37,6 @@ class ImportResult:
 
 def region_today(view: CatalogueView, region_code: str, clock: Clock) -> dt.date:
     return clock.now().astimezone(ZoneInfo(view.regions[region_code].timezone)).date()
-
-
-def _audit(
-    session: AsyncSession, clock: Clock, user_id: int | None, action: str, details: dict[str, Any]
-) -> None:
-    session.add(
-        models.AuditLog(at=clock.now(), actor_user_id=user_id, action=action, details=details)
-    )
 
 
 async def apply_import(
@@ -84,7 +75,9 @@ async def apply_import(
     )
     session.add(record)
     await session.flush()
-    _audit(session, clock, user_id, "catalogue_import", {"region": region_code, "id": record.id})
+    record_audit(
+        session, clock, user_id, "catalogue_import", {"region": region_code, "id": record.id}
+    )
     await session.commit()
     return ImportResult(summary=summary, import_id=record.id)
 
@@ -130,6 +123,8 @@ async def restore_import(
             new=snapshot_json(after),
         )
     )
-    _audit(session, clock, user_id, "catalogue_restore", {"region": region_code, "id": latest.id})
+    record_audit(
+        session, clock, user_id, "catalogue_restore", {"region": region_code, "id": latest.id}
+    )
     await session.commit()
     return summary
