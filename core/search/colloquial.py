@@ -4,13 +4,7 @@ once at import into a table looked up by a phrase's first stem.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    pass
 from core.search.words import analyze
-
-# --- colloquial names ---------------------------------------------------------------------
 
 # Names that mean the same thing: any one in a query adds the others.
 _SYNONYM_GROUPS: tuple[tuple[str, ...], ...] = (

@@ -45,8 +45,6 @@ from core.search.words import (
     stem_word,
 )
 
-# --- fields and BM25F ---------------------------------------------------------------------
-
 _K1 = 1.2
 # field: (weight, length normalisation b)
 _TITLE = (3.0, 0.5)

@@ -7,15 +7,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
-from typing import TYPE_CHECKING
 
 import snowballstemmer
-
-if TYPE_CHECKING:
-    pass
-
-
-# --- text analysis ------------------------------------------------------------------------
 
 # A family's message can be a pasted document; nothing past this changes the answer.
 MAX_QUERY_CHARS = 2_000
