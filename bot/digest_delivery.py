@@ -22,14 +22,15 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from core.digest import (
+    RenderedDigest,
     Week,
     build_digest,
     current_week,
     need_by_municipality,
     parse_week,
     referral_rows,
+    render_digest,
 )
-from core.digest_render import RenderedDigest, render_digest
 from core.texts import Translator
 from db import models
 from db.enums import Role

@@ -16,12 +16,12 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.middlewares.viewer import Viewer
-from core import discovery
 from core.catalogue.active import CatalogueHolder, CatalogueView
 from core.catalogue.schema import CheckState, Measure, Organization
 from core.clock import Clock
-from core.discovery import MeasureFeedbackReason, MeasureVerdictFeedback
 from core.screener import FamilyProfile, evaluate, render_reason, render_verdict
+from core.search import discovery
+from core.search.discovery import MeasureFeedbackReason, MeasureVerdictFeedback
 from core.texts import Translator, typeset_numbers
 from handlers.dialogs import SESSION_PROFILE, leave_dialog
 from handlers.keyboards import inline_button, markup

@@ -32,9 +32,11 @@ from core.digest import (
     need_by_municipality,
     referral_rows,
     region_timezone,
+    render_cluster_text,
+    render_digest,
     resolve_week,
+    split_message,
 )
-from core.digest_render import render_cluster_text, render_digest, split_message
 from core.texts import Translator
 from db.enums import Role
 from handlers.keyboards import Keyboard

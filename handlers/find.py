@@ -18,7 +18,7 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.middlewares.viewer import ANON_REGION, Viewer
-from core import discovery, people
+from core import people
 from core.catalogue.active import CatalogueHolder, CatalogueView
 from core.clock import Clock
 from core.screener import (
@@ -29,6 +29,7 @@ from core.screener import (
     render_reason,
     screen,
 )
+from core.search import discovery
 from core.texts import Translator
 from handlers.cards import measure_button
 from handlers.dialogs import SESSION_PROFILE, leave_dialog

@@ -27,11 +27,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.app import App
 from bot.middlewares.viewer import Viewer
 from bot.privacy import PrivacyNotice
-from core import discovery, referrals
+from core import referrals
 from core.catalogue.active import CatalogueHolder
 from core.places import find_municipalities
 from core.referrals.context import Outcome
 from core.referrals.transitions import DESCRIPTION_LIMIT
+from core.search import discovery
 from core.texts import Translator, in_language
 from db import models
 from db.enums import OPEN_STATUSES

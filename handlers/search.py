@@ -14,10 +14,9 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.middlewares.viewer import Viewer
-from core import discovery
 from core.catalogue.active import CatalogueHolder, CatalogueView
 from core.clock import Clock
-from core.search_index import Hit
+from core.search import Hit, discovery
 from core.texts import Translator, ellipsize
 from handlers.cards import measure_button, organization_button
 from handlers.keyboards import inline_button, markup

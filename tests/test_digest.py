@@ -47,9 +47,12 @@ from core.digest import (
     mask,
     parse_week,
     referral_rows,
+    render_chart,
+    render_text,
+    render_xlsx,
     resolve_week,
+    split_message,
 )
-from core.digest_render import render_chart, render_text, render_xlsx, split_message
 from db import models
 from db.enums import Role
 

@@ -1,278 +1,49 @@
-"""In-memory catalogue search: Russian stemming, colloquial expansions, typo tolerance, BM25F."""
+"""The in-memory index: BM25F over title, aliases, needs and body, with typo corrections,
+expansions and need matching; built once per catalogue version, read by every search.
+"""
 
 from __future__ import annotations
 
 import heapq
 import math
-import re
-import unicodedata
 from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 from operator import itemgetter
-from typing import TYPE_CHECKING
 
-import snowballstemmer
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
-if TYPE_CHECKING:
-    from core.catalogue.schema import Measure, Need, Organization
-
-__all__ = [
-    "Hit",
-    "NeedTerms",
-    "SearchDoc",
-    "SearchIndex",
-    "analyze",
-    "build_docs",
-    "build_need_terms",
-]
-
-
-@dataclass(frozen=True, slots=True)
-class SearchDoc:
-    id: str
-    kind: str  # "measure" | "organization" | "consultation"
-    region: str | None  # None = federal / every region
-    title: str
-    keywords: tuple[str, ...]  # colloquial names, weighted high
-    needs: tuple[str, ...]  # need ids
-    body: str  # summary / description, weighted low
-
-
-@dataclass(frozen=True, slots=True)
-class NeedTerms:
-    id: str
-    title: str
-    synonyms: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Hit:
-    id: str
-    kind: str
-    title: str
-    score: float  # higher is better, rounded to 3 decimals
-    # The share of the query's words (or their corrections or meanings) this entry holds, and
-    # whether it is tagged with a need the query names ("нужен психолог" -> psych_help).
-    covered: float = 0.0
-    on_need: bool = False
-
-    @property
-    def complete(self) -> bool:
-        return self.covered >= 1.0
-
-    @property
-    def exact(self) -> bool:
-        """Answers what was asked, not only something near it: most of the query's words, or
-        some of them on a topic the query names. "компенсация родительской платы за детский
-        сад" is not answered exactly by «Награды многодетным» (one word of four)."""
-        return self.covered >= EXACT_COVERAGE or (
-            self.on_need and self.covered >= EXACT_COVERAGE_ON_NEED
-        )
-
-
-# --- text analysis ------------------------------------------------------------------------
-
-# A family's message can be a pasted document; nothing past this changes the answer.
-MAX_QUERY_CHARS = 2_000
-MAX_QUERY_TOKENS = 32
-MIN_FUZZY_LEN = 4
-
-_TOKEN_RE = re.compile(r"[0-9a-zа-я]+")
-_CYRILLIC_RE = re.compile(r"[а-я]")
-_LATIN_RE = re.compile(r"[a-z]")
-
-# Latin letters that look Cyrillic: "мaткапитал" typed with a Latin "a" is still маткапитал.
-_HOMOGLYPHS = str.maketrans("aeopcxyk", "аеорсхук")
-
-# Text typed with the English keyboard layout switched on: "vfnrfgbnfk" is "маткапитал".
-_LAYOUT = str.maketrans(
-    "qwertyuiop[]asdfghjkl;'zxcvbnm,.`",
-    "йцукенгшщзхъфывапролджэячсмитьбюё",
+from core.search.colloquial import EXPANSION_STEMS, EXPANSION_TABLE, Phrase
+from core.search.docs import Hit, NeedTerms, SearchDoc
+from core.search.query import (
+    EXPANSION_WEIGHT,
+    FUZZY_CACHE_SIZE,
+    FUZZY_WEIGHTS,
+    LAYOUT_WEIGHT,
+    NEED_MATCH_MIN_WEIGHT,
+    NEED_WEIGHT,
+    PREFIX_WEIGHT,
+    Alternative,
+    Concept,
+    Corrections,
+    Query,
+    QueryWord,
 )
-
-_STOP_TEXT = """
-    а и в во на за к ко с со о об обо от до по для из изо у не ни ли же бы б ль
-    как что чтобы чтоб мне меня мной мой моя мое мои моих моим нам нас наш наша наше наши
-    я ты вы вам вас он она оно они его ее их им ему ей ней него них нем
-    где куда откуда когда зачем почему какой какая какое какие каких каким кто кого кому
-    это этот эта эти этого этой там тут здесь есть нет был была было были будет
-    или но да так уже еще очень можно нужно нужен нужна нужны надо хочу хотим хотела могу
-    то тот та те все всё весь вся при про без под над через если ведь вот бы либо
-    помогите подскажите пожалуйста скажите пожалуйста подскажи помоги
-    получить получать оформить узнать положено полагается
-"""
-_STOP_WORDS = frozenset(_STOP_TEXT.split())
-
-# Fleeting vowels and stems the Russian snowball stemmer splits although they are one word.
-_STEM_FIXES = {
-    "ребенок": "ребенк",
-    "отец": "отц",
-    "матер": "мат",
-    "дочер": "доч",
-}
-
-# Pronoun adverbs the stemmer would merge: "нечем платить" is not "нечего есть".
-_WORD_STEMS = {w: w for w in ("нечего", "нечем", "некуда", "негде", "некому", "некогда")}
-
-# Stop words for ranking, but a need phrase keeps them: "без мужа" is not "муж бьёт",
-# "нет сил" is not "сила".
-_NEGATIONS = frozenset(("не", "нет", "без", "ни"))
-
-_STEMMER = snowballstemmer.stemmer("russian")
-
-
-@lru_cache(maxsize=65_536)
-def _stem(token: str) -> str:
-    if not token.isalpha() or token.isascii():
-        return token  # numbers and Latin words are kept as typed
-    if token in _WORD_STEMS:
-        return _WORD_STEMS[token]
-    # "многодетныи" for "многодетный": adjectives typed without the breve.
-    if len(token) >= 5 and token[-2:] in ("ыи", "ои"):
-        token = token[:-1] + "й"
-    stem = str(_STEMMER.stemWord(token))
-    return _STEM_FIXES.get(stem, stem)
-
-
-def _normalize(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).lower().replace("ё", "е")
-
-
-def _fold_token(token: str) -> str:
-    if _CYRILLIC_RE.search(token) and _LATIN_RE.search(token):
-        return token.translate(_HOMOGLYPHS)
-    return token
-
-
-def _words(normalized: str) -> list[str]:
-    return [_fold_token(t) for t in _TOKEN_RE.findall(normalized)]
-
-
-def analyze(text: str) -> list[str]:
-    """Text to the stems the index holds: lowercase, ё→е, no stop words, Russian snowball."""
-    return [_stem(w) for w in _words(_normalize(text)) if w not in _STOP_WORDS]
-
-
-def _need_phrase_stems(text: str) -> list[str]:
-    return [_stem(w) for w in _words(_normalize(text)) if w not in _STOP_WORDS or w in _NEGATIONS]
-
-
-# --- colloquial names ---------------------------------------------------------------------
-
-# Names that mean the same thing: any one in a query adds the others.
-_SYNONYM_GROUPS: tuple[tuple[str, ...], ...] = (
-    ("маткапитал", "материнский капитал", "мат капитал", "семейный капитал"),
-    ("соцконтракт", "социальный контракт", "соц контракт"),
-    ("садик", "детский сад", "детсад", "ясли"),
-    ("многодетка", "многодетная семья", "многодетные"),
-    ("декретные", "декрет", "беременность и роды", "бир"),
-    ("единое пособие", "еп", "универсальное пособие", "единая выплата"),
-    ("семейная ипотека", "ипотека 6", "ипотека под 6", "льготная ипотека"),
-    ("налоговый вычет", "вычет ндфл", "вычет на детей"),
-    ("семейная выплата", "налоговая выплата", "ежегодная семейная выплата"),
-    ("юридическая помощь", "юрист", "адвокат", "юридическая консультация"),
-    ("психологическая помощь", "психолог", "психотерапевт"),
-    ("малоимущие", "малообеспеченные", "низкий доход", "бедные"),
-    ("ребенок инвалид", "особенный ребенок", "особый ребенок", "инвалидность ребенка"),
-    ("кризисный центр", "приют", "убежище"),
+from core.search.words import (
+    LAYOUT,
+    MAX_QUERY_CHARS,
+    MAX_QUERY_TOKENS,
+    MIN_FUZZY_LEN,
+    NEGATIONS,
+    STOP_WORDS,
+    analyze,
+    need_phrase_stems,
+    normalize_text,
+    split_words,
+    stem_word,
 )
-
-# One-way: the colloquial phrase on the left also searches for the words on the right.
-_EXPANSIONS: tuple[tuple[str, str], ...] = (
-    ("маткапитал", "материнский капитал"),
-    ("детские", "пособие на ребенка"),
-    ("детские деньги", "пособие на ребенка"),
-    ("единое", "единое пособие"),
-    ("ипотека 6", "семейная ипотека"),
-    ("450", "многодетным погашение ипотеки"),
-    ("450 тысяч", "многодетным погашение ипотеки"),
-    ("450000", "многодетным погашение ипотеки"),
-    ("полтора", "уход за ребенком"),
-    ("полутора", "уход за ребенком"),
-    ("1 5", "уход за ребенком"),
-    ("декрет", "уход за ребенком"),
-    ("бьет", "насилие"),
-    ("избивает", "насилие"),
-    ("побои", "насилие"),
-    ("абьюз", "насилие"),
-    ("обижает", "насилие"),
-    ("угрожает", "насилие"),
-    ("родила", "рождение ребенка"),
-    ("родился", "рождение ребенка"),
-    ("родилась", "рождение ребенка"),
-    ("новорожденный", "рождение ребенка"),
-    ("беременна", "беременность"),
-    ("жду ребенка", "беременность"),
-    ("нечем платить", "малоимущие"),
-    ("не хватает денег", "малоимущие"),
-    ("безработная", "работа занятость"),
-    ("переучиться", "переобучение"),
-    ("курсы", "переобучение обучение"),
-    ("квартира", "жилье"),
-    ("жилплощадь", "жилье"),
-    ("удостоверение многодетной", "статус многодетной семьи"),
-    ("инвалид", "инвалидность"),
-    ("налоги", "налоговый"),
-    ("пенсия многодетной", "досрочная пенсия"),
-    ("бесплатный юрист", "бесплатная юридическая помощь"),
-    ("депрессия", "психологическая помощь"),
-    ("тревога", "психологическая помощь"),
-)
-
-# How much of the query a hit must hold to count as answering it (see Hit.exact).
-EXACT_COVERAGE = 0.66
-EXACT_COVERAGE_ON_NEED = 0.33
-
-# Weights of the query terms that did not come from the text as typed.
-EXPANSION_WEIGHT = 0.7
-LAYOUT_WEIGHT = 0.9
-FUZZY_WEIGHTS = {1: 0.75, 2: 0.55}
-PREFIX_WEIGHT = 0.5
-FUZZY_CACHE_SIZE = 4_096
-NEED_WEIGHT = 1.5
-NEED_MATCH_MIN_WEIGHT = 0.7
-
-
-Phrase = tuple[str, ...]
-
-
-def _compile_expansions() -> dict[str, list[tuple[Phrase, tuple[Phrase, ...]]]]:
-    """First stem of a pattern -> [(pattern, the phrases it may also mean)], longest first."""
-    pairs: dict[Phrase, list[Phrase]] = {}
-    for group in _SYNONYM_GROUPS:
-        stemmed = [tuple(analyze(phrase)) for phrase in group]
-        for pattern in stemmed:
-            # "многодетные" means "многодетка" but not the "семья" of "многодетная семья":
-            # a longer member that contains the pattern adds context, not a synonym.
-            others = [o for o in stemmed if o != pattern and not set(pattern) <= set(o)]
-            pairs.setdefault(pattern, []).extend(others)
-    for source, target in _EXPANSIONS:
-        pairs.setdefault(tuple(analyze(source)), []).append(tuple(analyze(target)))
-    table: dict[str, list[tuple[Phrase, tuple[Phrase, ...]]]] = {}
-    for pattern, meanings in pairs.items():
-        unique = tuple(dict.fromkeys(m for m in meanings if m and m != pattern))
-        if pattern and unique:
-            table.setdefault(pattern[0], []).append((pattern, unique))
-    for patterns in table.values():
-        patterns.sort(key=lambda pair: -len(pair[0]))
-    return table
-
-
-_EXPANSION_TABLE = _compile_expansions()
-_EXPANSION_STEMS = frozenset(
-    s
-    for patterns in _EXPANSION_TABLE.values()
-    for pattern, meanings in patterns
-    for s in (*pattern, *(t for m in meanings for t in m))
-)
-
-
-# --- fields and BM25F ---------------------------------------------------------------------
 
 _K1 = 1.2
 # field: (weight, length normalisation b)
@@ -296,29 +67,6 @@ def _need_term(need_id: str) -> str:
     return _NEED_PREFIX + need_id
 
 
-# A query is a list of concepts: one per word (or per glued phrase such as "мат капитал").
-# A concept is a choice of alternatives: the word as typed, its typo corrections, and the
-# colloquial meanings of the expansion tables. A document scores the best alternative of each
-# concept, so a word with five synonyms does not count five times.
-Alternative = tuple[tuple[str, float], ...]  # (stem, weight) pairs, scored as a sum
-Concept = tuple[Alternative, ...]  # scored as the best of its alternatives
-
-
-@dataclass(slots=True)
-class _Query:
-    concepts: list[Concept]
-    terms: dict[str, float]  # every stem of every alternative -> its highest weight
-    phrase: tuple[str, ...]  # the stems as typed (after correction), for the phrase bonus
-
-
-@dataclass(slots=True)
-class _Word:
-    stem: str  # as typed, or its closest correction
-    weight: float
-    alternatives: list[Alternative]
-
-
-Corrections = tuple[tuple[str, float], ...]  # (vocabulary stem, weight)
 PostingList = tuple["array[int]", "array[float]"]  # doc indexes, their impacts for the term
 Postings = dict[str | None, PostingList]  # by region; None holds the federal entries
 
@@ -361,8 +109,8 @@ class SearchIndex:
         self._title_phrases = title_phrases
         self._keyword_phrases = keyword_phrases
         vocab = {t for t in df if not t.startswith(_NEED_PREFIX)}
-        vocab.update(s for _, stems, _ in need_phrases for s in stems - _NEGATIONS)
-        vocab.update(_EXPANSION_STEMS)
+        vocab.update(s for _, stems, _ in need_phrases for s in stems - NEGATIONS)
+        vocab.update(EXPANSION_STEMS)
         self._vocab = frozenset(vocab)
         self._sorted_vocab = sorted(vocab)
         by_len: dict[int, list[str]] = {}
@@ -438,7 +186,7 @@ class SearchIndex:
         need_phrases: list[tuple[str, frozenset[str], int]] = []
         for need in needs:
             for phrase in (need.title, *need.synonyms):
-                stems = _need_phrase_stems(phrase)
+                stems = need_phrase_stems(phrase)
                 if stems:
                     need_phrases.append((need.id, frozenset(stems), len(stems)))
 
@@ -451,13 +199,13 @@ class SearchIndex:
 
     def _chunk_words(self, chunk: str) -> list[tuple[str, float]]:
         """Words of one whitespace-separated chunk, undoing a wrong keyboard layout."""
-        words = _words(chunk)
+        words = split_words(chunk)
         if chunk.isascii() and any(c.isalpha() for c in chunk):
-            if any(self._known(_stem(w)) for w in words if w not in _STOP_WORDS):
+            if any(self._known(stem_word(w)) for w in words if w not in STOP_WORDS):
                 return [(w, 1.0) for w in words]
-            swapped = _words(chunk.translate(_LAYOUT).replace("ё", "е"))
-            content = [w for w in swapped if w not in _STOP_WORDS]
-            if content and all(self._known(_stem(w)) for w in content):
+            swapped = split_words(chunk.translate(LAYOUT).replace("ё", "е"))
+            content = [w for w in swapped if w not in STOP_WORDS]
+            if content and all(self._known(stem_word(w)) for w in content):
                 return [(w, LAYOUT_WEIGHT) for w in swapped]
         return [(w, 1.0) for w in words]
 
@@ -491,33 +239,33 @@ class SearchIndex:
                 result = tuple((s, PREFIX_WEIGHT) for s in prefixed)
         return result
 
-    def _analyze_query(self, query: str) -> _Query:
-        text = _normalize(query[:MAX_QUERY_CHARS])
+    def _analyze_query(self, query: str) -> Query:
+        text = normalize_text(query[:MAX_QUERY_CHARS])
         chunks: list[tuple[str, float]] = []
         for chunk in text.split():
             chunks.extend(self._chunk_words(chunk))
             if len(chunks) >= MAX_QUERY_TOKENS:
                 break
 
-        words: list[_Word] = []
+        words: list[QueryWord] = []
         negations: set[str] = set()
         for word, base in chunks[:MAX_QUERY_TOKENS]:
-            if word in _STOP_WORDS:
-                if word in _NEGATIONS:
+            if word in STOP_WORDS:
+                if word in NEGATIONS:
                     negations.add(word)
                 continue
-            stem = _stem(word)
+            stem = stem_word(word)
             if self._known(stem) or not stem.isalpha():
                 # "6" or "17" alone says little; it still counts inside "ипотека 6" or a phrase.
                 alone: list[Alternative] = (
                     [] if stem.isdigit() and len(stem) <= 2 else [((stem, base),)]
                 )
-                words.append(_Word(stem, base, alone))
+                words.append(QueryWord(stem, base, alone))
                 continue
             corrections = self._corrections(stem)
             if corrections:
                 corrected: list[Alternative] = [((c, base * w),) for c, w in corrections]
-                words.append(_Word(corrections[0][0], base * corrections[0][1], corrected))
+                words.append(QueryWord(corrections[0][0], base * corrections[0][1], corrected))
 
         concepts: list[Concept] = []
         seen: set[Concept] = set()
@@ -534,7 +282,7 @@ class SearchIndex:
         while i < len(words):
             span = 1
             alternatives: list[Alternative] = list(words[i].alternatives)
-            for pattern, meanings in _EXPANSION_TABLE.get(stems[i], ()):
+            for pattern, meanings in EXPANSION_TABLE.get(stems[i], ()):
                 end = i + len(pattern)
                 if tuple(stems[i:end]) != pattern:
                     continue
@@ -564,12 +312,12 @@ class SearchIndex:
             note(typed.stem, typed.weight)  # "6" in "ипотека 6" names a need phrase too
         for negation in negations:
             terms.setdefault(negation, 0.0)  # for need phrases only: no posting has stop words
-        return _Query(concepts, terms, tuple(stems))
+        return Query(concepts, terms, tuple(stems))
 
     def _needs_of(self, terms: dict[str, float]) -> list[str]:
         """Needs one of whose phrases the query holds whole; longer phrases count first."""
         # A far-fetched typo guess or an unfinished word does not name a need.
-        sure = {t for t, w in terms.items() if w >= NEED_MATCH_MIN_WEIGHT or t in _NEGATIONS}
+        sure = {t for t, w in terms.items() if w >= NEED_MATCH_MIN_WEIGHT or t in NEGATIONS}
         best: dict[str, int] = {}
         for need_id, stems, size in self._need_phrases:
             if size > best.get(need_id, 0) and stems <= sure:
@@ -719,13 +467,15 @@ class SearchIndex:
         parsed = self._analyze_query(query)
         named = self._needs_of(parsed.terms)
         scores: dict[str, float] = {need_id: 2.0 for need_id in named}
-        typed = [w for w in _words(_normalize(query[:MAX_QUERY_CHARS])) if w not in _STOP_WORDS]
+        typed = [
+            w for w in split_words(normalize_text(query[:MAX_QUERY_CHARS])) if w not in STOP_WORDS
+        ]
         query_stems = [
-            s for s in dict.fromkeys([*parsed.terms, *map(_stem, typed)]) if s not in _NEGATIONS
+            s for s in dict.fromkeys([*parsed.terms, *map(stem_word, typed)]) if s not in NEGATIONS
         ][:MAX_QUERY_TOKENS]
         if query_stems:
             for need_id, stems, _ in self._need_phrases:
-                content = stems - _NEGATIONS  # near misses are judged on the meaningful words
+                content = stems - NEGATIONS  # near misses are judged on the meaningful words
                 if not content:
                     continue
                 total = sum(_similarity(s, query_stems) for s in content) / len(content)
@@ -754,53 +504,3 @@ def _similarity(stem: str, query_stems: Sequence[str]) -> float:
                 ratio = fuzz.ratio(q, stem, score_cutoff=75) / 100.0
                 best = max(best, ratio * 0.8)
     return best
-
-
-# --- from the catalogue -------------------------------------------------------------------
-
-
-def build_docs(
-    measures: Iterable[Measure], organizations: Iterable[Organization]
-) -> list[SearchDoc]:
-    """Catalogue entries as search documents: measures, organisations, their consultations."""
-    docs = [
-        SearchDoc(
-            id=m.id,
-            kind="measure",
-            region=m.region,
-            title=m.title,
-            keywords=tuple(m.keywords),
-            needs=tuple(m.needs),
-            body=m.summary,
-        )
-        for m in measures
-    ]
-    for org in organizations:
-        docs.append(
-            SearchDoc(
-                id=org.id,
-                kind="organization",
-                region=org.region,
-                title=org.name,
-                keywords=tuple(org.keywords),
-                needs=tuple(org.needs),
-                body=org.description,
-            )
-        )
-        docs.extend(
-            SearchDoc(
-                id=c.id,
-                kind="consultation",
-                region=org.region,
-                title=f"{c.title} — {org.name}",
-                keywords=(),
-                needs=(c.need,),
-                body=c.description,
-            )
-            for c in org.consultations
-        )
-    return docs
-
-
-def build_need_terms(needs: Iterable[Need]) -> list[NeedTerms]:
-    return [NeedTerms(id=n.id, title=n.title, synonyms=tuple(n.synonyms)) for n in needs]

@@ -13,7 +13,7 @@ from core.catalogue.active import CatalogueView
 from core.clock import Clock
 from core.redact import redact_query
 from core.screener import FamilyProfile
-from core.search_index import Hit
+from core.search import Hit
 from db import models
 from db.base import Base
 from db.enums import FeedbackKind
