@@ -30,6 +30,7 @@ from bot.middlewares.metrics import ErrorMetricsMiddleware, Metrics, MetricsMidd
 from bot.middlewares.telegram_api import TelegramApiMiddleware
 from bot.middlewares.throttle import DEFAULT_RATE_LIMIT, RateLimit, ThrottleMiddleware
 from bot.middlewares.viewer import ViewerMiddleware
+from bot.outbox_worker import Renderer
 from core.clock import Clock
 
 
@@ -80,6 +81,14 @@ def create_isolation(storage: BaseStorage) -> BaseEventIsolation:
         assert isinstance(isolation, BaseEventIsolation)
         return isolation
     return SimpleEventIsolation()
+
+
+def create_renderer(app: App) -> Renderer:
+    """How the outbox worker turns a stored notification into a Telegram message: the
+    presentation's renderer, handed to the shell here so the runner imports no handlers."""
+    from handlers.notifications import NotificationRenderer
+
+    return NotificationRenderer(app.texts, app.catalogue)
 
 
 def create_dispatcher(
