@@ -115,7 +115,8 @@ def create_dispatcher(
         texts=app.texts,
         catalogue=app.catalogue,
         privacy=app.privacy,
-        jobs=app.jobs,
+        # No `jobs`: handlers schedule nothing (every job is in bot/jobs.py; SLA timers are
+        # set by the core through `App.timers`).
         metrics=metrics,
     )
     # Outer update middlewares run in this order, after aiogram's own (errors, user, FSM):
