@@ -1,7 +1,8 @@
 """SLA timers: one APScheduler job per referral at its `sla_due_at`, rebuilt from the DB.
 
 The deadline lives in the referrals table, so a restart loses nothing: `rebuild()` schedules
-every pending one again, and `sweep()` (every few minutes) catches anything a timer missed.
+every pending one again, and `sweep()` (every few minutes, the `sla-sweep` job in bot/jobs.py)
+catches anything a timer missed.
 """
 
 from __future__ import annotations
@@ -71,12 +72,10 @@ class SlaTimers:
             self.set(referral_id, due_at)
         return len(pending)
 
-    async def sweep(self) -> int:
+    async def sweep(self, now: dt.datetime | None = None) -> int:
+        """Check every referral due by `now`: the `sla-sweep` job (bot/jobs.py) runs this."""
         async with self._session_factory() as session:
-            due = await referrals.due_referrals(session, self._clock.now())
+            due = await referrals.due_referrals(session, now or self._clock.now())
         for referral_id in due:
             await self.run(referral_id)
         return len(due)
-
-    def start(self) -> None:
-        self._jobs.every("sla:sweep", SWEEP_SECONDS, self.sweep)
