@@ -21,7 +21,8 @@ from core.catalogue.active import CatalogueHolder
 from core.clock import Clock
 from core.texts import Translator
 from handlers.digest import cmd_digest
-from handlers.manager import cmd_orgs, cmd_stats
+from handlers.manager.orgs import cmd_orgs
+from handlers.manager.stats import cmd_stats
 from handlers.manager_region import COMMANDS, RegionCD, region_name, remember
 from handlers.render import alert
 
