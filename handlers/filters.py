@@ -8,6 +8,7 @@ registered after it, or the fallback's "this button is stale").
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram.filters import Filter
@@ -19,6 +20,10 @@ from bot.config import Settings
 from bot.middlewares.viewer import Viewer
 from core import manager_tools
 from db import models
+
+# A button handler in an action → handler table: aiogram calls it with the event and the
+# keyword arguments it declares.
+ButtonHandler = Callable[..., Awaitable[None]]
 
 
 class ShownMessage(Filter):

@@ -203,6 +203,23 @@ async def cb_consent_minor(
     await query.message.edit_text(text)
 
 
+async def region_or_prompt(
+    message: Message, viewer: Viewer, t: Translator, catalogue: CatalogueHolder, *, topic: str
+) -> str | None:
+    """The family's region when they agreed to the notice and named one; otherwise ask for
+    what is missing (`{topic}.need_consent`, `{topic}.region_first`) and return None.
+
+    The one guard of the commands a family starts a dialog with (/request, /consult)."""
+    if not viewer.consented:
+        await message.answer(t(f"{topic}.need_consent"), reply_markup=consent_keyboard(t))
+        return None
+    if viewer.region_code is None:
+        await message.answer(t(f"{topic}.region_first"))
+        await ask_region(message, t, catalogue)
+        return None
+    return viewer.region_code
+
+
 def create_router() -> Router:
     router = Router(name=__name__)
     router.message.register(

@@ -6,7 +6,6 @@ manager's region against the DB and queues one outbox message per family in one 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from html import escape
 from typing import Any
 
@@ -25,7 +24,7 @@ from core.manager_tools import ManagerAccess
 from core.texts import Translator
 from db.models.manager import Survey
 from handlers.dialogs import leave_dialog
-from handlers.filters import shown
+from handlers.filters import ButtonHandler, shown
 from handlers.keyboards import Keyboard
 from handlers.manager.draft_panel import (
     ANY,
@@ -45,9 +44,6 @@ from handlers.manager_keyboards import (
 )
 from handlers.manager_region import pick_region
 from handlers.render import alert
-
-# A button handler: aiogram calls it with the keyword arguments it declares.
-Handler = Callable[..., Awaitable[None]]
 
 
 class NewsStates(StatesGroup):
@@ -488,7 +484,7 @@ class NotCommand(Filter):
         return not (message.text or "").startswith("/")
 
 
-_DRAFT_BUTTONS: dict[Any, Handler] = {
+_DRAFT_BUTTONS: dict[Any, ButtonHandler] = {
     DraftAction.NEEDS: cb_draft_needs,
     DraftAction.MUNICIPALITIES: cb_draft_municipalities,
     DraftAction.NEED: cb_draft_need,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-from collections.abc import Awaitable, Callable
 from html import escape
 from typing import Any
 
@@ -35,7 +34,7 @@ from core.texts import Translator
 from db import models
 from db.models.manager import CatalogueImport
 from handlers.dialogs import leave_dialog
-from handlers.filters import shown
+from handlers.filters import ButtonHandler, shown
 from handlers.keyboards import Keyboard
 from handlers.manager.shared import answer_long
 from handlers.manager_keyboards import ImportAction, ImportCD
@@ -45,9 +44,6 @@ from handlers.render import alert, format_date
 log = logging.getLogger(__name__)
 
 PROBLEMS_SHOWN = 40
-
-# A button handler: aiogram calls it with the keyword arguments it declares.
-Handler = Callable[..., Awaitable[None]]
 
 
 class ImportStates(StatesGroup):
@@ -373,7 +369,7 @@ def create_router() -> Router:
     router.message.register(cmd_import, Command("import"))
     router.message.register(msg_import_file, StateFilter(ImportStates.file), F.document)
     router.message.register(msg_import_not_document, StateFilter(ImportStates.file))
-    buttons: dict[Any, Handler] = {
+    buttons: dict[Any, ButtonHandler] = {
         ImportAction.ASK: cb_import_ask,
         ImportAction.CONFIRM: cb_import_confirm,
         ImportAction.DISMISS: cb_import_dismiss,

@@ -7,7 +7,6 @@ reaches the toolkit's refusal instead.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from html import escape
 from typing import Any
 
@@ -26,7 +25,7 @@ from core.manager_tools import EditError, ManagerAccess
 from core.texts import Translator
 from db import models
 from handlers.dialogs import leave_dialog
-from handlers.filters import shown
+from handlers.filters import ButtonHandler, shown
 from handlers.keyboards import Keyboard
 from handlers.manager.org_screens import (
     answer_card,
@@ -48,9 +47,6 @@ from handlers.manager.shared import (
 )
 from handlers.manager_keyboards import OrgAction, OrgCD
 from handlers.render import alert, edit_or_answer
-
-# A button handler: aiogram calls it with the keyword arguments it declares.
-Handler = Callable[..., Awaitable[None]]
 
 
 class OrgStates(StatesGroup):
@@ -548,13 +544,13 @@ async def msg_contact(
 
 
 # Buttons that name a region (or the add dialog), not an organisation.
-_REGION_BUTTONS: dict[Any, Handler] = {
+_REGION_BUTTONS: dict[Any, ButtonHandler] = {
     OrgAction.LIST: cb_list,
     OrgAction.ADD: cb_add,
     OrgAction.ADD_NEED: cb_add_need,
 }
 # Buttons that name an organisation: each gets it checked by `managed_org`.
-_ORG_BUTTONS: dict[Any, Handler] = {
+_ORG_BUTTONS: dict[Any, ButtonHandler] = {
     OrgAction.OPEN: cb_open,
     OrgAction.NEEDS: cb_needs,
     OrgAction.NEED: cb_need,
