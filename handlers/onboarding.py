@@ -23,6 +23,7 @@ from core.clock import Clock
 from core.texts import Texts, Translator
 from db.enums import Role
 from handlers.dialogs import leave_dialog
+from handlers.filters import shown
 from handlers.keyboards import Keyboard
 from handlers.location import ask_region
 from handlers.render import send_long
@@ -139,6 +140,7 @@ async def cmd_start(
 
 async def cb_consent_accept(
     query: CallbackQuery,
+    message: Message,
     viewer: Viewer,
     session: AsyncSession,
     clock: Clock,
@@ -146,10 +148,8 @@ async def cb_consent_accept(
     privacy: PrivacyNotice,
     catalogue: CatalogueHolder,
 ) -> None:
-    if not isinstance(query.message, Message):
-        return
     if viewer.consented and viewer.user and viewer.user.consent_version == privacy.version:
-        await query.message.edit_text(t("consent.already", version=privacy.version))
+        await message.edit_text(t("consent.already", version=privacy.version))
     else:
         viewer.user = await people.give_consent(
             session,
@@ -160,34 +160,37 @@ async def cb_consent_accept(
             region_code=viewer.region_code,
             municipality_id=viewer.municipality_id,
         )
-        await query.message.edit_text(t("consent.accepted", version=privacy.version))
+        await message.edit_text(t("consent.accepted", version=privacy.version))
     if viewer.user and viewer.user.region_code:
-        await query.message.answer(t("ready"))
+        await message.answer(t("ready"))
     else:
-        await ask_region(query.message, t, catalogue)
+        await ask_region(message, t, catalogue)
 
 
 async def cb_consent_decline(
-    query: CallbackQuery, viewer: Viewer, t: Translator, catalogue: CatalogueHolder
+    query: CallbackQuery,
+    message: Message,
+    viewer: Viewer,
+    t: Translator,
+    catalogue: CatalogueHolder,
 ) -> None:
-    if not isinstance(query.message, Message):
-        return
-    await query.message.edit_text(t("consent.declined"))
+    await message.edit_text(t("consent.declined"))
     if viewer.region_code is None:
-        await ask_region(query.message, t, catalogue)
+        await ask_region(message, t, catalogue)
     else:
-        await query.message.answer(t("ready"))
+        await message.answer(t("ready"))
 
 
-async def cb_consent_notice(query: CallbackQuery, t: Translator, privacy: PrivacyNotice) -> None:
+async def cb_consent_notice(
+    query: CallbackQuery, message: Message, t: Translator, privacy: PrivacyNotice
+) -> None:
     """The full notice carries the consent buttons: having read it, one agrees or declines
     right there instead of scrolling back to the question."""
-    if isinstance(query.message, Message):
-        await send_long(
-            query.message,
-            privacy.for_language(t.lang),
-            reply_markup=consent_keyboard(t, notice=False),
-        )
+    await send_long(
+        message,
+        privacy.for_language(t.lang),
+        reply_markup=consent_keyboard(t, notice=False),
+    )
 
 
 async def cb_consent_minor(
@@ -227,13 +230,13 @@ def create_router() -> Router:
     )
     router.message.register(cmd_start, CommandStart())
     router.callback_query.register(
-        cb_consent_accept, ConsentCD.filter(F.action == ConsentAction.ACCEPT)
+        cb_consent_accept, ConsentCD.filter(F.action == ConsentAction.ACCEPT), shown
     )
     router.callback_query.register(
-        cb_consent_decline, ConsentCD.filter(F.action == ConsentAction.DECLINE)
+        cb_consent_decline, ConsentCD.filter(F.action == ConsentAction.DECLINE), shown
     )
     router.callback_query.register(
-        cb_consent_notice, ConsentCD.filter(F.action == ConsentAction.NOTICE)
+        cb_consent_notice, ConsentCD.filter(F.action == ConsentAction.NOTICE), shown
     )
     router.callback_query.register(
         cb_consent_minor, ConsentCD.filter(F.action == ConsentAction.MINOR)
