@@ -23,7 +23,7 @@ from core.clock import Clock
 from core.discovery import MeasureFeedbackReason, MeasureVerdictFeedback
 from core.screener import FamilyProfile, evaluate, render_reason, render_verdict
 from core.texts import Translator, typeset_numbers
-from handlers.dialogs import SESSION_PROFILE, leave_dialog
+from handlers.dialogs import LEAVES_DIALOG, SESSION_PROFILE, leaving_dialogs
 from handlers.filters import shown
 from handlers.keyboards import inline_button, markup
 from handlers.render import alert, format_date, send_long
@@ -266,7 +266,6 @@ async def cmd_start_measure(
     bot: Bot,
     clock: Clock,
 ) -> None:
-    await leave_dialog(state)
     measure_id = (command.args or "")[2:66]
     measure = catalogue.view.measures.get(measure_id)
     if measure is None:
@@ -384,9 +383,11 @@ async def cb_feedback_reason(
 
 
 def create_router() -> Router:
-    router = Router(name=__name__)
+    router = leaving_dialogs(Router(name=__name__))
     router.message.register(
-        cmd_start_measure, CommandStart(deep_link=True, magic=F.args.startswith("m-"))
+        cmd_start_measure,
+        CommandStart(deep_link=True, magic=F.args.startswith("m-")),
+        flags=LEAVES_DIALOG,
     )
     router.callback_query.register(
         cb_open_measure, CardCD.filter(F.action == CardAction.MEASURE), shown

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from aiogram import Router
 from aiogram.filters import Command
-from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,7 +20,7 @@ from core.clock import Clock
 from core.manager_tools import VerifyOutcome
 from core.texts import Translator
 from db.models.manager import Survey
-from handlers.dialogs import leave_dialog
+from handlers.dialogs import LEAVES_DIALOG, leaving_dialogs
 from handlers.keyboards import Keyboard
 from handlers.manager_keyboards import (
     NewsAction,
@@ -42,10 +41,7 @@ def news_keyboard(subscribed: bool, t: Translator) -> InlineKeyboardMarkup:
     return kb.as_markup()
 
 
-async def cmd_news(
-    message: Message, state: FSMContext, viewer: Viewer, session: AsyncSession, t: Translator
-) -> None:
-    await leave_dialog(state)
+async def cmd_news(message: Message, viewer: Viewer, session: AsyncSession, t: Translator) -> None:
     if not viewer.consented or viewer.user is None:
         await message.answer(t("manager.news.need_consent"))
         return
@@ -163,8 +159,8 @@ async def cb_verify(
 
 
 def create_router() -> Router:
-    router = Router(name=__name__)
-    router.message.register(cmd_news, Command("news"))
+    router = leaving_dialogs(Router(name=__name__))
+    router.message.register(cmd_news, Command("news"), flags=LEAVES_DIALOG)
     router.callback_query.register(cb_news, NewsCD.filter())
     router.callback_query.register(cb_survey_answer, SurveyAnswerCD.filter())
     router.callback_query.register(cb_verify, VerifyCD.filter())

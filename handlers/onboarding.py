@@ -22,7 +22,7 @@ from core.catalogue.active import CatalogueHolder
 from core.clock import Clock
 from core.texts import Texts, Translator
 from db.enums import Role
-from handlers.dialogs import leave_dialog
+from handlers.dialogs import LEAVES_DIALOG, leaving_dialogs
 from handlers.filters import shown
 from handlers.keyboards import Keyboard
 from handlers.location import ask_region
@@ -86,13 +86,11 @@ async def cmd_start_join(
     command: CommandObject,
     viewer: Viewer,
     session: AsyncSession,
-    state: FSMContext,
     clock: Clock,
     t: Translator,
     catalogue: CatalogueHolder,
     texts: Texts,
 ) -> None:
-    await leave_dialog(state)
     token = (command.args or "")[len("join-") :]
     if not INVITE_TOKEN.fullmatch(token):
         # Not something we ever issued: no need to ask the database.
@@ -126,13 +124,11 @@ async def cmd_start_join(
 async def cmd_start(
     message: Message,
     viewer: Viewer,
-    state: FSMContext,
     t: Translator,
     privacy: PrivacyNotice,
     catalogue: CatalogueHolder,
     command: CommandObject,
 ) -> None:
-    await leave_dialog(state)
     if command.args and not command.args.startswith("m-"):
         await message.answer(t("start.bad_link"))
     await greet(message, viewer, t, privacy, catalogue)
@@ -224,11 +220,13 @@ async def region_or_prompt(
 
 
 def create_router() -> Router:
-    router = Router(name=__name__)
+    router = leaving_dialogs(Router(name=__name__))
     router.message.register(
-        cmd_start_join, CommandStart(deep_link=True, magic=F.args.startswith("join-"))
+        cmd_start_join,
+        CommandStart(deep_link=True, magic=F.args.startswith("join-")),
+        flags=LEAVES_DIALOG,
     )
-    router.message.register(cmd_start, CommandStart())
+    router.message.register(cmd_start, CommandStart(), flags=LEAVES_DIALOG)
     router.callback_query.register(
         cb_consent_accept, ConsentCD.filter(F.action == ConsentAction.ACCEPT), shown
     )

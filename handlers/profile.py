@@ -16,7 +16,7 @@ from bot.privacy import PrivacyNotice
 from core import people
 from core.catalogue.active import CatalogueHolder
 from core.texts import Texts, Translator
-from handlers.dialogs import leave_dialog
+from handlers.dialogs import LEAVES_DIALOG, leaving_dialogs
 from handlers.filters import shown
 from handlers.keyboards import Keyboard
 from handlers.location import FROM_PROFILE, LocationStates, ask_region, municipality_keyboard
@@ -74,11 +74,9 @@ def _profile_keyboard(viewer: Viewer, t: Translator) -> InlineKeyboardMarkup:
 async def cmd_profile(
     message: Message,
     viewer: Viewer,
-    state: FSMContext,
     t: Translator,
     catalogue: CatalogueHolder,
 ) -> None:
-    await leave_dialog(state)
     await message.answer(
         _profile_text(viewer, t, catalogue), reply_markup=_profile_keyboard(viewer, t)
     )
@@ -143,8 +141,8 @@ async def cb_profile_consent(
 
 
 def create_router() -> Router:
-    router = Router(name=__name__)
-    router.message.register(cmd_profile, Command("profile"))
+    router = leaving_dialogs(Router(name=__name__))
+    router.message.register(cmd_profile, Command("profile"), flags=LEAVES_DIALOG)
     router.callback_query.register(
         cb_change_region, ProfileCD.filter(F.action == ProfileAction.REGION), shown
     )

@@ -20,6 +20,7 @@ from core import manager_tools as tools
 from core.catalogue.active import CatalogueHolder
 from core.clock import Clock
 from core.texts import Translator
+from handlers.dialogs import leave_dialog
 from handlers.digest import cmd_digest
 from handlers.filters import shown
 from handlers.manager.orgs import cmd_orgs
@@ -57,8 +58,11 @@ async def cb_pick_region(
     if callback_data.command == "digest":
         await cmd_digest(message, args, bot, viewer, session, state, t, catalogue, settings, clock)
     elif callback_data.command == "stats":
+        # /stats and /orgs leave the dialog by their registration flag; called here, by hand.
+        await leave_dialog(state)
         await cmd_stats(message, args, state, session, access, settings, clock, t, catalogue)
     else:
+        await leave_dialog(state)
         await cmd_orgs(message, args, state, session, access, t, catalogue)
 
 

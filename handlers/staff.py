@@ -7,7 +7,6 @@ from typing import Any
 
 from aiogram import F, Router
 from aiogram.filters import Command, Filter
-from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, TelegramObject
 from aiogram.utils.callback_answer import CallbackAnswer
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,7 +19,7 @@ from core.referrals import Outcome
 from core.texts import Translator, ellipsize
 from db import models
 from db.enums import ReasonCode, ReferralStatus
-from handlers.dialogs import leave_dialog
+from handlers.dialogs import LEAVES_DIALOG, leaving_dialogs
 from handlers.filters import ButtonHandler, shown
 from handlers.keyboards import Keyboard
 from handlers.referral_callbacks import RelayCD, StaffAction, StaffCD
@@ -101,12 +100,10 @@ async def cmd_inbox(
     message: Message,
     viewer: Viewer,
     session: AsyncSession,
-    state: FSMContext,
     memberships: list[models.Membership],
     t: Translator,
     catalogue: CatalogueHolder,
 ) -> None:
-    await leave_dialog(state)
     assert viewer.user is not None
     rows = await referrals.inbox(session, viewer.user.id, memberships)
     if not rows:
@@ -345,9 +342,9 @@ async def cb_not_staff(
 
 
 def create_router() -> Router:
-    router = Router(name=__name__)
+    router = leaving_dialogs(Router(name=__name__))
     staff = IsStaff()
-    router.message.register(cmd_inbox, Command("inbox"), staff)
+    router.message.register(cmd_inbox, Command("inbox"), staff, flags=LEAVES_DIALOG)
     router.message.register(cmd_pause, Command("pause"), staff)
     buttons: dict[StaffAction, ButtonHandler] = {
         StaffAction.OPEN: cb_open,

@@ -11,7 +11,6 @@ from html import escape
 
 from aiogram import F, Router
 from aiogram.filters import Command
-from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,7 +35,7 @@ from handlers.consult.screens import (
     slots_keyboard,
     title_of,
 )
-from handlers.dialogs import leave_dialog
+from handlers.dialogs import LEAVES_DIALOG, leaving_dialogs
 from handlers.filters import ButtonHandler, consented_family, shown
 from handlers.keyboards import Keyboard
 from handlers.onboarding import region_or_prompt
@@ -48,12 +47,10 @@ async def cmd_consult(
     message: Message,
     viewer: Viewer,
     session: AsyncSession,
-    state: FSMContext,
     t: Translator,
     catalogue: CatalogueHolder,
     app: App,
 ) -> None:
-    await leave_dialog(state)
     region = await region_or_prompt(message, viewer, t, catalogue, topic="consult")
     if region is None:
         return
@@ -274,8 +271,8 @@ async def cb_drop(query: CallbackQuery, message: Message, t: Translator) -> None
 
 
 def create_router() -> Router:
-    router = Router(name=__name__)
-    router.message.register(cmd_consult, Command("consult"))
+    router = leaving_dialogs(Router(name=__name__))
+    router.message.register(cmd_consult, Command("consult"), flags=LEAVES_DIALOG)
     buttons: dict[ConsultAction, ButtonHandler] = {
         ConsultAction.NEEDS: cb_needs,
         ConsultAction.NEED: cb_need,

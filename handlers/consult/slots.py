@@ -20,7 +20,7 @@ from core.catalogue.active import CatalogueHolder
 from core.consultations import region_timezone
 from core.texts import Translator
 from handlers.consult.screens import SlotsCD, label, org_name, title_of
-from handlers.dialogs import leave_dialog
+from handlers.dialogs import LEAVES_DIALOG, leave_dialog, leaving_dialogs
 from handlers.filters import shown
 from handlers.keyboards import Keyboard
 from handlers.render import alert
@@ -46,11 +46,9 @@ async def cmd_slots(
     message: Message,
     viewer: Viewer,
     session: AsyncSession,
-    state: FSMContext,
     t: Translator,
     catalogue: CatalogueHolder,
 ) -> None:
-    await leave_dialog(state)
     orgs = (
         await consultations.coordinated_organizations(session, viewer.user.id)
         if viewer.user is not None
@@ -157,8 +155,8 @@ async def msg_slots_times(
 
 
 def create_router() -> Router:
-    router = Router(name=__name__)
-    router.message.register(cmd_slots, Command("slots"))
+    router = leaving_dialogs(Router(name=__name__))
+    router.message.register(cmd_slots, Command("slots"), flags=LEAVES_DIALOG)
     router.callback_query.register(cb_slots_pick, SlotsCD.filter(), shown)
     router.message.register(msg_slots_times, SlotsStates.times, F.text, ~F.text.startswith("/"))
     return router

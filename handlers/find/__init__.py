@@ -21,7 +21,7 @@ from core.catalogue.active import CatalogueHolder
 from core.clock import Clock
 from core.screener import Verdict, screen
 from core.texts import Translator
-from handlers.dialogs import SESSION_PROFILE, leave_dialog
+from handlers.dialogs import LEAVES_DIALOG, SESSION_PROFILE, leaving_dialogs
 from handlers.filters import shown
 from handlers.find.questions import (
     ANSWERS,
@@ -57,7 +57,6 @@ async def cmd_find(
     t: Translator,
     catalogue: CatalogueHolder,
 ) -> None:
-    await leave_dialog(state)
     saved = await discovery.load_profile(session, viewer.user)
     if saved is not None:
         keyboard = markup(
@@ -250,8 +249,8 @@ async def _show_results(
 
 
 def create_router() -> Router:
-    router = Router(name=__name__)
-    router.message.register(cmd_find, Command("find"))
+    router = leaving_dialogs(Router(name=__name__))
+    router.message.register(cmd_find, Command("find"), flags=LEAVES_DIALOG)
     router.callback_query.register(cb_why_not, FindCD.filter(F.step == "why_not"), shown)
     router.callback_query.register(cb_reuse, FindCD.filter(F.step == "reuse"), shown)
     router.callback_query.register(cb_answer, FindCD.filter(), shown)

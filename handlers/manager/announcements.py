@@ -23,7 +23,7 @@ from core.clock import Clock
 from core.manager_tools import ManagerAccess
 from core.texts import Translator
 from db.models.manager import Survey
-from handlers.dialogs import leave_dialog
+from handlers.dialogs import LEAVES_DIALOG, leave_dialog, leaving_dialogs
 from handlers.filters import ButtonHandler, shown
 from handlers.keyboards import Keyboard
 from handlers.manager.draft_panel import (
@@ -64,7 +64,6 @@ async def cmd_broadcast(
     t: Translator,
     catalogue: CatalogueHolder,
 ) -> None:
-    await leave_dialog(state)
     region = await pick_region(message, access, command.args, t, catalogue.view)
     if region is None:
         return
@@ -135,7 +134,6 @@ async def cmd_survey(
     t: Translator,
     catalogue: CatalogueHolder,
 ) -> None:
-    await leave_dialog(state)
     region = await pick_region(message, access, command.args, t, catalogue.view)
     if region is None:
         return
@@ -498,10 +496,10 @@ _DRAFT_BUTTONS: dict[Any, ButtonHandler] = {
 
 def create_router() -> Router:
     """Behind the toolkit's gate (handlers/manager/__init__.py): every handler gets `access`."""
-    router = Router(name=__name__)
+    router = leaving_dialogs(Router(name=__name__))
     typed = (F.text, NotCommand())
-    router.message.register(cmd_broadcast, Command("broadcast"))
-    router.message.register(cmd_survey, Command("survey"))
+    router.message.register(cmd_broadcast, Command("broadcast"), flags=LEAVES_DIALOG)
+    router.message.register(cmd_survey, Command("survey"), flags=LEAVES_DIALOG)
     router.message.register(msg_broadcast_text, StateFilter(NewsStates.broadcast_text), *typed)
     router.message.register(msg_measure, StateFilter(NewsStates.measure), *typed)
     router.message.register(msg_survey_question, StateFilter(NewsStates.survey_question), *typed)

@@ -33,7 +33,7 @@ from core.manager_tools import ManagerAccess
 from core.texts import Translator
 from db import models
 from db.models.manager import CatalogueImport
-from handlers.dialogs import leave_dialog
+from handlers.dialogs import LEAVES_DIALOG, leave_dialog, leaving_dialogs
 from handlers.filters import ButtonHandler, shown
 from handlers.keyboards import Keyboard
 from handlers.manager.shared import answer_long
@@ -57,14 +57,12 @@ def help_lines(t: Translator) -> list[str]:
 async def cmd_export(
     message: Message,
     command: CommandObject,
-    state: FSMContext,
     session: AsyncSession,
     access: ManagerAccess,
     clock: Clock,
     t: Translator,
     catalogue: CatalogueHolder,
 ) -> None:
-    await leave_dialog(state)
     region = await pick_region(message, access, command.args, t, catalogue.view)
     if region is None:
         return
@@ -99,7 +97,6 @@ async def cmd_import(
     t: Translator,
     catalogue: CatalogueHolder,
 ) -> None:
-    await leave_dialog(state)
     region = await pick_region(message, access, command.args, t, catalogue.view)
     if region is None:
         return
@@ -364,9 +361,9 @@ async def cb_import_confirm(
 
 def create_router() -> Router:
     """Behind the toolkit's gate (handlers/manager/__init__.py): every handler gets `access`."""
-    router = Router(name=__name__)
-    router.message.register(cmd_export, Command("export"))
-    router.message.register(cmd_import, Command("import"))
+    router = leaving_dialogs(Router(name=__name__))
+    router.message.register(cmd_export, Command("export"), flags=LEAVES_DIALOG)
+    router.message.register(cmd_import, Command("import"), flags=LEAVES_DIALOG)
     router.message.register(msg_import_file, StateFilter(ImportStates.file), F.document)
     router.message.register(msg_import_not_document, StateFilter(ImportStates.file))
     buttons: dict[Any, ButtonHandler] = {

@@ -6,7 +6,6 @@ from html import escape
 
 from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
-from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,7 +17,7 @@ from core.clock import Clock
 from core.manager_tools import ManagerAccess
 from core.texts import Translator
 from db import models
-from handlers.dialogs import leave_dialog
+from handlers.dialogs import LEAVES_DIALOG, leaving_dialogs
 from handlers.filters import shown
 from handlers.keyboards import Keyboard
 from handlers.manager.org_screens import INVITE_ROLES, role_keyboard
@@ -31,13 +30,11 @@ from handlers.render import alert, format_date
 async def cmd_invite(
     message: Message,
     command: CommandObject,
-    state: FSMContext,
     session: AsyncSession,
     access: ManagerAccess,
     t: Translator,
     catalogue: CatalogueHolder,
 ) -> None:
-    await leave_dialog(state)
     region = await pick_region(message, access, command.args, t, catalogue.view)
     if region is None:
         return
@@ -100,7 +97,7 @@ async def cb_invite(
 
 def create_router() -> Router:
     """Behind the toolkit's gate (handlers/manager/__init__.py): every handler gets `access`."""
-    router = Router(name=__name__)
-    router.message.register(cmd_invite, Command("invite"))
+    router = leaving_dialogs(Router(name=__name__))
+    router.message.register(cmd_invite, Command("invite"), flags=LEAVES_DIALOG)
     router.callback_query.register(cb_invite, InviteCD.filter(), managed_org, shown)
     return router

@@ -24,7 +24,7 @@ from core.clock import Clock
 from core.manager_tools import EditError, ManagerAccess
 from core.texts import Translator
 from db import models
-from handlers.dialogs import leave_dialog
+from handlers.dialogs import LEAVES_DIALOG, leave_dialog, leaving_dialogs
 from handlers.filters import ButtonHandler, shown
 from handlers.keyboards import Keyboard
 from handlers.manager.org_screens import (
@@ -64,7 +64,6 @@ async def cmd_orgs(
     t: Translator,
     catalogue: CatalogueHolder,
 ) -> None:
-    await leave_dialog(state)
     region = await region_of(message, state, access, command, t, catalogue.view)
     if region is None:
         return
@@ -572,8 +571,8 @@ _ORG_BUTTONS: dict[Any, ButtonHandler] = {
 def create_router() -> Router:
     """Behind the toolkit's gate (handlers/manager/__init__.py): every handler gets `access`."""
     typed = (F.text, ~F.text.startswith("/"))
-    router = Router(name=__name__)
-    router.message.register(cmd_orgs, Command("orgs"))
+    router = leaving_dialogs(Router(name=__name__))
+    router.message.register(cmd_orgs, Command("orgs"), flags=LEAVES_DIALOG)
     router.message.register(msg_capacity, StateFilter(OrgStates.capacity), *typed)
     router.message.register(msg_contact, StateFilter(OrgStates.contact), *typed)
     router.message.register(msg_add_name, StateFilter(OrgStates.add_name), *typed)

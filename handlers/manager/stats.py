@@ -17,7 +17,7 @@ from core.catalogue.active import CatalogueHolder
 from core.clock import Clock
 from core.manager_tools import ManagerAccess
 from core.texts import Translator
-from handlers.dialogs import leave_dialog
+from handlers.dialogs import LEAVES_DIALOG, leaving_dialogs
 from handlers.manager.shared import region_name, region_of
 from handlers.render import format_date
 
@@ -33,7 +33,6 @@ async def cmd_stats(
     t: Translator,
     catalogue: CatalogueHolder,
 ) -> None:
-    await leave_dialog(state)
     view = catalogue.view
     region = await region_of(message, state, access, command, t, view)
     if region is None:
@@ -71,6 +70,6 @@ async def cmd_stats(
 
 def create_router() -> Router:
     """Behind the toolkit's gate (handlers/manager/__init__.py): the handler gets `access`."""
-    router = Router(name=__name__)
-    router.message.register(cmd_stats, Command("stats"))
+    router = leaving_dialogs(Router(name=__name__))
+    router.message.register(cmd_stats, Command("stats"), flags=LEAVES_DIALOG)
     return router

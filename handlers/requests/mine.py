@@ -23,7 +23,7 @@ from core.referrals import DESCRIPTION_LIMIT, Outcome
 from core.texts import Translator
 from db import models
 from db.enums import OPEN_STATUSES
-from handlers.dialogs import leave_dialog
+from handlers.dialogs import LEAVES_DIALOG, leave_dialog, leaving_dialogs
 from handlers.filters import ButtonHandler, own_referral, shown
 from handlers.keyboards import Keyboard
 from handlers.referral_callbacks import FamilyAction, FamilyCD, RelayCD
@@ -35,11 +35,9 @@ async def cmd_my(
     message: Message,
     viewer: Viewer,
     session: AsyncSession,
-    state: FSMContext,
     t: Translator,
     catalogue: CatalogueHolder,
 ) -> None:
-    await leave_dialog(state)
     rows = await referrals.family_referrals(session, viewer.user.id) if viewer.user else []
     kb = Keyboard()
     if not rows:
@@ -177,8 +175,8 @@ async def msg_details(
 
 
 def create_router() -> Router:
-    router = Router(name=__name__)
-    router.message.register(cmd_my, Command("my"))
+    router = leaving_dialogs(Router(name=__name__))
+    router.message.register(cmd_my, Command("my"), flags=LEAVES_DIALOG)
     buttons: dict[FamilyAction, ButtonHandler] = {
         FamilyAction.OPEN: cb_open,
         FamilyAction.CANCEL: cb_cancel,
