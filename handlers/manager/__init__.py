@@ -1,11 +1,12 @@
 """Regional manager's toolkit: /orgs, /invite, /stats, /export, /import, /broadcast, /survey.
 
-One room per tool (orgs, invites, stats, catalogue_import, announcements); this module wires
-them behind one gate. The gate (`IsManager`) is a router-level filter: it reads the person's
-roles from the DB once per toolkit update and hands every handler a `ManagerAccess`; a cheap
-first check (the toolkit's commands, dialog states and button prefixes) keeps that read off
-every other update. Every button re-reads the organisation (or import, draft, survey) it
-names and checks its region against that access, so a forged or stale button changes nothing.
+One room per tool (orgs, members, invites, stats, catalogue_import, announcements); this
+module wires them behind one gate. The gate (`IsManager`) is a router-level filter: it reads
+the person's roles from the DB once per toolkit update and hands every handler a
+`ManagerAccess`; a cheap first check (the toolkit's commands, dialog states and button
+prefixes) keeps that read off every other update. Every button re-reads the organisation (or
+import, draft, survey) it names and checks its region against that access, so a forged or
+stale button changes nothing.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from core.texts import Translator
 from handlers import news
 from handlers.filters import CallbackPrefixes, IsManager
-from handlers.manager import announcements, catalogue_import, invites, orgs, stats
+from handlers.manager import announcements, catalogue_import, invites, members, orgs, stats
 from handlers.manager_keyboards import DraftCD, ImportCD, InviteCD, OrgCD, SurveyCD
 from handlers.render import alert
 
@@ -52,6 +53,7 @@ def create_router() -> Router:
     tools.callback_query.filter(CallbackPrefixes(*MANAGER_BUTTONS), gate)
     tools.include_routers(
         orgs.create_router(),
+        members.create_router(),
         invites.create_router(),
         stats.create_router(),
         catalogue_import.create_router(),

@@ -14,6 +14,7 @@ from core.catalogue.active import CatalogueView
 from core.texts import Translator
 from handlers.keyboards import Keyboard
 from handlers.manager_keyboards import DraftAction, DraftCD, short
+from handlers.render import edit_or_answer
 
 BROADCAST, SURVEY = "b", "s"
 # The FSM data key of the draft; the values above are its "kind".
@@ -116,6 +117,6 @@ async def show_panel(
 ) -> None:
     text, keyboard = await render_panel(session, draft, t, view, bot)
     if edit:
-        await message.edit_text(text, reply_markup=keyboard)
+        await edit_or_answer(message, text, keyboard)
     else:
         await message.answer(text, reply_markup=keyboard)

@@ -34,8 +34,6 @@ from handlers.manager.org_screens import (
     needs_keyboard_for_add,
     org_card,
     org_list,
-    role_keyboard,
-    show_members,
 )
 from handlers.manager.shared import (
     answer_long,
@@ -361,62 +359,6 @@ async def cb_contact(
     )
 
 
-async def cb_members(
-    query: CallbackQuery,
-    org: models.Organization,
-    message: Message,
-    session: AsyncSession,
-    t: Translator,
-) -> None:
-    await show_members(message, session, org, t)
-
-
-async def cb_remove(
-    query: CallbackQuery,
-    org: models.Organization,
-    callback_data: OrgCD,
-    message: Message,
-    t: Translator,
-) -> None:
-    kb = Keyboard()
-    kb.button(
-        text=t("manager.members.remove_yes"),
-        callback_data=OrgCD(action=OrgAction.REMOVE_OK, org=org.id, value=callback_data.value),
-    )
-    kb.button(text=t("manager.cancel"), callback_data=OrgCD(action=OrgAction.MEMBERS, org=org.id))
-    await message.edit_text(t("manager.members.remove_confirm"), reply_markup=kb.as_markup())
-
-
-async def cb_remove_ok(
-    query: CallbackQuery,
-    org: models.Organization,
-    callback_data: OrgCD,
-    message: Message,
-    callback_answer: CallbackAnswer,
-    session: AsyncSession,
-    access: ManagerAccess,
-    clock: Clock,
-    t: Translator,
-) -> None:
-    membership_id = index_in(callback_data.value, 2**62)
-    removed = (
-        await tools.remove_member(
-            session,
-            clock,
-            membership_id=membership_id,
-            region_code=org.region_code,
-            user_id=access.user_id,
-        )
-        if membership_id is not None
-        else None
-    )
-    if removed != org.id:
-        alert(callback_answer, t("manager.stale"))
-        return
-    callback_answer.text = t("manager.members.removed")
-    await show_members(message, session, org, t)
-
-
 async def cb_deactivate(
     query: CallbackQuery, org: models.Organization, message: Message, t: Translator
 ) -> None:
@@ -451,15 +393,6 @@ async def cb_set_active(
         assert fresh is not None
         text, keyboard = await org_card(session, fresh, t, catalogue.view)
         await message.edit_text(text, reply_markup=keyboard)
-
-
-async def cb_invite_from_card(
-    query: CallbackQuery, org: models.Organization, message: Message, t: Translator
-) -> None:
-    await message.answer(
-        t("manager.invite.pick_role", name=escape(org_title(org, t.lang))),
-        reply_markup=role_keyboard(org.id, t),
-    )
 
 
 # --- typed answers: capacity and a contact --------------------------------------------------
@@ -558,13 +491,9 @@ _ORG_BUTTONS: dict[Any, ButtonHandler] = {
     OrgAction.CAPACITY: cb_capacity,
     OrgAction.CONTACTS: cb_contacts,
     OrgAction.CONTACT: cb_contact,
-    OrgAction.MEMBERS: cb_members,
-    OrgAction.REMOVE: cb_remove,
-    OrgAction.REMOVE_OK: cb_remove_ok,
     OrgAction.DEACTIVATE: cb_deactivate,
     OrgAction.DEACTIVATE_OK: cb_set_active,
     OrgAction.ACTIVATE: cb_set_active,
-    OrgAction.INVITE: cb_invite_from_card,
 }
 
 
