@@ -39,6 +39,7 @@ from core.digest import (
 )
 from core.texts import Translator
 from db.enums import Role
+from handlers.filters import shown
 from handlers.keyboards import Keyboard
 from handlers.manager_region import current_region, region_name, remember
 
@@ -172,6 +173,7 @@ def _other_weeks(region: str, shown: Week, current: Week, t: Translator) -> Inli
 
 async def cb_digest_week(
     query: CallbackQuery,
+    message: Message,
     callback_data: DigestWeekCD,
     bot: Bot,
     viewer: Viewer,
@@ -183,14 +185,10 @@ async def cb_digest_week(
     clock: Clock,
 ) -> None:
     """The same as typing /digest REGION WEEK: access and the week are checked again there."""
-    if not isinstance(query.message, Message):
-        return
     with suppress(TelegramAPIError):
-        await query.message.edit_reply_markup(reply_markup=None)
+        await message.edit_reply_markup(reply_markup=None)
     args = CommandObject(command="digest", args=f"{callback_data.region} {callback_data.week}")
-    await cmd_digest(
-        query.message, args, bot, viewer, session, state, t, catalogue, settings, clock
-    )
+    await cmd_digest(message, args, bot, viewer, session, state, t, catalogue, settings, clock)
 
 
 async def cmd_cluster(
@@ -226,6 +224,6 @@ async def cmd_cluster(
 def create_router() -> Router:
     router = Router(name=__name__)
     router.message.register(cmd_digest, Command("digest"))
-    router.callback_query.register(cb_digest_week, DigestWeekCD.filter())
+    router.callback_query.register(cb_digest_week, DigestWeekCD.filter(), shown)
     router.message.register(cmd_cluster, Command("cluster"))
     return router
