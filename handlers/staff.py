@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
 from bot.middlewares.viewer import Viewer
-from core import referrals
+from core import people, referrals
+from core.audit import record_access
 from core.catalogue.active import CatalogueHolder
 from core.referrals.context import Outcome
 from core.texts import Translator, ellipsize
@@ -138,9 +139,7 @@ async def cmd_pause(
     t: Translator,
 ) -> None:
     pause = not all(m.paused for m in memberships)
-    for membership in memberships:
-        membership.paused = pause
-    await session.commit()
+    await people.set_paused(session, memberships, pause)
     await message.answer(t("staff.paused" if pause else "staff.resumed"))
 
 
@@ -180,15 +179,7 @@ async def cb_open(
     if not await referrals.may_open(session, referral, staff):
         alert(callback_answer, t("staff.forbidden"))
         return
-    session.add(
-        models.AuditLog(
-            at=app.clock.now(),
-            actor_user_id=staff.id,
-            action="open_referral",
-            referral_id=referral.id,
-        )
-    )
-    await session.commit()
+    await record_access(session, app.clock, staff.id, "open_referral", referral_id=referral.id)
     works_on = await referrals.may_work_on(session, referral, staff)
     text, keyboard = _detail(referral, t, catalogue, works_on=works_on)
     await message.answer(text, reply_markup=keyboard)

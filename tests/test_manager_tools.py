@@ -416,6 +416,11 @@ async def test_a_spreadsheet_with_wrong_rows_changes_nothing_and_a_correct_one_i
     assert irina.last_reply().kind == "document"
     assert "Каталог RU-TAM: мер 9, организаций 9, консультаций 10" in irina.last_text
     clean = exported(mchat)
+    # Who took the region's catalogue out is on record.
+    export_log = await session.scalar(
+        select(models.AuditLog).where(models.AuditLog.action == "catalogue_export")
+    )
+    assert export_log is not None and export_log.details == {"region": TAM}
 
     # Exactly what was exported comes back unchanged.
     await irina.send("/import")

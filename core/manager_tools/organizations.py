@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import secrets
 import statistics
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -146,6 +147,16 @@ async def org_records(session: AsyncSession, org_ids: Sequence[str]) -> dict[str
     return out
 
 
+@asynccontextmanager
+async def _ending_on_refusal(session: AsyncSession) -> AsyncIterator[None]:
+    """A use case owns its transaction, also when it refuses: the caller only shows the error."""
+    try:
+        yield
+    except EditError:
+        await session.rollback()
+        raise
+
+
 class EditError(Exception):
     """A change the schema or the cross-checks refuse; `code` picks the text."""
 
@@ -191,26 +202,29 @@ async def update_organization(
 
     The caller refreshes the in-memory catalogue afterwards.
     """
-    row = await organization_in(session, org_id, region_code)
-    if row is None:
-        raise EditError("forbidden")
-    data = {**row.data}
-    for key, value in changes.items():
-        if value is None:
-            data.pop(key, None)
-        else:
-            data[key] = value
-    org = _validated(data, view, region_code)
-    stored = dump(org)
-    stored.pop("consultations", None)
-    await write_entry(
-        session,
-        Entry(ORGANIZATIONS, org.id, stored, row.active if active is None else active),
-    )
-    fields = sorted(changes) + (["active"] if active is not None else [])
-    record_audit(session, clock, user_id, "org_edit", {"organization": org_id, "fields": fields})
-    await session.commit()
-    return org
+    async with _ending_on_refusal(session):
+        row = await organization_in(session, org_id, region_code)
+        if row is None:
+            raise EditError("forbidden")
+        data = {**row.data}
+        for key, value in changes.items():
+            if value is None:
+                data.pop(key, None)
+            else:
+                data[key] = value
+        org = _validated(data, view, region_code)
+        stored = dump(org)
+        stored.pop("consultations", None)
+        await write_entry(
+            session,
+            Entry(ORGANIZATIONS, org.id, stored, row.active if active is None else active),
+        )
+        fields = sorted(changes) + (["active"] if active is not None else [])
+        record_audit(
+            session, clock, user_id, "org_edit", {"organization": org_id, "fields": fields}
+        )
+        await session.commit()
+        return org
 
 
 def toggled_needs(current: Sequence[str], need_id: str, view: CatalogueView) -> list[str]:
@@ -268,10 +282,11 @@ async def add_organization(
         "capacity": 10,
         "verified_on": region_today(view, region_code, clock).isoformat(),
     }
-    org = _validated(data, view, region_code)
-    stored = dump(org)
-    stored.pop("consultations", None)
-    await write_entry(session, Entry(ORGANIZATIONS, org.id, stored, True))
-    record_audit(session, clock, user_id, "org_add", {"organization": org.id})
-    await session.commit()
-    return org
+    async with _ending_on_refusal(session):
+        org = _validated(data, view, region_code)
+        stored = dump(org)
+        stored.pop("consultations", None)
+        await write_entry(session, Entry(ORGANIZATIONS, org.id, stored, True))
+        record_audit(session, clock, user_id, "org_add", {"organization": org.id})
+        await session.commit()
+        return org

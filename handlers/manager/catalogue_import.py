@@ -19,6 +19,7 @@ from aiogram.types import BufferedInputFile, CallbackQuery, Document, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.audit import record_access
 from core.catalogue import sheet as catalogue_sheet
 from core.catalogue.active import CatalogueHolder
 from core.catalogue.edit import KINDS, ApplySummary, region_entries
@@ -31,7 +32,6 @@ from core.catalogue.sheet import (
 from core.clock import Clock
 from core.manager_tools import ManagerAccess
 from core.texts import Translator
-from db import models
 from db.models.manager import CatalogueImport
 from handlers.dialogs import LEAVES_DIALOG, leave_dialog, leaving_dialogs
 from handlers.filters import ButtonHandler, shown
@@ -71,15 +71,9 @@ async def cmd_export(
         await message.bot.send_chat_action(message.chat.id, ChatAction.UPLOAD_DOCUMENT)
     entries = await region_entries(session, region)
     data = await asyncio.to_thread(catalogue_sheet.export_workbook, entries, help_lines(t))
-    session.add(
-        models.AuditLog(
-            at=clock.now(),
-            actor_user_id=access.user_id,
-            action="catalogue_export",
-            details={"region": region},
-        )
+    await record_access(
+        session, clock, access.user_id, "catalogue_export", details={"region": region}
     )
-    await session.commit()
     day = clock.now().date().isoformat()
     counts = {kind: sum(1 for e in entries[kind].values() if e.active) for kind in KINDS}
     await message.answer_document(

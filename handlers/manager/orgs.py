@@ -93,7 +93,6 @@ async def _save(
             active=active,
         )
     except EditError as error:
-        await session.rollback()
         alert(callback_answer, t("manager.orgs.invalid", detail=error.detail or error.code))
         return False
     await catalogue.refresh()
@@ -190,7 +189,6 @@ async def cb_add_need(
             user_id=access.user_id,
         )
     except EditError as error:
-        await session.rollback()
         alert(callback_answer, t("manager.orgs.invalid", detail=error.detail or error.code))
         return
     await leave_dialog(state)
@@ -427,7 +425,6 @@ async def msg_capacity(
             user_id=access.user_id,
         )
     except EditError as error:
-        await session.rollback()
         await message.answer(t("manager.orgs.invalid", detail=escape(error.detail or error.code)))
         return
     await leave_dialog(state)
@@ -467,7 +464,6 @@ async def msg_contact(
             user_id=access.user_id,
         )
     except EditError as error:
-        await session.rollback()
         await message.answer(t("manager.orgs.invalid", detail=escape(error.detail or error.code)))
         return
     await leave_dialog(state)
