@@ -23,6 +23,7 @@ from core.clock import Clock
 from core.discovery import MeasureFeedbackReason, MeasureVerdictFeedback
 from core.screener import FamilyProfile, evaluate, render_reason, render_verdict
 from core.texts import Translator, typeset_numbers
+from handlers import plan_keyboards
 from handlers.dialogs import SESSION_PROFILE, leave_dialog
 from handlers.keyboards import inline_button, markup
 from handlers.render import alert, format_date, send_long
@@ -178,6 +179,7 @@ def measure_keyboard(
         )
     label, data = ask_help_button(t, measure_id=measure.id)
     buttons.append(inline_button(label, data))
+    buttons.append(plan_keyboards.add_button(measure, t))
     keyboard = markup(buttons, 2, 3, 1)
     if view is not None:
         view.memo[key] = keyboard

@@ -18,7 +18,7 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.middlewares.viewer import ANON_REGION, Viewer
-from core import discovery, people
+from core import discovery, people, plan
 from core.catalogue.active import CatalogueHolder, CatalogueView
 from core.clock import Clock
 from core.screener import (
@@ -33,6 +33,7 @@ from core.texts import Translator
 from handlers.cards import measure_button
 from handlers.dialogs import SESSION_PROFILE, leave_dialog
 from handlers.keyboards import inline_button, layout, markup
+from handlers.plan_results import already_yours, with_plan_button
 from handlers.render import alert, send_long
 from handlers.search import PlainText
 
@@ -492,6 +493,9 @@ async def _show_results(
     region = await _region_of(viewer, answers)
     profile = to_profile(answers, region, clock.now().date())
     verdicts = screen(view.measures.values(), profile, view.regions, clock.now().date())
+    # What the family already receives is not offered again: it is listed apart (issue 17).
+    split = plan.split_results(verdicts, await plan.statuses(session, viewer.user))
+    verdicts = split.offered
     fitting = [v for v in verdicts if v.verdict is not Verdict.NOT_ELIGIBLE]
     await state.set_state(None)
     await state.update_data({ANSWERS: None, SESSION_PROFILE: profile.model_dump(mode="json")})
@@ -501,9 +505,11 @@ async def _show_results(
         session, clock, region_code=region, user=viewer.user, found=len(fitting)
     )
     if not fitting:
-        await message.answer(t("find.nothing"))
+        await message.answer(t("find.nothing") + already_yours(split.receiving, view, t))
         return
     text, keyboard = render_results(verdicts, view, t)
+    text += already_yours(split.receiving, view, t)
+    keyboard = with_plan_button(keyboard, t)
     await send_long(message, text, reply_markup=keyboard, parse_mode="HTML")
 
 
