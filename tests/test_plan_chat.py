@@ -17,6 +17,8 @@ from core import discovery, people
 from core.screener import Child, FamilyProfile
 from db import models
 from db.enums import PlanStatus
+from tests.referral_helpers import family_in, request_help, staff
+from tests.test_consultations import MON_14, ORG, PSY, book_in_chat, publish
 
 GRANT = "Единовременное пособие при рождении ребёнка"
 NEWBORN_5000 = "5 000 ₽ на каждого новорождённого"
@@ -283,3 +285,24 @@ async def test_mydata_includes_the_plan_and_forget_erases_it(
     await anna.send("/forget")
     await anna.click("Да, удалить всё")
     assert await items(session) == {}
+
+
+async def test_the_plan_shows_the_requests_and_bookings_and_what_happened(
+    app: App, chat: LocalChat, session: AsyncSession
+) -> None:
+    await staff(app, chat, 5110, ORG)  # bookings are offered where someone takes them
+    await publish(app, PSY, MON_14)
+    anna = await family_in(chat, 5109, "Тамбовская область", "Тамбов", "г. Тамбов")
+    await book_in_chat(anna, "пн 30 ноя, 14:00")
+    await request_help(anna, "💬 Психологическая помощь")
+    replies = await anna.send("/plan")
+    text = replies[-2].text
+    assert "Мер в плане пока нет" in text, "a plan of requests only still goes out"
+    section = text[text.index("🤝 Заявки и консультации") :]
+    assert "Консультация «Консультация психолога» 30 ноября 2026 в 14:00 — " in section
+    request = next(line for line in section.splitlines() if "Заявка №" in line)
+    assert "«Психологическая помощь» от 28 ноября 2026 — " in request
+    printed = pdf_text(replies[-1])
+    assert "Заявки и консультации" in printed and "30 ноября 2026 в 14:00" in printed
+    # A telephone typed into the request is the family's, but not part of the plan.
+    assert "+7" not in printed
