@@ -69,7 +69,7 @@ def to_html(lines: list[Line]) -> str:
     """The plan's lines as a Telegram message (HTML; catalogue text escaped)."""
     out: list[str] = []
     for line in lines:
-        text = escape(line.text)
+        text = escape(line.text, quote=False)
         icon = f"{line.icon} " if line.icon else ""
         match line.style:
             case Style.TITLE:

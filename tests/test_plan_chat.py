@@ -306,3 +306,26 @@ async def test_the_plan_shows_the_requests_and_bookings_and_what_happened(
     assert "Заявки и консультации" in printed and "30 ноября 2026 в 14:00" in printed
     # A telephone typed into the request is the family's, but not part of the plan.
     assert "+7" not in printed
+
+
+async def test_an_english_speaking_family_gets_its_plan_in_english(
+    app: App, chat: LocalChat
+) -> None:
+    kate = chat.user(5111, "Kate", language_code="en")
+    await kate.send("/start")
+    await kate.click("✅ I agree")
+    await kate.click("Tambov Oblast")
+    await kate.click("Skip")
+    await kate.send("/start m-fed-birth-grant")
+    await kate.click("📋 Add to my plan")
+    await kate.click("📝 Planning")
+    assert kate.last_text == (
+        "Marked: “One-time childbirth grant” — Planning. The whole plan: /plan"
+    )
+    replies = await kate.send("/plan")
+    assert "<b>📝 Planning</b>" in replies[-2].text
+    assert "☐ The child's birth certificate" in replies[-2].text
+    assert "Deadline: within 6 months of the birth" in replies[-2].text, "no birth date given"
+    printed = pdf_text(replies[-1])
+    assert "My plan" in printed and "Tambov Oblast · made on 28 November 2026" in printed
+    assert "One-time childbirth grant" in printed and "Where to apply:" in printed
