@@ -23,7 +23,7 @@ from core.clock import Clock
 from core.discovery import MeasureFeedbackReason, MeasureVerdictFeedback
 from core.screener import FamilyProfile, evaluate, render_reason, render_verdict
 from core.texts import Translator, typeset_numbers
-from handlers import plan_keyboards
+from handlers import plan_keyboards, plan_results
 from handlers.dialogs import SESSION_PROFILE, leave_dialog
 from handlers.keyboards import inline_button, markup
 from handlers.render import alert, format_date, send_long
@@ -115,6 +115,8 @@ def render_measure(
     lines.append(t("card.where", channels=escape(channels)))
     steps = measure.how_to_apply.steps if ru else measure.how_to_apply.steps_en
     lines.extend(f"{i}. {escape(step)}" for i, step in enumerate(steps, 1))
+    if deadline := plan_results.card_deadline(measure, profile, t, today):
+        lines.append(deadline)
     caution = measure.caution if ru else measure.caution_en
     if caution:
         lines.append("")

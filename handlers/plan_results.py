@@ -1,13 +1,18 @@
-"""The screener's results and the plan: what the family already receives is shown apart
-(«уже получаете») instead of being offered again, and a button marks measures in the plan."""
+"""The plan in other screens: the screener's results show what the family already receives
+apart («уже получаете») instead of offering it again and get a button to mark measures; a
+card shows the application deadline, dated for the family when its answers allow."""
 
 from __future__ import annotations
 
+import datetime as dt
 from html import escape
 
 from aiogram.types import InlineKeyboardMarkup
 
 from core.catalogue.active import CatalogueView
+from core.catalogue.schema import Measure
+from core.plan_deadlines import deadline_of, describe_deadline, describe_rule
+from core.screener import FamilyProfile
 from core.texts import Translator
 from handlers.plan_keyboards import mark_results_button
 
@@ -30,3 +35,16 @@ def with_plan_button(keyboard: InlineKeyboardMarkup, t: Translator) -> InlineKey
     return InlineKeyboardMarkup(
         inline_keyboard=[*keyboard.inline_keyboard, [mark_results_button(t)]]
     )
+
+
+def card_deadline(
+    measure: Measure, profile: FamilyProfile | None, t: Translator, today: dt.date
+) -> str | None:
+    """The card's deadline line: the rule, and the family's own date when its answers give one
+    («в течение 6 месяцев после рождения — подать до 15 апреля 2027»)."""
+    rule = describe_rule(measure, t)
+    if rule is None:
+        return None
+    deadline = deadline_of(measure, profile, today)
+    text = rule if deadline is None else f"{rule} — {describe_deadline(deadline, t, today)}"
+    return t("plan.card_deadline", text=escape(text, quote=False))

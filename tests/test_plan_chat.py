@@ -329,3 +329,17 @@ async def test_an_english_speaking_family_gets_its_plan_in_english(
     printed = pdf_text(replies[-1])
     assert "My plan" in printed and "Tambov Oblast · made on 28 November 2026" in printed
     assert "One-time childbirth grant" in printed and "Where to apply:" in printed
+
+
+async def test_a_card_states_the_deadline_dated_for_the_family(app: App, chat: LocalChat) -> None:
+    anna = await family_with_profile(app, chat, 5112)
+    await anna.send("/start m-tam-newborn-5000")
+    assert (
+        "⏳ <b>Срок подачи:</b> в течение 6 месяцев после рождения — "
+        "подать до 15 апреля 2027 (осталось 138 дней)"
+    ) in anna.last_text
+    await anna.send("/start m-fed-matcap")
+    assert "Срок подачи" not in anna.last_text, "no deadline where the law sets none"
+    olga = chat.user(5113)  # no answers at all: the rule, without a date
+    await olga.send("/start m-tam-newborn-5000")
+    assert "⏳ <b>Срок подачи:</b> в течение 6 месяцев после рождения\n" in olga.last_text
