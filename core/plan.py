@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -108,12 +108,18 @@ async def set_status(
     if measure_id not in view.measures:
         return PlanChange(PlanOutcome.UNKNOWN_MEASURE)
     now = clock.now()
-    item = await _item(session, user.id, measure_id)
+    user_id = user.id  # a rollback below expires the user row: keep its id at hand
+    item = await _item(session, user_id, measure_id)
     if item is None:
-        if len(await plan_items(session, user.id)) >= MAX_ITEMS:
+        held = await session.scalar(
+            select(func.count())
+            .select_from(models.PlanItem)
+            .where(models.PlanItem.user_id == user_id)
+        )
+        if (held or 0) >= MAX_ITEMS:
             return PlanChange(PlanOutcome.FULL)
         item = models.PlanItem(
-            user_id=user.id,
+            user_id=user_id,
             measure_id=measure_id,
             status=status.value,
             created_at=now,
@@ -126,7 +132,7 @@ async def set_status(
         except IntegrityError:
             # The same button pressed twice at once: the other press made the row.
             await session.rollback()
-            item = await _item(session, user.id, measure_id)
+            item = await _item(session, user_id, measure_id)
             if item is None:
                 raise
         else:
