@@ -33,7 +33,8 @@ from core.screener import Verdict, screen
 from core.texts import Translator
 from db.enums import PlanStatus
 from handlers.cards import family_profile
-from handlers.dialogs import leave_dialog
+from handlers.dialogs import LEAVES_DIALOG, leaving_dialogs
+from handlers.filters import shown
 from handlers.keyboards import markup
 from handlers.onboarding import ask_consent
 from handlers.plan_keyboards import (
@@ -105,7 +106,6 @@ async def cmd_plan(
     privacy: PrivacyNotice,
     bot: Bot,
 ) -> None:
-    await leave_dialog(state)
     if viewer.user is None or not viewer.consented:
         await _need_consent(message, t, privacy)
         return
@@ -137,6 +137,7 @@ async def _send_pdf(
 
 async def cb_ask_status(
     query: CallbackQuery,
+    message: Message,
     callback_data: PlanCD,
     callback_answer: CallbackAnswer,
     viewer: Viewer,
@@ -146,9 +147,6 @@ async def cb_ask_status(
     privacy: PrivacyNotice,
 ) -> None:
     """A card's «В мой план» or a measure picked from the screener's list."""
-    message = query.message
-    if not isinstance(message, Message):
-        return
     measure = catalogue.view.measures.get(callback_data.m)
     if measure is None:
         alert(callback_answer, t("plan.unknown_measure"))
@@ -172,6 +170,7 @@ def _status(raw: str) -> PlanStatus | None:
 
 async def cb_set_status(
     query: CallbackQuery,
+    message: Message,
     callback_data: PlanCD,
     callback_answer: CallbackAnswer,
     viewer: Viewer,
@@ -181,10 +180,7 @@ async def cb_set_status(
     catalogue: CatalogueHolder,
     privacy: PrivacyNotice,
 ) -> None:
-    message = query.message
     status = _status(callback_data.v)
-    if not isinstance(message, Message):
-        return
     if status is None:
         alert(callback_answer, t("plan.bad_status"))
         return
@@ -256,6 +252,7 @@ async def _show_item(
 
 async def cb_open_item(
     query: CallbackQuery,
+    message: Message,
     callback_data: PlanCD,
     callback_answer: CallbackAnswer,
     viewer: Viewer,
@@ -265,23 +262,23 @@ async def cb_open_item(
     t: Translator,
     catalogue: CatalogueHolder,
 ) -> None:
-    if isinstance(query.message, Message):
-        await _show_item(
-            query.message,
-            edit=False,
-            callback_answer=callback_answer,
-            viewer=viewer,
-            session=session,
-            state=state,
-            clock=clock,
-            t=t,
-            view=catalogue.view,
-            measure_id=callback_data.m,
-        )
+    await _show_item(
+        message,
+        edit=False,
+        callback_answer=callback_answer,
+        viewer=viewer,
+        session=session,
+        state=state,
+        clock=clock,
+        t=t,
+        view=catalogue.view,
+        measure_id=callback_data.m,
+    )
 
 
 async def cb_item_status(
     query: CallbackQuery,
+    message: Message,
     callback_data: PlanCD,
     callback_answer: CallbackAnswer,
     viewer: Viewer,
@@ -292,10 +289,7 @@ async def cb_item_status(
     catalogue: CatalogueHolder,
 ) -> None:
     """A status changed from the plan's own view: only for a measure already in the plan."""
-    message = query.message
     status = _status(callback_data.v)
-    if not isinstance(message, Message):
-        return
     if status is None:
         alert(callback_answer, t("plan.bad_status"))
         return
@@ -325,6 +319,7 @@ async def cb_item_status(
 
 async def cb_toggle_document(
     query: CallbackQuery,
+    message: Message,
     callback_data: PlanCD,
     callback_answer: CallbackAnswer,
     viewer: Viewer,
@@ -334,9 +329,6 @@ async def cb_toggle_document(
     t: Translator,
     catalogue: CatalogueHolder,
 ) -> None:
-    message = query.message
-    if not isinstance(message, Message):
-        return
     raw = callback_data.v
     position = int(raw) if raw.isdigit() and len(raw) < 4 else -1
     view = catalogue.view
@@ -366,6 +358,7 @@ async def cb_toggle_document(
 
 async def cb_pick_from_results(
     query: CallbackQuery,
+    message: Message,
     callback_answer: CallbackAnswer,
     viewer: Viewer,
     session: AsyncSession,
@@ -376,9 +369,6 @@ async def cb_pick_from_results(
     privacy: PrivacyNotice,
 ) -> None:
     """The screener's results as buttons: the measures that may fit, and those received."""
-    message = query.message
-    if not isinstance(message, Message):
-        return
     if not viewer.consented:
         await _need_consent(message, t, privacy)
         return
@@ -399,12 +389,15 @@ async def cb_pick_from_results(
 
 
 def create_router() -> Router:
-    router = Router(name=__name__)
-    router.message.register(cmd_plan, Command("plan"))
-    router.callback_query.register(cb_ask_status, PlanCD.filter(F.a == PlanAction.ASK))
-    router.callback_query.register(cb_set_status, PlanCD.filter(F.a == PlanAction.SET))
-    router.callback_query.register(cb_open_item, PlanCD.filter(F.a == PlanAction.OPEN))
-    router.callback_query.register(cb_item_status, PlanCD.filter(F.a == PlanAction.STATUS))
-    router.callback_query.register(cb_toggle_document, PlanCD.filter(F.a == PlanAction.DOC))
-    router.callback_query.register(cb_pick_from_results, PlanCD.filter(F.a == PlanAction.LIST))
+    router = leaving_dialogs(Router(name=__name__))
+    router.message.register(cmd_plan, Command("plan"), flags=LEAVES_DIALOG)
+    for action, handler in (
+        (PlanAction.ASK, cb_ask_status),
+        (PlanAction.SET, cb_set_status),
+        (PlanAction.OPEN, cb_open_item),
+        (PlanAction.STATUS, cb_item_status),
+        (PlanAction.DOC, cb_toggle_document),
+        (PlanAction.LIST, cb_pick_from_results),
+    ):
+        router.callback_query.register(handler, PlanCD.filter(F.a == action), shown)
     return router

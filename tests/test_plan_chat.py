@@ -13,8 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.app import App
 from bot.local_chat import ChatUser, LocalChat
 from bot.local_session import Sent
-from core import discovery, people
+from core import people
 from core.screener import Child, FamilyProfile
+from core.search import discovery
 from db import models
 from db.enums import PlanStatus
 from tests.referral_helpers import family_in, request_help, staff
