@@ -24,6 +24,7 @@ FAMILY_COMMANDS = (
     "request",
     "consult",
     "my",
+    "plan",
     "profile",
     "privacy",
     "news",

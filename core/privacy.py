@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import outbox, referrals
+from core import outbox, plan, referrals
 from core.referrals.context import Context
 from db import models
 from db.enums import OPEN_STATUSES, OutboxStatus
@@ -90,6 +90,7 @@ async def export_user_data(session: AsyncSession, user: models.User) -> dict[str
             {"role": m.role, "organization": m.organization_id, "region": m.region_code}
             for m in roles
         ],
+        "plan": await plan.export_plan(session, user.id),
     }
 
 

@@ -24,6 +24,7 @@ from core.screener import FamilyProfile, evaluate, render_reason, render_verdict
 from core.search import discovery
 from core.search.discovery import MeasureFeedbackReason, MeasureVerdictFeedback
 from core.texts import Translator, typeset_numbers
+from handlers import plan_keyboards, plan_results
 from handlers.dialogs import LEAVES_DIALOG, SESSION_PROFILE, leaving_dialogs
 from handlers.filters import shown
 from handlers.keyboards import inline_button, markup
@@ -116,6 +117,8 @@ def render_measure(
     lines.append(t("card.where", channels=escape(channels)))
     steps = measure.how_to_apply.steps if ru else measure.how_to_apply.steps_en
     lines.extend(f"{i}. {escape(step)}" for i, step in enumerate(steps, 1))
+    if deadline := plan_results.card_deadline(measure, profile, t, today):
+        lines.append(deadline)
     caution = measure.caution if ru else measure.caution_en
     if caution:
         lines.append("")
@@ -180,6 +183,7 @@ def measure_keyboard(
         )
     label, data = ask_help_button(t, measure_id=measure.id)
     buttons.append(inline_button(label, data))
+    buttons.append(plan_keyboards.add_button(measure, t))
     keyboard = markup(buttons, 2, 3, 1)
     if view is not None:
         view.memo[key] = keyboard

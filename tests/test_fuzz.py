@@ -67,6 +67,7 @@ COMMANDS = [
     "/forget",
     "/inbox",
     "/pause",
+    "/plan",
 ]
 PREFIXES = [
     "prv",
@@ -82,6 +83,7 @@ PREFIXES = [
     "find",
     "loc",
     "prf",
+    "pl",
 ]
 NASTY = [
     "st:a:999999:",
@@ -97,6 +99,8 @@ NASTY = [
     ":",
     "",
     "🙂" * 16,
+    "pl:d:fed-birth-grant:99999",
+    "pl:t:fed-birth-grant:",
 ]
 
 

@@ -16,7 +16,7 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.middlewares.viewer import ANON_REGION, Viewer
-from core import people
+from core import people, plan
 from core.catalogue.active import CatalogueHolder
 from core.clock import Clock
 from core.screener import Verdict, screen
@@ -42,6 +42,7 @@ from handlers.find.questions import (
 )
 from handlers.find.results import cb_why_not, render_results
 from handlers.keyboards import inline_button, markup
+from handlers.plan_results import already_yours, with_plan_button
 from handlers.render import alert, send_long
 from handlers.search import PlainText
 
@@ -234,6 +235,9 @@ async def _show_results(
     region = await _region_of(viewer, answers)
     profile = to_profile(answers, region, clock.now().date())
     verdicts = screen(view.measures.values(), profile, view.regions, clock.now().date())
+    # What the family already receives is not offered again: it is listed apart (issue 17).
+    split = plan.split_results(verdicts, await plan.statuses(session, viewer.user))
+    verdicts = split.offered
     fitting = [v for v in verdicts if v.verdict is not Verdict.NOT_ELIGIBLE]
     await state.set_state(None)
     await state.update_data({ANSWERS: None, SESSION_PROFILE: profile.model_dump(mode="json")})
@@ -243,9 +247,11 @@ async def _show_results(
         session, clock, region_code=region, user=viewer.user, found=len(fitting)
     )
     if not fitting:
-        await message.answer(t("find.nothing"))
+        await message.answer(t("find.nothing") + already_yours(split.receiving, view, t))
         return
     text, keyboard = render_results(verdicts, view, t)
+    text += already_yours(split.receiving, view, t)
+    keyboard = with_plan_button(keyboard, t)
     await send_long(message, text, reply_markup=keyboard, parse_mode="HTML")
 
 
