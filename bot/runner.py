@@ -125,6 +125,7 @@ async def purge_old_data(app: App) -> None:
 async def start_jobs(app: App, bot: Bot) -> None:
     """Rebuild SLA timers from the DB, start the sweep, digests, manager jobs, retention."""
     from bot.digest_delivery import schedule_digests
+    from bot.reminders_job import schedule_reminders
     from handlers.manager_jobs import schedule_manager_jobs
 
     timers = app.timers
@@ -133,6 +134,7 @@ async def start_jobs(app: App, bot: Bot) -> None:
     timers.start()
     schedule_digests(app, bot)
     schedule_manager_jobs(app, bot)
+    schedule_reminders(app)
     app.jobs.cron(
         "retention:daily", purge_old_data, app, timezone="Europe/Moscow", hour=RETENTION_JOB_HOUR
     )

@@ -33,6 +33,7 @@ from core.texts import Translator
 from handlers.cards import measure_button
 from handlers.dialogs import SESSION_PROFILE, leave_dialog
 from handlers.keyboards import inline_button, layout, markup
+from handlers.reminders import offer_reminders
 from handlers.render import alert, send_long
 from handlers.search import PlainText
 
@@ -497,6 +498,7 @@ async def _show_results(
     await state.update_data({ANSWERS: None, SESSION_PROFILE: profile.model_dump(mode="json")})
     if await discovery.save_profile(session, clock, viewer.user, profile):
         await message.answer(t("find.saved"))
+        await offer_reminders(message, viewer, session, t)
     await discovery.log_screening(
         session, clock, region_code=region, user=viewer.user, found=len(fitting)
     )

@@ -50,6 +50,7 @@ from core.catalogue.edit import (
 )
 from core.catalogue.sheet_cells import plain_row, text_cell
 from core.clock import Clock
+from core.reminders import new_help
 from db import models
 from db.models.manager import CatalogueImport
 
@@ -1103,6 +1104,7 @@ async def apply_import(
     session.add(record)
     await session.flush()
     _audit(session, clock, user_id, "catalogue_import", {"region": region_code, "id": record.id})
+    await new_help.announce_new_help(session, clock, view.measures)
     await session.commit()
     return ImportResult(summary=summary, import_id=record.id)
 
