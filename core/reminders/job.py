@@ -41,6 +41,7 @@ DEFAULT_TIMEZONE = "Europe/Moscow"
 # would give the pregnancy another key, so a second one within this time is not sent.
 PREGNANCY_REPEAT_AFTER = dt.timedelta(days=300)
 BATCH = 500
+TAX_MIN_CHILDREN = 2
 
 Deadlines = Callable[
     [CatalogueView, FamilyProfile, Sequence[PlanStep], dt.date], Mapping[str, dt.date]
@@ -171,7 +172,13 @@ async def remind_family(
     """Queue and commit what is due for one family on `day`; the number queued."""
     profile = await saved_profile(session, view, user)
     plan = await plan_steps(session, user.id)
-    tax_fits = profile is not None and fits(view, FAMILY_TAX_PAYMENT, profile, day)
+    # The payment is for two or more children: a family that has not said how many it has
+    # would get a "maybe" from the screener, but a reminder needs more than a maybe.
+    tax_fits = (
+        profile is not None
+        and len(profile.children or []) >= TAX_MIN_CHILDREN
+        and fits(view, FAMILY_TAX_PAYMENT, profile, day)
+    )
     found = due_reminders(
         profile,
         plan,

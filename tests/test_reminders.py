@@ -1,0 +1,364 @@
+"""Reminders through the chat: the opt-in, the daily job for chosen days (each reminder once, in
+the region's daytime, none without consent or after /forget), muting one kind, stopping all."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.app import App
+from bot.local_chat import ChatUser, LocalChat
+from bot.reminders_job import run_reminders
+from core import people
+from core.clock import FrozenClock
+from core.reminders.kinds import ReminderKind
+from db import models
+from db.enums import ConsentKind, OutboxStatus, PlanStatus
+from handlers.reminders import RemindAction, RemindCD
+from tests.test_discovery_chat import consented_in
+
+Deliver = Callable[[], Awaitable[int]]
+MSK = dt.timezone(dt.timedelta(hours=3))
+TURN_ON = "🔔 Включить напоминания"
+MUTE = "🔕 Не напоминать об этом"
+STOP = "Отключить все напоминания"
+# A child born in June 2025 turns 1.5 in December 2026: the reminder's window opens a month
+# before (1 November), and START (28 November 2026) is in it.
+BABY = {"as_of": "2026-11-28", "children": [{"birth_date": "2025-06"}], "employed": True}
+
+
+async def family(
+    chat: LocalChat,
+    session: AsyncSession,
+    clock: FrozenClock,
+    telegram_id: int,
+    profile: dict[str, Any] | None,
+    *,
+    region: str = "Тамбовская область",
+    reminders: bool = True,
+) -> ChatUser:
+    person = await consented_in(chat, telegram_id, region)
+    user = await people.get_user(session, telegram_id)
+    assert user is not None
+    if profile is not None:
+        session.add(models.FamilyProfile(user_id=user.id, data=profile, updated_at=clock.now()))
+        await session.commit()
+    if reminders:
+        await person.send("/reminders")
+        await person.click(TURN_ON)
+    return person
+
+
+async def sent_rows(session: AsyncSession) -> list[models.ReminderSent]:
+    session.expire_all()
+    return list(await session.scalars(select(models.ReminderSent).order_by(models.ReminderSent.id)))
+
+
+async def queued(session: AsyncSession, chat_id: int) -> list[models.OutboxMessage]:
+    session.expire_all()
+    rows = await session.scalars(
+        select(models.OutboxMessage)
+        .where(models.OutboxMessage.chat_id == chat_id)
+        .order_by(models.OutboxMessage.id)
+    )
+    return [row for row in rows if str(row.payload["kind"]).startswith("reminder.")]
+
+
+def reminders_seen(person: ChatUser) -> list[str]:
+    """The reminders the person got: every one carries the mute button."""
+    return [m.text for m in person.messages if MUTE in m.button_texts]
+
+
+async def test_saving_a_profile_offers_reminders_apart_from_the_data_consent(
+    chat: LocalChat, session: AsyncSession
+) -> None:
+    anna = await consented_in(chat, 4101, "Тамбовская область")
+    await anna.send("/find")
+    await anna.click("Нет")  # pregnant
+    await anna.click("1")  # one child
+    await anna.send("06.2025")  # born in June 2025: a month the reminders can use
+    replies = await anna.click("Хватит, покажите результат")
+    texts = [r.text for r in replies]
+    assert "Ответы сохранены в профиле." in texts
+    offer = next(r for r in replies if r.text.startswith("🔔 Напомнить вам о важных датах?"))
+    assert offer.button_texts == ["🔔 Да, напоминать", "Не нужно"]
+    user = await people.get_user(session, 4101)
+    assert user is not None
+    kinds = set(await session.scalars(select(models.Consent.kind)))
+    assert ConsentKind.REMINDERS not in kinds, "nothing before the family says yes"
+
+    await anna.click("🔔 Да, напоминать")
+    assert offer.text.startswith("🔔 Напоминания включены."), "the offer turns into the status"
+    assert offer.button_texts == ["🔕 Отключить напоминания"]
+    consents = list(await session.scalars(select(models.Consent).order_by(models.Consent.id)))
+    assert [(c.kind, c.revoked_at) for c in consents] == [
+        (ConsentKind.PERSONAL_DATA, None),
+        (ConsentKind.REMINDERS, None),
+    ]
+    # /profile shows the way in; the profile is saved again: no second offer.
+    await anna.send("/profile")
+    assert "🔔 Напоминания" in anna.last_reply().button_texts
+    await anna.click("🔔 Напоминания")
+    assert anna.last_text.startswith("🔔 Напоминания включены.")
+    await anna.send("/find")
+    replies = await anna.click("Хватит, покажите результат")
+    assert not [r for r in replies if r.text.startswith("🔔 Напомнить")]
+
+
+async def test_declining_the_offer_stores_nothing(chat: LocalChat, session: AsyncSession) -> None:
+    boris = await consented_in(chat, 4102, "Тамбовская область")
+    await boris.send("/find")
+    await boris.click("Хватит, покажите результат")
+    offer, _ = boris.find_button("Не нужно")
+    await boris.click("Не нужно")
+    assert offer.text == "Хорошо, без напоминаний. Если передумаете — /reminders."
+    reminder_consents = await session.scalar(
+        select(func.count()).where(models.Consent.kind == ConsentKind.REMINDERS)
+    )
+    assert reminder_consents == 0
+
+
+async def test_without_the_data_consent_there_are_no_reminders(chat: LocalChat) -> None:
+    visitor = chat.user(4103)
+    await visitor.send("/start")
+    await visitor.click("Смотреть анонимно")
+    await visitor.send("/reminders")
+    assert "нужно согласие на обработку данных" in visitor.last_text
+    # A forged "turn on" from someone without an account changes nothing and says why.
+    sent = visitor.last_reply()
+    assert sent.message is not None
+    await visitor.press(sent, RemindCD(action=RemindAction.ON).pack())
+    assert "нужно согласие" in (chat.session.answers[-1].text or "")
+
+
+async def test_the_job_sends_a_due_reminder_once_in_daytime(
+    app: App, chat: LocalChat, session: AsyncSession, clock: FrozenClock, deliver: Deliver
+) -> None:
+    anna = await family(chat, session, clock, 4110, BABY)
+    # The job runs early in the morning: the reminder waits for 10:00 in Tambov (Moscow time).
+    clock._now = dt.datetime(2026, 11, 30, 5, 0, tzinfo=MSK)
+    first = await run_reminders(app)
+    again = await run_reminders(app)
+    assert (first.queued, again.queued) == (1, 0)
+    [row] = await sent_rows(session)
+    assert (row.key, row.kind, row.measure_id, row.region_code) == (
+        "child_1_5:2025-06",
+        ReminderKind.CHILD_1_5,
+        "fed-unified-allowance-children",
+        "RU-TAM",
+    )
+    [message] = await queued(session, anna.id)
+    assert message.not_before == dt.datetime(2026, 11, 30, 10, 0, tzinfo=MSK)
+    assert await deliver() == 0, "not at 05:00"
+    clock._now = dt.datetime(2026, 11, 30, 10, 0, tzinfo=MSK)
+    await deliver()
+    assert reminders_seen(anna) == [
+        "🔔 Ребёнку исполнится полтора года — до конца декабря 2026. Пособие по уходу за "
+        "ребёнком до 1,5 лет на этом закончится. Проверьте, не положено ли вам единое пособие "
+        "на детей: его назначают, если доход на человека в семье ниже прожиточного минимума."
+    ]
+    assert anna.last_reply().button_texts == ["📌 Единое пособие на детей", MUTE, STOP]
+    # Days later, still in the window: nothing again.
+    clock._now = dt.datetime(2026, 12, 20, 12, 0, tzinfo=MSK)
+    assert (await run_reminders(app)).queued == 0
+    await deliver()
+    assert len(reminders_seen(anna)) == 1
+
+
+async def test_an_evening_run_waits_for_the_next_morning(
+    app: App, chat: LocalChat, session: AsyncSession, clock: FrozenClock
+) -> None:
+    anna = await family(chat, session, clock, 4111, BABY)
+    clock._now = dt.datetime(2026, 12, 1, 21, 30, tzinfo=MSK)
+    await run_reminders(app)
+    [message] = await queued(session, anna.id)
+    assert message.not_before == dt.datetime(2026, 12, 2, 10, 0, tzinfo=MSK)
+
+
+async def test_no_reminders_without_their_consent_or_after_stopping(
+    app: App, chat: LocalChat, session: AsyncSession, clock: FrozenClock, deliver: Deliver
+) -> None:
+    quiet = await family(chat, session, clock, 4120, BABY, reminders=False)
+    stopped = await family(chat, session, clock, 4121, BABY)
+    await stopped.send("/reminders")
+    await stopped.click("🔕 Отключить напоминания")
+    assert stopped.last_text.startswith("🔕 Напоминания выключены.")
+    report = await run_reminders(app, dt.date(2026, 11, 28))
+    assert (report.families, report.queued) == (0, 0)
+    await deliver()
+    assert reminders_seen(quiet) == [] and reminders_seen(stopped) == []
+    assert await sent_rows(session) == []
+
+
+async def test_forget_erases_reminders_and_none_come_after(
+    app: App, chat: LocalChat, session: AsyncSession, clock: FrozenClock, deliver: Deliver
+) -> None:
+    anna = await family(chat, session, clock, 4125, BABY)
+    await run_reminders(app, dt.date(2026, 11, 28))
+    user = await people.get_user(session, 4125)
+    assert user is not None
+    session.add(models.ReminderMute(user_id=user.id, kind="child_3", muted_at=clock.now()))
+    await session.commit()
+    await anna.send("/forget")
+    await anna.click("Да, удалить")
+    assert await sent_rows(session) == []
+    assert await queued(session, anna.id) == []
+    mutes = await session.scalar(select(func.count()).select_from(models.ReminderMute))
+    assert mutes == 0
+    kinds = set(await session.scalars(select(models.ErasureRecord.consent_kind)))
+    assert ConsentKind.REMINDERS in kinds, "the withdrawn consent is recorded like the others"
+    # The next days find nobody to remind.
+    report = await run_reminders(app, dt.date(2026, 12, 5))
+    assert report.families == 0
+    await deliver()
+    assert reminders_seen(anna) == []
+
+
+async def test_mute_one_kind_then_stop_all(
+    app: App, chat: LocalChat, session: AsyncSession, clock: FrozenClock, deliver: Deliver
+) -> None:
+    # Two children: one turns 1.5 now, the other turns 3 in December 2026 too.
+    twins = {
+        "as_of": "2026-11-28",
+        "children": [{"birth_date": "2025-06-10"}, {"birth_date": "2023-12"}],
+        "employed": True,
+    }
+    anna = await family(chat, session, clock, 4130, twins)
+    clock._now = dt.datetime(2026, 11, 28, 12, 0, tzinfo=MSK)
+    assert (await run_reminders(app)).queued == 2
+    await deliver()
+    seen = reminders_seen(anna)
+    assert seen[0].startswith("🔔 Ребёнку исполнится полтора года — 10 декабря 2026.")
+    assert seen[1].startswith("🔔 Ребёнку исполнится три года — до конца декабря 2026.")
+    sent, data = anna.find_button(MUTE)  # under the newest: «three years»
+    await anna.press(sent, data)
+    assert chat.session.answers[-1].text == (
+        "Хорошо, больше не напомню: три года ребёнку. Остальные напоминания остаются — /reminders."
+    )
+    await anna.send("/reminders")
+    assert "Вы попросили не напоминать: три года ребёнку." in anna.last_text
+
+    # A third child's third birthday later: muted. Its 1.5 is not.
+    session.expire_all()
+    profile = await session.scalar(select(models.FamilyProfile))
+    assert profile is not None
+    profile.data = {**twins, "children": [*twins["children"], {"birth_date": "2024-07-01"}]}
+    await session.commit()
+    clock._now = dt.datetime(2027, 6, 15, 12, 0, tzinfo=MSK)
+    await run_reminders(app)
+    kinds = [row.kind for row in await sent_rows(session)]
+    assert kinds.count(ReminderKind.CHILD_3) == 1
+
+    # «Отключить все напоминания» under a reminder: revoked, and the job skips the family.
+    await deliver()
+    replies = await anna.click(STOP)
+    assert replies[-1].text.startswith("🔕 Напоминания выключены.")
+    assert replies[-1].button_texts == [TURN_ON]
+    revoked = await session.scalar(
+        select(models.Consent.revoked_at).where(models.Consent.kind == ConsentKind.REMINDERS)
+    )
+    assert revoked is not None
+    clock._now = dt.datetime(2027, 12, 1, 12, 0, tzinfo=MSK)
+    assert (await run_reminders(app)).families == 0
+    # Turning them on again forgets the mutes.
+    await anna.click(TURN_ON)
+    mutes = await session.scalar(select(func.count()).select_from(models.ReminderMute))
+    assert mutes == 0
+
+
+async def test_a_forged_mute_button_is_answered_and_changes_nothing(
+    chat: LocalChat, session: AsyncSession, clock: FrozenClock
+) -> None:
+    anna = await family(chat, session, clock, 4135, BABY)
+    sent = anna.last_reply()
+    await anna.press(sent, RemindCD(action=RemindAction.MUTE, kind="everything").pack())
+    assert chat.session.answers[-1].text == "Эта кнопка устарела."
+    await anna.press(sent, "rmd:bogus:x")
+    mutes = await session.scalar(select(func.count()).select_from(models.ReminderMute))
+    assert mutes == 0
+
+
+async def test_pregnancy_renewal_and_family_tax_on_their_days(
+    app: App, chat: LocalChat, session: AsyncSession, clock: FrozenClock, deliver: Deliver
+) -> None:
+    # 10 weeks on 28 November: week 12 is reached on 12 December.
+    pregnant = await family(
+        chat, session, clock, 4140, {"as_of": "2026-11-28", "pregnant": True, "pregnancy_weeks": 10}
+    )
+    # Two school children, a working parent, income under 1.5 ПМ: the family tax payment fits.
+    tax_family = {
+        "as_of": "2026-11-28",
+        "children": [{"birth_date": "2015-03"}, {"birth_date": "2017-09"}],
+        "employed": True,
+        "citizen": True,
+        "income_range_pm": [1, 1.5],
+    }
+    parent = await family(chat, session, clock, 4141, tax_family)
+    user = await people.get_user(session, 4141)
+    assert user is not None
+    # «получаем» the unified allowance since 15 January 2026: renew in its 11th month.
+    session.add(
+        models.PlanItem(
+            user_id=user.id,
+            measure_id="fed-unified-allowance-children",
+            status=PlanStatus.RECEIVING,
+            created_at=dt.datetime(2026, 1, 15, 9, tzinfo=dt.UTC),
+            status_at=dt.datetime(2026, 1, 15, 9, tzinfo=dt.UTC),
+            documents_done=[],
+        )
+    )
+    await session.commit()
+
+    days = {
+        dt.date(2026, 12, 11): [],
+        dt.date(2026, 12, 12): [(4140, "pregnancy_12w")],
+        dt.date(2026, 12, 13): [],
+        dt.date(2027, 5, 31): [],
+        dt.date(2027, 6, 1): [(4141, "family_tax")],
+        dt.date(2027, 9, 30): [],
+    }
+    # Renewal: 15 November – 14 December 2026 is the 11th month; the run on 11 December sends.
+    days[dt.date(2026, 12, 11)] = [(4141, "unified_renewal")]
+    pregnant_user = await people.get_user(session, 4140)
+    assert pregnant_user is not None
+    tg = {user.id: 4141, pregnant_user.id: 4140}
+    for day, expected in days.items():
+        clock._now = dt.datetime.combine(day, dt.time(12), MSK)
+        before = len(await sent_rows(session))
+        await run_reminders(app, day)
+        rows = (await sent_rows(session))[before:]
+        assert [(tg[row.user_id], row.kind) for row in rows] == expected, day
+    await deliver()
+    assert reminders_seen(pregnant)[0].startswith("🔔 Срок беременности — больше 12 недель.")
+    texts = reminders_seen(parent)
+    assert texts[0].startswith(
+        "🔔 Единое пособие назначают на 12 месяцев, этот срок заканчивается около 15 января 2027."
+    )
+    assert texts[1].startswith(
+        "🔔 До 1 октября 2027 принимают заявления на ежегодную семейную выплату"
+    )
+
+
+async def test_a_child_given_only_a_birth_year_gets_no_age_reminder_and_is_told_why(
+    app: App, chat: LocalChat, session: AsyncSession, clock: FrozenClock
+) -> None:
+    anna = await family(chat, session, clock, 4150, {"children": [{"birth_date": "2025"}]})
+    assert "без месяца рождения я не знаю, когда это наступит" in anna.last_text
+    for day in (dt.date(2026, 6, 15), dt.date(2026, 12, 15), dt.date(2028, 6, 15)):
+        clock._now = dt.datetime.combine(day, dt.time(12), MSK)
+        await run_reminders(app, day)
+    assert await sent_rows(session) == []
+
+
+async def test_delivered_reminders_are_not_left_pending(
+    app: App, chat: LocalChat, session: AsyncSession, clock: FrozenClock, deliver: Deliver
+) -> None:
+    anna = await family(chat, session, clock, 4160, BABY)
+    await run_reminders(app, dt.date(2026, 11, 28))
+    await deliver()
+    [row] = await queued(session, anna.id)
+    assert row.status == OutboxStatus.SENT
