@@ -341,6 +341,59 @@ class Source(Strict):
     source_date: dt.date | None = None
 
 
+def _both_languages(ru: str | None, en: str | None) -> None:
+    if (ru is None) != (en is None):
+        raise ValueError("a note needs both note and note_en")
+
+
+class DeadlineEvent(StrEnum):
+    """What an application term is counted from («не позднее 6 месяцев со дня рождения»)."""
+
+    BIRTH = "birth"
+
+
+class ApplyWithin(Strict):
+    """The law's term for applying, counted from an event: `{months: 6, after: birth}`.
+
+    Set only where a source states one; `note` says what the single number cannot (a term
+    that differs for some families, sources that disagree).
+    """
+
+    months: int = Field(ge=1, le=120)
+    after: DeadlineEvent = DeadlineEvent.BIRTH
+    note: Text | None = None
+    note_en: Text | None = None
+
+    @model_validator(mode="after")
+    def _note_in_both(self) -> ApplyWithin:
+        _both_languages(self.note, self.note_en)
+        return self
+
+
+MonthDay = Annotated[str, StringConstraints(pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")]
+
+
+class ApplyWindow(Strict):
+    """Applications accepted every year up to `closes` (included), from `opens` if the law
+    sets a start («с 1 июня по 1 октября»); days as "MM-DD"."""
+
+    opens: MonthDay | None = None
+    closes: MonthDay
+    note: Text | None = None
+    note_en: Text | None = None
+
+    @model_validator(mode="after")
+    def _real_days(self) -> ApplyWindow:
+        for value in (self.opens, self.closes):
+            if value is not None:
+                month, day = (int(part) for part in value.split("-"))
+                dt.date(2001, month, day)  # a non-leap year: "02-29" would vanish in most
+        if self.opens is not None and self.opens >= self.closes:
+            raise ValueError("opens must come before closes within the year")
+        _both_languages(self.note, self.note_en)
+        return self
+
+
 class Measure(Strict):
     """A support measure.
 
@@ -377,6 +430,9 @@ class Measure(Strict):
     caution: Text | None = None
     caution_en: Text | None = None
     demo: bool = False
+    # The application deadline where the law has one (a term after an event, a yearly window).
+    apply_within: ApplyWithin | None = None
+    apply_window: ApplyWindow | None = None
 
     @model_validator(mode="before")
     @classmethod
