@@ -261,6 +261,8 @@ def render_reminder(
         fallback = str(params.get("title") or "")
         title = t.pick(measure.title, measure.title_en) if measure else fallback
         when = _when(params, t) if ("day" in params or "month" in params) else ""
+        if params.get("estimated"):
+            when += t("reminders.estimated")
         text = t(f"reminders.text.{reminder}", when=when, title=escape(title))
         if measure is not None:
             _card(kb, measure.id, title)

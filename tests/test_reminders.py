@@ -55,7 +55,9 @@ async def family(
 
 async def sent_rows(session: AsyncSession) -> list[models.ReminderSent]:
     session.expire_all()
-    return list(await session.scalars(select(models.ReminderSent).order_by(models.ReminderSent.id)))
+    return list(
+        await session.scalars(select(models.ReminderSent).order_by(models.ReminderSent.id))
+    )
 
 
 async def queued(session: AsyncSession, chat_id: int) -> list[models.OutboxMessage]:
@@ -222,7 +224,7 @@ async def test_mute_one_kind_then_stop_all(
     app: App, chat: LocalChat, session: AsyncSession, clock: FrozenClock, deliver: Deliver
 ) -> None:
     # Two children: one turns 1.5 now, the other turns 3 in December 2026 too.
-    twins = {
+    twins: dict[str, Any] = {
         "as_of": "2026-11-28",
         "children": [{"birth_date": "2025-06-10"}, {"birth_date": "2023-12"}],
         "employed": True,
@@ -287,7 +289,11 @@ async def test_pregnancy_renewal_and_family_tax_on_their_days(
 ) -> None:
     # 10 weeks on 28 November: week 12 is reached on 12 December.
     pregnant = await family(
-        chat, session, clock, 4140, {"as_of": "2026-11-28", "pregnant": True, "pregnancy_weeks": 10}
+        chat,
+        session,
+        clock,
+        4140,
+        {"as_of": "2026-11-28", "pregnant": True, "pregnancy_weeks": 10},
     )
     # Two school children, a working parent, income under 1.5 ПМ: the family tax payment fits.
     tax_family = {
@@ -362,3 +368,38 @@ async def test_delivered_reminders_are_not_left_pending(
     await deliver()
     [row] = await queued(session, anna.id)
     assert row.status == OutboxStatus.SENT
+
+
+async def test_the_last_month_before_a_plan_deadline(
+    app: App, chat: LocalChat, session: AsyncSession, clock: FrozenClock, deliver: Deliver
+) -> None:
+    # Born 15 August 2026: the birth grant is applied for within 6 months, by 15 February 2027.
+    newborn = {"as_of": "2026-11-28", "children": [{"birth_date": "2026-08-15"}]}
+    anna = await family(chat, session, clock, 4170, newborn)
+    boris = await family(chat, session, clock, 4171, newborn)
+    for telegram_id, status in ((4170, PlanStatus.PLANNED), (4171, PlanStatus.APPLIED)):
+        user = await people.get_user(session, telegram_id)
+        assert user is not None
+        session.add(
+            models.PlanItem(
+                user_id=user.id,
+                measure_id="fed-birth-grant",
+                status=status,
+                created_at=clock.now(),
+                status_at=clock.now(),
+                documents_done=[],
+            )
+        )
+    await session.commit()
+    for day in (dt.date(2027, 1, 15), dt.date(2027, 1, 16), dt.date(2027, 2, 15)):
+        clock._now = dt.datetime.combine(day, dt.time(12), MSK)
+        await run_reminders(app, day)
+        await deliver()
+        if day == dt.date(2027, 1, 15):
+            assert reminders_seen(anna) == [], "more than a month is left"
+    assert reminders_seen(anna) == [
+        "🔔 В вашем плане «Единовременное пособие при рождении ребёнка»: заявление нужно "
+        "подать до 15 февраля 2027. Остался месяц или меньше."
+    ]
+    assert anna.last_reply().button_texts[0].startswith("📌 Единовременное пособие")
+    assert reminders_seen(boris) == [], "already applied: nothing to remind"

@@ -154,8 +154,17 @@ def _family_tax_reminder(plan: Mapping[str, PlanStep], day: dt.date) -> Due | No
     return Due(kind, f"{kind}:{day.year}", MEASURE_OF[kind], {"day": closes.isoformat()})
 
 
+@dataclass(frozen=True)
+class PlanDeadline:
+    """The last day to apply for a planned measure; `estimated` when it rests on a birth
+    month or a due date rather than a known day."""
+
+    due: dt.date
+    estimated: bool = False
+
+
 def _deadline_reminders(
-    plan: Mapping[str, PlanStep], deadlines: Mapping[str, dt.date], day: dt.date
+    plan: Mapping[str, PlanStep], deadlines: Mapping[str, PlanDeadline], day: dt.date
 ) -> list[Due]:
     found = []
     kind = ReminderKind.PLAN_DEADLINE
@@ -163,9 +172,10 @@ def _deadline_reminders(
         step = plan.get(measure_id)
         if step is None or step.status is not PlanStatus.PLANNED:
             continue
-        if deadline - LEAD <= day <= deadline:
-            key = f"{kind}:{measure_id}:{deadline.isoformat()}"
-            found.append(Due(kind, key, measure_id, {"day": deadline.isoformat()}))
+        if deadline.due - LEAD <= day <= deadline.due:
+            key = f"{kind}:{measure_id}:{deadline.due.isoformat()}"
+            params = {"day": deadline.due.isoformat(), "estimated": deadline.estimated}
+            found.append(Due(kind, key, measure_id, params))
     return found
 
 
@@ -175,7 +185,7 @@ def due_reminders(
     day: dt.date,
     *,
     family_tax_fits: bool = False,
-    deadlines: Mapping[str, dt.date] | None = None,
+    deadlines: Mapping[str, PlanDeadline] | None = None,
 ) -> list[Due]:
     """Everything due on `day`, before mutes and before what was already sent.
 

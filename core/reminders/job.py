@@ -22,8 +22,9 @@ from core import outbox
 from core.catalogue.active import CatalogueView
 from core.clock import Clock
 from core.discovery import dated_profile
+from core.plan_deadlines import deadline_of
 from core.reminders.consent import muted_kinds
-from core.reminders.dates import Due, PlanStep, due_reminders
+from core.reminders.dates import Due, PlanDeadline, PlanStep, due_reminders
 from core.reminders.kinds import (
     FAMILY_TAX_PAYMENT,
     OUTBOX_KIND_PREFIX,
@@ -44,9 +45,26 @@ BATCH = 500
 TAX_MIN_CHILDREN = 2
 
 Deadlines = Callable[
-    [CatalogueView, FamilyProfile, Sequence[PlanStep], dt.date], Mapping[str, dt.date]
+    [CatalogueView, FamilyProfile | None, Sequence[PlanStep], dt.date],
+    Mapping[str, PlanDeadline],
 ]
 """The application deadline of each planned measure that has one (the plan's deadlines)."""
+
+
+def plan_deadlines(
+    view: CatalogueView, profile: FamilyProfile | None, plan: Sequence[PlanStep], day: dt.date
+) -> dict[str, PlanDeadline]:
+    """Deadlines of the measures the family plans (not yet applied for) that are still open,
+    as the plan shows them (core/plan_deadlines.py)."""
+    found = {}
+    for step in plan:
+        measure = view.measures.get(step.measure_id)
+        if step.status is not PlanStatus.PLANNED or measure is None:
+            continue
+        deadline = deadline_of(measure, profile, day)
+        if deadline is not None and not deadline.passed(day):
+            found[step.measure_id] = PlanDeadline(deadline.due, deadline.estimated)
+    return found
 
 
 @dataclass(frozen=True)
@@ -184,7 +202,7 @@ async def remind_family(
         plan,
         day,
         family_tax_fits=tax_fits,
-        deadlines=deadlines(view, profile, plan, day) if deadlines and profile else None,
+        deadlines=deadlines(view, profile, plan, day) if deadlines is not None else None,
     )
     if not found:
         return 0
@@ -214,7 +232,7 @@ async def run_day(
     clock: Clock,
     view: CatalogueView,
     day: dt.date,
-    deadlines: Deadlines | None = None,
+    deadlines: Deadlines | None = plan_deadlines,
 ) -> RunReport:
     """Every opted-in family, in batches of ids, each family in a session of its own."""
     families = queued = 0
