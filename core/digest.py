@@ -37,6 +37,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from core import outbox
 from core.catalogue import schema
 from core.catalogue.active import CatalogueView
+from core.reminders.figures import plan_figures
 from db import models
 from db.enums import OPEN_STATUSES, EventAction, FeedbackKind, ReasonCode, ReferralStatus
 
@@ -661,6 +662,7 @@ async def build_digest(
             ),
         },
         "previous_week": {"week": chosen.shift(-1).label, **previous},
+        "plans": await plan_figures(session, region_code, sl.start, sl.end),
     }
 
 

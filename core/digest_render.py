@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from core.catalogue.active import CatalogueView
 from core.catalogue.sheet_cells import text_cell
 from core.digest import NUMERIC_KEYS, SMALL_LABEL, flat_numbers
+from core.reminders.figures import plan_lines
 from core.texts import Translator, split_text
 
 LIMIT = 4096
@@ -332,6 +333,7 @@ def render_text(
     if attention.get("undelivered_notifications"):
         lines.append(t("digest.undelivered", count=attention["undelivered_notifications"]))
     sections.append(lines)
+    sections += plan_lines(digest.get("plans"), t, names.measure, names.municipality)
     if footer:
         sections.append([t("digest.footer")])
     return "\n\n".join("\n".join(lines) for lines in sections)

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import outbox, referrals
 from core.referrals import Context
+from core.reminders.consent import export_reminders
 from db import models
 from db.enums import OPEN_STATUSES, OutboxStatus
 
@@ -90,6 +91,7 @@ async def export_user_data(session: AsyncSession, user: models.User) -> dict[str
             {"role": m.role, "organization": m.organization_id, "region": m.region_code}
             for m in roles
         ],
+        "reminders": await export_reminders(session, user.id),
     }
 
 

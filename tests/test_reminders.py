@@ -4,9 +4,12 @@ the region's daytime, none without consent or after /forget), muting one kind, s
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from aiogram.methods import SendDocument
+from aiogram.types import BufferedInputFile
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -68,6 +71,13 @@ async def queued(session: AsyncSession, chat_id: int) -> list[models.OutboxMessa
         .order_by(models.OutboxMessage.id)
     )
     return [row for row in rows if str(row.payload["kind"]).startswith("reminder.")]
+
+
+def last_document(chat: LocalChat) -> bytes:
+    for method in reversed(chat.session.requests):
+        if isinstance(method, SendDocument) and isinstance(method.document, BufferedInputFile):
+            return method.document.data
+    raise AssertionError("no document was sent")
 
 
 def reminders_seen(person: ChatUser) -> list[str]:
@@ -205,6 +215,10 @@ async def test_forget_erases_reminders_and_none_come_after(
     assert user is not None
     session.add(models.ReminderMute(user_id=user.id, kind="child_3", muted_at=clock.now()))
     await session.commit()
+    await anna.send("/mydata")
+    exported = json.loads(last_document(chat))
+    assert exported["reminders"]["sent"][0]["reminder"] == "child_1_5:2025-06"
+    assert exported["reminders"]["muted"] == ["child_3"]
     await anna.send("/forget")
     await anna.click("Да, удалить")
     assert await sent_rows(session) == []
@@ -403,3 +417,66 @@ async def test_the_last_month_before_a_plan_deadline(
     ]
     assert anna.last_reply().button_texts[0].startswith("📌 Единовременное пособие")
     assert reminders_seen(boris) == [], "already applied: nothing to remind"
+
+
+async def test_digest_counts_reminders_acted_on_plans_and_refusals(
+    app: App, chat: LocalChat, session: AsyncSession, clock: FrozenClock
+) -> None:
+    from core.digest import build_digest
+    from core.digest_render import render_text
+
+    # Monday 30 November 2026 (week 2026-W49): Anna is reminded, then plans the measure.
+    clock._now = dt.datetime(2026, 11, 30, 12, 0, tzinfo=MSK)
+    anna = await family(chat, session, clock, 4180, BABY)
+    await family(chat, session, clock, 4181, {**BABY, "children": [{"birth_date": "2025-05"}]})
+    assert (await run_reminders(app)).queued == 2
+    marked = dt.datetime(2026, 12, 2, 12, 0, tzinfo=MSK)
+    places = {4180: "tam-kotovsk", 4181: "tam-kotovsk", 4182: "tam-kotovsk", 4183: "tam-kirsanov"}
+    for telegram_id in (4182, 4183):
+        await family(chat, session, clock, telegram_id, None, reminders=False)
+    for telegram_id, municipality in places.items():
+        user = await people.get_user(session, telegram_id)
+        assert user is not None
+        user.municipality_id = municipality
+        plan = [("tam-social-nanny", PlanStatus.REFUSED)]
+        if telegram_id == anna.id:
+            plan.append(("fed-unified-allowance-children", PlanStatus.PLANNED))
+        for measure_id, status in plan:
+            session.add(
+                models.PlanItem(
+                    user_id=user.id,
+                    measure_id=measure_id,
+                    status=status,
+                    created_at=marked,
+                    status_at=marked,
+                    documents_done=[],
+                )
+            )
+    await session.commit()
+
+    digest = await build_digest(
+        session, region_code="RU-TAM", week="2026-W49", view=app.catalogue.view, now=clock.now()
+    )
+    assert digest["plans"] == {
+        "reminders_sent": 2,
+        "reminders_acted_on": 1,
+        "reminders_by_kind": {"child_1_5": 2},
+        "most_planned": [
+            {"id": "tam-social-nanny", "count": 4},
+            {"id": "fed-unified-allowance-children", "count": 1},
+        ],
+        "most_refused": [{"id": "tam-social-nanny", "count": 4}],
+        "refused_by_municipality": [
+            {"municipality": "tam-kotovsk", "count": 3},
+            {"municipality": "tam-kirsanov", "count": "<3"},
+        ],
+    }
+    text = render_text(digest, app.texts.get("ru"), app.catalogue.view)
+    assert "Напоминаний отправлено: 2, после них семьи отметили шаг в плане: 1" in text
+    assert "   – Социальная няня: 4" in text
+    # The week before has none of it.
+    earlier = await build_digest(
+        session, region_code="RU-TAM", week="2026-W48", view=app.catalogue.view, now=clock.now()
+    )
+    assert earlier["plans"]["reminders_sent"] == 0
+    assert earlier["plans"]["most_refused"] == []

@@ -82,3 +82,24 @@ async def mute(session: AsyncSession, clock: Clock, user_id: int, kind: Reminder
         await session.rollback()
         return False
     return True
+
+
+async def export_reminders(session: AsyncSession, user_id: int) -> dict[str, object]:
+    """For /mydata: the reminders sent to this person and the kinds they muted."""
+    sent = await session.scalars(
+        select(models.ReminderSent)
+        .where(models.ReminderSent.user_id == user_id)
+        .order_by(models.ReminderSent.id)
+    )
+    mutes = await session.scalars(
+        select(models.ReminderMute.kind)
+        .where(models.ReminderMute.user_id == user_id)
+        .order_by(models.ReminderMute.id)
+    )
+    return {
+        "sent": [
+            {"reminder": row.key, "measure": row.measure_id, "at": row.sent_at.isoformat()}
+            for row in sent
+        ],
+        "muted": list(mutes),
+    }
