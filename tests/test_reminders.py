@@ -480,3 +480,27 @@ async def test_digest_counts_reminders_acted_on_plans_and_refusals(
     )
     assert earlier["plans"]["reminders_sent"] == 0
     assert earlier["plans"]["most_refused"] == []
+
+
+async def test_the_daily_schedule_runs_the_job_for_today_in_moscow(
+    app: App, chat: LocalChat, session: AsyncSession, clock: FrozenClock
+) -> None:
+    from bot.reminders_job import JOB_ID, schedule_reminders
+    from bot.scheduler import RecordingJobs
+
+    jobs = app.jobs
+    assert isinstance(jobs, RecordingJobs)
+    await family(chat, session, clock, 4190, BABY)
+    schedule_reminders(app)
+    try:
+        job = jobs.jobs[JOB_ID]
+        assert job.cron == {"timezone": "Europe/Moscow", "hour": 8}
+        # 23:30 UTC on 30 November is already 1 December in Moscow: that day's run.
+        clock._now = dt.datetime(2026, 11, 30, 23, 30, tzinfo=dt.UTC)
+        await jobs.run(JOB_ID)
+        [row] = await sent_rows(session)
+        assert row.sent_at == clock.now()
+        [message] = await queued(session, 4190)
+        assert message.not_before == dt.datetime(2026, 12, 1, 10, 0, tzinfo=MSK)
+    finally:
+        jobs.cancel(JOB_ID)
