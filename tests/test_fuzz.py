@@ -67,6 +67,7 @@ COMMANDS = [
     "/forget",
     "/inbox",
     "/pause",
+    "/reminders",
 ]
 PREFIXES = [
     "prv",
@@ -82,6 +83,7 @@ PREFIXES = [
     "find",
     "loc",
     "prf",
+    "rmd",
 ]
 NASTY = [
     "st:a:999999:",
@@ -97,6 +99,7 @@ NASTY = [
     ":",
     "",
     "🙂" * 16,
+    "rmd:mute:../../x",
 ]
 
 
