@@ -48,6 +48,7 @@ class RemindAction(StrEnum):
     MUTE = "mute"
     SHOW = "show"
     STOP = "stop"  # «отключить напоминания» under a reminder
+    UNMUTE = "all"  # «снова напоминать обо всём»
 
 
 class RemindCD(CallbackData, prefix="rmd"):
@@ -58,22 +59,26 @@ class RemindCD(CallbackData, prefix="rmd"):
 # --- the opt-in ------------------------------------------------------------------------------
 
 
-def _status_keyboard(on: bool, t: Translator) -> InlineKeyboardMarkup:
+def _status_keyboard(on: bool, t: Translator, muted: bool = False) -> InlineKeyboardMarkup:
     kb = Keyboard()
+    if on and muted:
+        kb.button(text=t("reminders.unmute"), callback_data=RemindCD(action=RemindAction.UNMUTE))
     if on:
         kb.button(text=t("reminders.turn_off"), callback_data=RemindCD(action=RemindAction.OFF))
     else:
         kb.button(text=t("reminders.turn_on"), callback_data=RemindCD(action=RemindAction.ON))
+    kb.adjust(1)
     return kb.as_markup()
 
 
-async def status_text(
+async def status(
     session: AsyncSession, view: CatalogueView, user: models.User, t: Translator
-) -> tuple[str, bool]:
-    """What /reminders says: on or off, what it reminds of, and what it cannot time."""
+) -> tuple[str, InlineKeyboardMarkup]:
+    """What /reminders says: on or off, what it reminds of, what it cannot time, what was
+    muted; with the buttons that change it."""
     on = await consent.reminders_on(session, user.id)
     if not on:
-        return t("reminders.status_off"), False
+        return t("reminders.status_off"), _status_keyboard(False, t)
     lines = [t("reminders.status_on")]
     profile = await saved_profile(session, view, user)
     if profile is None:
@@ -84,14 +89,14 @@ async def status_text(
     if muted:
         names = ", ".join(t(f"reminders.kind.{kind}") for kind in ReminderKind if kind in muted)
         lines.append(t("reminders.muted", kinds=names))
-    return "\n\n".join(lines), True
+    return "\n\n".join(lines), _status_keyboard(True, t, muted=bool(muted))
 
 
 async def _show_status(
     message: Message, session: AsyncSession, view: CatalogueView, user: models.User, t: Translator
 ) -> None:
-    text, on = await status_text(session, view, user, t)
-    await message.answer(text, reply_markup=_status_keyboard(on, t))
+    text, keyboard = await status(session, view, user, t)
+    await message.answer(text, reply_markup=keyboard)
 
 
 async def cmd_reminders(
@@ -143,18 +148,23 @@ async def cb_turn(
     if not viewer.consented or viewer.user is None:
         alert(callback_answer, t("reminders.need_consent"))
         return
-    on = callback_data.action is RemindAction.ON
-    await consent.set_reminders(session, clock, viewer.user, on)
-    callback_answer.text = t("reminders.turned_on" if on else "reminders.turned_off")
+    action = callback_data.action
+    if action is RemindAction.UNMUTE:
+        await consent.unmute_all(session, viewer.user.id)
+        callback_answer.text = t("reminders.unmuted")
+    else:
+        on = action is RemindAction.ON
+        await consent.set_reminders(session, clock, viewer.user, on)
+        callback_answer.text = t("reminders.turned_on" if on else "reminders.turned_off")
     if not isinstance(query.message, Message):
         return
-    text, now_on = await status_text(session, catalogue.view, viewer.user, t)
-    if callback_data.action is RemindAction.STOP:
+    text, keyboard = await status(session, catalogue.view, viewer.user, t)
+    if action is RemindAction.STOP:
         # Pressed under a reminder: the reminder stays as it was, the status comes apart
         # (with the button to turn them on again).
-        await query.message.answer(text, reply_markup=_status_keyboard(now_on, t))
+        await query.message.answer(text, reply_markup=keyboard)
     else:
-        await query.message.edit_text(text, reply_markup=_status_keyboard(now_on, t))
+        await query.message.edit_text(text, reply_markup=keyboard)
 
 
 async def cb_decline(query: CallbackQuery, t: Translator) -> None:
@@ -197,6 +207,9 @@ async def cb_mute(
     alert(callback_answer, t("reminders.muted_one", kind=kind))
 
 
+TURNING = frozenset({RemindAction.ON, RemindAction.OFF, RemindAction.STOP, RemindAction.UNMUTE})
+
+
 def profile_button(t: Translator) -> tuple[str, RemindCD]:
     """The /profile keyboard's way in."""
     return t("reminders.profile_button"), RemindCD(action=RemindAction.SHOW)
@@ -207,7 +220,7 @@ def create_router() -> Router:
     router.message.register(cmd_reminders, Command("reminders"))
     router.callback_query.register(
         cb_turn,
-        RemindCD.filter(F.action.in_({RemindAction.ON, RemindAction.OFF, RemindAction.STOP})),
+        RemindCD.filter(F.action.in_(TURNING)),
     )
     router.callback_query.register(cb_decline, RemindCD.filter(F.action == RemindAction.DECLINE))
     router.callback_query.register(cb_show, RemindCD.filter(F.action == RemindAction.SHOW))

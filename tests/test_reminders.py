@@ -29,6 +29,7 @@ MSK = dt.timezone(dt.timedelta(hours=3))
 TURN_ON = "🔔 Включить напоминания"
 MUTE = "🔕 Не напоминать об этом"
 STOP = "Отключить все напоминания"
+UNMUTE = "🔔 Снова напоминать обо всём"
 # A child born in June 2025 turns 1.5 in December 2026: the reminder's window opens a month
 # before (1 November), and START (28 November 2026) is in it.
 BABY = {"as_of": "2026-11-28", "children": [{"birth_date": "2025-06"}], "employed": True}
@@ -257,6 +258,7 @@ async def test_mute_one_kind_then_stop_all(
     )
     await anna.send("/reminders")
     assert "Вы попросили не напоминать: три года ребёнку." in anna.last_text
+    assert anna.last_reply().button_texts == [UNMUTE, "🔕 Отключить напоминания"]
 
     # A third child's third birthday later: muted. Its 1.5 is not.
     session.expire_all()
@@ -504,3 +506,25 @@ async def test_the_daily_schedule_runs_the_job_for_today_in_moscow(
         assert message.not_before == dt.datetime(2026, 12, 1, 10, 0, tzinfo=MSK)
     finally:
         jobs.cancel(JOB_ID)
+
+
+async def test_unmuting_brings_every_kind_back(
+    chat: LocalChat, session: AsyncSession, clock: FrozenClock
+) -> None:
+    anna = await family(chat, session, clock, 4136, BABY)
+    user = await people.get_user(session, 4136)
+    assert user is not None
+    for kind in ("child_3", "new_help"):
+        session.add(models.ReminderMute(user_id=user.id, kind=kind, muted_at=clock.now()))
+    await session.commit()
+    await anna.send("/reminders")
+    assert "Вы попросили не напоминать: три года ребёнку, новая подходящая помощь." in (
+        anna.last_text
+    )
+    status = anna.last_reply()
+    await anna.click(UNMUTE)
+    assert chat.session.answers[-1].text == "Хорошо, снова напоминаю обо всём"
+    assert "Вы попросили" not in status.text
+    assert status.button_texts == ["🔕 Отключить напоминания"]
+    mutes = await session.scalar(select(func.count()).select_from(models.ReminderMute))
+    assert mutes == 0

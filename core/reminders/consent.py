@@ -84,6 +84,15 @@ async def mute(session: AsyncSession, clock: Clock, user_id: int, kind: Reminder
     return True
 
 
+async def unmute_all(session: AsyncSession, user_id: int) -> bool:
+    """«Снова напоминать обо всём»; True if some kind was muted."""
+    done = await session.execute(
+        delete(models.ReminderMute).where(models.ReminderMute.user_id == user_id)
+    )
+    await session.commit()
+    return bool(done.rowcount)  # type: ignore[attr-defined]
+
+
 async def export_reminders(session: AsyncSession, user_id: int) -> dict[str, object]:
     """For /mydata: the reminders sent to this person and the kinds they muted."""
     sent = await session.scalars(
