@@ -304,13 +304,11 @@ async def test_pregnancy_renewal_and_family_tax_on_their_days(
     app: App, chat: LocalChat, session: AsyncSession, clock: FrozenClock, deliver: Deliver
 ) -> None:
     # 10 weeks on 28 November: week 12 is reached on 12 December.
-    pregnant = await family(
-        chat,
-        session,
-        clock,
-        4140,
-        {"as_of": "2026-11-28", "pregnant": True, "pregnancy_weeks": 10},
-    )
+    expecting = {"as_of": "2026-11-28", "pregnant": True, "pregnancy_weeks": 10}
+    pregnant = await family(chat, session, clock, 4140, expecting)
+    # The same term, but an income over 2 ПМ: the allowance is ruled out, no reminder.
+    well_off = {**expecting, "income_range_pm": [2, None]}
+    await family(chat, session, clock, 4142, well_off)
     # Two school children, a working parent, income under 1.5 ПМ: the family tax payment fits.
     tax_family = {
         "as_of": "2026-11-28",
@@ -347,7 +345,9 @@ async def test_pregnancy_renewal_and_family_tax_on_their_days(
     days[dt.date(2026, 12, 11)] = [(4141, "unified_renewal")]
     pregnant_user = await people.get_user(session, 4140)
     assert pregnant_user is not None
-    tg = {user.id: 4141, pregnant_user.id: 4140}
+    well_off_user = await people.get_user(session, 4142)
+    assert well_off_user is not None
+    tg = {user.id: 4141, pregnant_user.id: 4140, well_off_user.id: 4142}
     for day, expected in days.items():
         clock._now = dt.datetime.combine(day, dt.time(12), MSK)
         before = len(await sent_rows(session))

@@ -43,6 +43,7 @@ DEFAULT_TIMEZONE = "Europe/Moscow"
 PREGNANCY_REPEAT_AFTER = dt.timedelta(days=300)
 BATCH = 500
 TAX_MIN_CHILDREN = 2
+ONLY_IF_IT_FITS = frozenset({ReminderKind.PREGNANCY_12W})
 
 Deadlines = Callable[
     [CatalogueView, FamilyProfile | None, Sequence[PlanStep], dt.date],
@@ -204,6 +205,15 @@ async def remind_family(
         family_tax_fits=tax_fits,
         deadlines=deadlines(view, profile, plan, day) if deadlines is not None else None,
     )
+    # A reminder that only says "you can apply" is noise when the screener rules the measure
+    # out for this family (an income above the threshold, say).
+    found = [
+        due
+        for due in found
+        if due.kind not in ONLY_IF_IT_FITS
+        or profile is None
+        or fits(view, due.measure_id or "", profile, day)
+    ]
     if not found:
         return 0
     muted = await muted_kinds(session, user.id)
