@@ -16,7 +16,6 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 from babel.dates import format_date
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.middlewares.viewer import Viewer
@@ -28,7 +27,6 @@ from core.reminders.job import saved_profile
 from core.reminders.kinds import OUTBOX_KIND_PREFIX, ReminderKind
 from core.texts import Translator
 from db import models
-from db.enums import ConsentKind
 from handlers.cards import CardAction, CardCD
 from handlers.dialogs import leave_dialog
 from handlers.keyboards import Keyboard
@@ -121,13 +119,7 @@ async def offer_reminders(
     reminders on, even if it later turned them off)."""
     if viewer.user is None or not viewer.consented:
         return
-    asked = await session.scalar(
-        select(models.Consent.id).where(
-            models.Consent.user_id == viewer.user.id,
-            models.Consent.kind == ConsentKind.REMINDERS,
-        )
-    )
-    if asked is not None:
+    if await consent.ever_turned_on(session, viewer.user.id):
         return
     kb = Keyboard()
     kb.button(text=t("reminders.offer_yes"), callback_data=RemindCD(action=RemindAction.ON))

@@ -31,6 +31,17 @@ async def reminders_on(session: AsyncSession, user_id: int) -> bool:
     return found is not None
 
 
+async def ever_turned_on(session: AsyncSession, user_id: int) -> bool:
+    """Whether the family ever answered yes (a consent row, revoked or not): the offer after
+    /find is not repeated to someone who once chose."""
+    found = await session.scalar(
+        select(models.Consent.id).where(
+            models.Consent.user_id == user_id, models.Consent.kind == ConsentKind.REMINDERS
+        )
+    )
+    return found is not None
+
+
 async def set_reminders(session: AsyncSession, clock: Clock, user: models.User, on: bool) -> bool:
     """Turn all reminders on or off; True if that changed anything. Only a person who gave the
     personal-data consent can turn them on: reminders are worked out from stored data."""
