@@ -1,13 +1,18 @@
-"""The daily reminder job in the shell: runs the core's day for the app, on a schedule or on
-demand (tests, and operators once the jobs command lands)."""
+"""The daily reminder job in the shell: the core's day for the app, registered in bot/jobs.py
+as `reminders` (the leader runs it each morning; `python -m bot jobs run reminders --date
+YYYY-MM-DD` runs it for a chosen day)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from typing import TYPE_CHECKING
 
 from bot.app import App
 from core.reminders.job import RunReport, local_day, run_day
+
+if TYPE_CHECKING:
+    from bot.jobs import JobContext
 
 log = logging.getLogger(__name__)
 
@@ -24,13 +29,6 @@ async def run_reminders(app: App, day: dt.date | None = None) -> RunReport:
     return report
 
 
-async def run_scheduled_reminders(app: App) -> None:
-    """The scheduled run: a failure is logged, never raised into the scheduler."""
-    try:
-        await run_reminders(app)
-    except Exception:
-        log.exception("reminders run failed")
-
-
-def schedule_reminders(app: App) -> None:
-    app.jobs.cron(JOB_ID, run_scheduled_reminders, app, timezone="Europe/Moscow", hour=JOB_HOUR)
+async def send_reminders(ctx: JobContext, now: dt.datetime) -> int:
+    """The registry's body: the day `now` falls on in Moscow; the number queued."""
+    return (await run_reminders(ctx.app, local_day(now))).queued

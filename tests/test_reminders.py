@@ -3,11 +3,14 @@ the region's daytime, none without consent or after /forget), muting one kind, s
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import pytest
 from aiogram.methods import SendDocument
 from aiogram.types import BufferedInputFile
 from sqlalchemy import func, select
@@ -424,8 +427,7 @@ async def test_the_last_month_before_a_plan_deadline(
 async def test_digest_counts_reminders_acted_on_plans_and_refusals(
     app: App, chat: LocalChat, session: AsyncSession, clock: FrozenClock
 ) -> None:
-    from core.digest import build_digest
-    from core.digest_render import render_text
+    from core.digest import build_digest, render_text
 
     # Monday 30 November 2026 (week 2026-W49): Anna is reminded, then plans the measure.
     clock._now = dt.datetime(2026, 11, 30, 12, 0, tzinfo=MSK)
@@ -484,28 +486,59 @@ async def test_digest_counts_reminders_acted_on_plans_and_refusals(
     assert earlier["plans"]["most_refused"] == []
 
 
-async def test_the_daily_schedule_runs_the_job_for_today_in_moscow(
+async def test_the_registry_runs_the_job_daily_for_today_in_moscow(
     app: App, chat: LocalChat, session: AsyncSession, clock: FrozenClock
 ) -> None:
-    from bot.reminders_job import JOB_ID, schedule_reminders
+    from bot.jobs import JobContext, job_named, schedule_all
+    from bot.reminders_job import JOB_ID
     from bot.scheduler import RecordingJobs
 
-    jobs = app.jobs
-    assert isinstance(jobs, RecordingJobs)
+    jobs = RecordingJobs()
+    replica = dataclasses.replace(app, jobs=jobs)
+    job = job_named("reminders")
+    assert job is not None
+    schedule_all(JobContext(replica), [job])
+    assert jobs.jobs[JOB_ID].cron == {"timezone": "Europe/Moscow", "hour": 8}
     await family(chat, session, clock, 4190, BABY)
-    schedule_reminders(app)
-    try:
-        job = jobs.jobs[JOB_ID]
-        assert job.cron == {"timezone": "Europe/Moscow", "hour": 8}
-        # 23:30 UTC on 30 November is already 1 December in Moscow: that day's run.
-        clock._now = dt.datetime(2026, 11, 30, 23, 30, tzinfo=dt.UTC)
-        await jobs.run(JOB_ID)
-        [row] = await sent_rows(session)
-        assert row.sent_at == clock.now()
-        [message] = await queued(session, 4190)
-        assert message.not_before == dt.datetime(2026, 12, 1, 10, 0, tzinfo=MSK)
-    finally:
-        jobs.cancel(JOB_ID)
+    # 23:30 UTC on 30 November is already 1 December in Moscow: that day's run.
+    clock._now = dt.datetime(2026, 11, 30, 23, 30, tzinfo=dt.UTC)
+    await jobs.run(JOB_ID)
+    [row] = await sent_rows(session)
+    assert row.sent_at == clock.now()
+    [message] = await queued(session, 4190)
+    assert message.not_before == dt.datetime(2026, 12, 1, 10, 0, tzinfo=MSK)
+
+
+async def test_jobs_run_reminders_for_a_chosen_day(
+    app: App,
+    chat: LocalChat,
+    session: AsyncSession,
+    clock: FrozenClock,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`python -m bot jobs run reminders --date 2027-06-01`: that day's reminders, once."""
+    from bot.jobs_cli import cmd_jobs_run
+
+    two_children = {
+        "as_of": "2026-11-28",
+        "children": [{"birth_date": "2015-03"}, {"birth_date": "2017-09"}],
+        "employed": True,
+        "citizen": True,
+        "income_range_pm": [1, 1.5],
+    }
+    parent = await family(chat, session, clock, 4195, two_children)
+    args = argparse.Namespace(
+        command="jobs", jobs_command="run", name="reminders", date=dt.date(2027, 6, 1)
+    )
+    assert await cmd_jobs_run(args, app.settings) == 0
+    assert capsys.readouterr().out == "reminders: 1 done as of 2027-06-01 12:00 UTC\n"
+    assert await cmd_jobs_run(args, app.settings) == 0
+    assert capsys.readouterr().out == "reminders: 0 done as of 2027-06-01 12:00 UTC\n"
+    [row] = await sent_rows(session)
+    assert row.key == "family_tax:2027"
+    [message] = await queued(session, parent.id)
+    # 12:00 UTC is 15:00 in Tambov: daytime, it may go at once.
+    assert message.not_before == dt.datetime(2027, 6, 1, 12, 0, tzinfo=dt.UTC)
 
 
 async def test_unmuting_brings_every_kind_back(

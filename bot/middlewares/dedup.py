@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock
-from core.discovery import DEFERRED_ROWS, DeferredRow
+from core.search.discovery import DEFERRED_ROWS, DeferredRow
 from db import models
 
 log = logging.getLogger(__name__)

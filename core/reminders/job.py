@@ -21,7 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core import outbox
 from core.catalogue.active import CatalogueView
 from core.clock import Clock
-from core.discovery import dated_profile
 from core.plan_deadlines import deadline_of
 from core.reminders.consent import muted_kinds
 from core.reminders.dates import Due, PlanDeadline, PlanStep, due_reminders
@@ -32,6 +31,7 @@ from core.reminders.kinds import (
     daytime_not_before,
 )
 from core.screener import FamilyProfile, Verdict, evaluate
+from core.search.discovery import dated_profile
 from db import models
 from db.enums import ConsentKind, PlanStatus
 

@@ -23,11 +23,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import outbox
 from core.catalogue import schema
 from core.clock import Clock
-from core.discovery import dated_profile
 from core.reminders.consent import muted_kinds
 from core.reminders.job import DEFAULT_TIMEZONE, reminder_families
 from core.reminders.kinds import OUTBOX_KIND_PREFIX, ReminderKind, daytime_not_before
 from core.screener import FamilyProfile, Verdict, applies_to_region, evaluate
+from core.search.discovery import dated_profile
 from db import models
 
 log = logging.getLogger(__name__)
