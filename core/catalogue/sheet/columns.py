@@ -78,6 +78,8 @@ MEASURE_COLUMNS = (
     Column("caution", ("caution",)),
     Column("caution_en", ("caution_en",)),
     Column("demo", ("demo",), "bool"),
+    Column("apply_within", ("apply_within",), "json"),
+    Column("apply_window", ("apply_window",), "json"),
 )
 ORGANIZATION_COLUMNS = (
     Column("id", ("id",)),
