@@ -561,3 +561,21 @@ async def test_unmuting_brings_every_kind_back(
     assert status.button_texts == ["🔕 Отключить напоминания"]
     mutes = await session.scalar(select(func.count()).select_from(models.ReminderMute))
     assert mutes == 0
+
+
+async def test_the_family_menu_lists_reminders_in_both_languages(app: App) -> None:
+    from aiogram.methods import SetMyCommands
+
+    from bot.factory import create_bot
+    from bot.local_session import LocalSession
+    from bot.runner import set_commands
+
+    local = LocalSession()
+    await set_commands(create_bot(app.settings, session=local), app.texts)
+    menus = {
+        r.language_code: {c.command: c.description for c in r.commands}
+        for r in local.requests
+        if isinstance(r, SetMyCommands)
+    }
+    assert menus[None]["reminders"] == "Напоминания о датах"
+    assert menus["en"]["reminders"] == "Reminders of dates"
