@@ -176,6 +176,10 @@ async def forget_user(session: AsyncSession, ctx: Context, user: models.User) ->
         .where(models.Broadcast.progress_chat_id == user.telegram_id)
         .values(progress_chat_id=None, progress_message_id=None)
     )
+    # MAX: the integer ids of the person's messages (bot/max/ids.py).
+    await session.execute(
+        delete(models.MaxMessage).where(models.MaxMessage.chat_id == user.telegram_id)
+    )
     await session.execute(delete(models.User).where(models.User.id == user.id))
     await session.commit()
     return int(anonymised.rowcount or 0)  # type: ignore[attr-defined]

@@ -18,6 +18,7 @@ from db.models.manager import (
     Survey,
     SurveyAnswer,
 )
+from db.models.max import MaxMessage
 from db.models.operations import (
     AuditLog,
     DeadLetter,
@@ -48,6 +49,7 @@ __all__ = [
     "FamilyProfile",
     "Feedback",
     "Invite",
+    "MaxMessage",
     "Measure",
     "MeasureNeed",
     "Membership",
