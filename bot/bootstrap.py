@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from bot.app import App
 from core.catalogue.files import read_catalogue
 from core.catalogue.loader import LoadReport, load_catalogue
+from core.reminders import new_help
 from db import migrate, models
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,9 @@ async def load_content(
     if catalogue.problems:
         raise CatalogueInvalid([str(p) for p in catalogue.problems])
     async with app.session_factory() as session:
+        before = await new_help.active_measures(session)
         report = await load_catalogue(session, catalogue, with_demo=with_demo)
+        await new_help.announce_new_help(session, app.clock, before)
         await session.commit()
     await app.catalogue.refresh()
     return report

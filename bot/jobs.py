@@ -23,6 +23,9 @@ from typing import TYPE_CHECKING
 
 from bot.app import App
 from bot.digest_delivery import DELIVERY_HOUR, deliver_due_digests
+from bot.reminders_job import JOB_HOUR as REMINDERS_HOUR
+from bot.reminders_job import JOB_ID as REMINDERS_JOB_ID
+from bot.reminders_job import send_reminders
 from bot.scheduler import SchedulerJobs
 from bot.sla import SWEEP_SECONDS, SlaTimers
 from core import manager_tools, retention
@@ -216,6 +219,13 @@ JOBS: tuple[Job, ...] = (
         f"daily, {RETENTION_HOUR:02}:00 Moscow time",
         lambda app: [Cron(RETENTION_JOB_ID, MOSCOW, {"hour": RETENTION_HOUR})],
         purge_old_data,
+    ),
+    Job(
+        "reminders",
+        "dated reminders to the families who opted in, each once, for their daytime",
+        f"daily, {REMINDERS_HOUR:02}:00 Moscow time",
+        lambda app: [Cron(REMINDERS_JOB_ID, MOSCOW, {"hour": REMINDERS_HOUR})],
+        send_reminders,
     ),
 )
 

@@ -30,6 +30,7 @@ FAMILY_COMMANDS = (
     "news",
     "help",
     "cancel",
+    "reminders",
 )
 STAFF_COMMANDS = ("inbox", "pause")
 COORDINATOR_COMMANDS = ("slots",)

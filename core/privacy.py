@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import outbox, plan, referrals
 from core.referrals.context import Context
+from core.reminders.consent import export_reminders
 from db import models
 from db.enums import OPEN_STATUSES, OutboxStatus
 
@@ -91,6 +92,7 @@ async def export_user_data(session: AsyncSession, user: models.User) -> dict[str
             for m in roles
         ],
         "plan": await plan.export_plan(session, user.id),
+        "reminders": await export_reminders(session, user.id),
     }
 
 

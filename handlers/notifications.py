@@ -13,6 +13,7 @@ from db.enums import GotHelp, ReasonCode
 from handlers.keyboards import Keyboard
 from handlers.manager_keyboards import notification_keyboard as manager_keyboard
 from handlers.referral_callbacks import LoopAction, LoopCD, RelayCD, StaffAction, StaffCD
+from handlers.reminders import REMINDER_KINDS, render_reminder
 
 GOT_HELP = tuple(GotHelp)
 
@@ -63,6 +64,8 @@ class NotificationRenderer:
         self, kind: str, lang: str, params: dict[str, Any]
     ) -> tuple[str, InlineKeyboardMarkup | None]:
         t = self._texts.get(lang)
+        if kind.startswith(REMINDER_KINDS):
+            return render_reminder(kind, t, self._catalogue.view, params)
         number = int(params.get("number", 0))
         safe = {key: escape(str(value)) for key, value in params.items()}
         if "need" in params:

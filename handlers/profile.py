@@ -21,6 +21,7 @@ from handlers.filters import shown
 from handlers.keyboards import Keyboard
 from handlers.location import FROM_PROFILE, LocationStates, ask_region, municipality_keyboard
 from handlers.onboarding import ask_consent
+from handlers.reminders import profile_button as reminders_button
 
 
 class ProfileAction(StrEnum):
@@ -67,6 +68,9 @@ def _profile_keyboard(viewer: Viewer, t: Translator) -> InlineKeyboardMarkup:
         kb.button(
             text=t("profile.give_consent"), callback_data=ProfileCD(action=ProfileAction.CONSENT)
         )
+    else:
+        label, data = reminders_button(t)
+        kb.button(text=label, callback_data=data)
     kb.adjust(1)
     return kb.as_markup()
 

@@ -188,6 +188,7 @@ def slow_jobs(workspace: Workspace) -> dict[str, Job]:
         "jobs-list": Job(("jobs", "list"), UNREACHABLE),
         "jobs-run-retention": Job(("jobs", "run", "retention", "--date", "2026-12-07")),
         "jobs-run-unknown": Job(("jobs", "run", "reminderz")),
+        "jobs-run-reminders": Job(("jobs", "run", "reminders", "--date", "2027-06-01")),
         **{
             f"{name}-unreachable": Job(
                 tuple(str(profile) if a == "profile.json" else a for a in args), UNREACHABLE
@@ -563,7 +564,14 @@ def test_jobs_list_needs_no_database(launched: Launched) -> None:
     result = launched.result("jobs-list")
     assert result.returncode == 0, result.stderr
     names = [line.split()[0] for line in result.stdout.splitlines()]
-    assert names == ["sla-sweep", "digests", "broadcasts", "verification", "retention"]
+    assert names == [
+        "sla-sweep",
+        "digests",
+        "broadcasts",
+        "verification",
+        "retention",
+        "reminders",
+    ]
 
 
 def test_jobs_run_retention_as_of_a_day(launched: Launched) -> None:
@@ -575,12 +583,20 @@ def test_jobs_run_retention_as_of_a_day(launched: Launched) -> None:
     )
 
 
+def test_jobs_run_reminders_for_a_chosen_day(launched: Launched) -> None:
+    result = launched.result("jobs-run-reminders")
+    assert result.returncode == 0, result.stderr
+    # A fresh database has no family that asked for reminders (tests/test_reminders.py runs it
+    # for one that did).
+    assert result.stdout == "reminders: 0 done as of 2027-06-01 12:00 UTC\n"
+
+
 def test_jobs_run_an_unknown_job_names_the_known_ones(launched: Launched) -> None:
     result = launched.result("jobs-run-unknown")
     assert result.returncode == 2
     assert result.stderr_lines == [
         "jobs run: unknown job 'reminderz'; "
-        "known: sla-sweep, digests, broadcasts, verification, retention"
+        "known: sla-sweep, digests, broadcasts, verification, retention, reminders"
     ]
     assert result.stdout == ""
 

@@ -524,6 +524,14 @@ def expected_digest(s: Script, stale: list[str]) -> dict[str, Any]:
             "closed_loop_rate": 0.0,
             "rating_avg": None,
         },
+        "plans": {
+            "reminders_sent": 0,
+            "reminders_acted_on": 0,
+            "reminders_by_kind": {},
+            "most_planned": [],
+            "most_refused": [],
+            "refused_by_municipality": [],
+        },
     }
 
 

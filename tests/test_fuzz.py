@@ -68,6 +68,7 @@ COMMANDS = [
     "/inbox",
     "/pause",
     "/plan",
+    "/reminders",
 ]
 PREFIXES = [
     "prv",
@@ -84,6 +85,7 @@ PREFIXES = [
     "loc",
     "prf",
     "pl",
+    "rmd",
 ]
 NASTY = [
     "st:a:999999:",
@@ -101,6 +103,7 @@ NASTY = [
     "🙂" * 16,
     "pl:d:fed-birth-grant:99999",
     "pl:t:fed-birth-grant:",
+    "rmd:mute:../../x",
 ]
 
 

@@ -76,6 +76,7 @@ async def test_the_leader_schedules_every_registered_job(app: App) -> None:
         "manager:broadcasts",
         "manager:verify-monthly",
         "retention:daily",
+        "reminders:daily",
     }
     assert jobs.jobs["sla:sweep"].seconds == 300
     assert jobs.jobs["manager:broadcasts"].seconds == 10
@@ -87,6 +88,7 @@ async def test_the_leader_schedules_every_registered_job(app: App) -> None:
         "broadcasts",
         "verification",
         "retention",
+        "reminders",
     }
 
 

@@ -39,6 +39,7 @@ from core.digest.weeks import (
     region_timezone,
     resolve_week,
 )
+from core.reminders.figures import plan_figures
 from db import models
 
 
@@ -110,6 +111,7 @@ async def build_digest(
             ),
         },
         "previous_week": {"week": chosen.shift(-1).label, **previous},
+        "plans": await plan_figures(session, region_code, sl.start, sl.end),
     }
 
 

@@ -28,6 +28,7 @@ from core.digest.figures import (
     value,
 )
 from core.digest.keys import NUMERIC_KEYS, SMALL_LABEL
+from core.reminders.figures import plan_lines
 from core.texts import Translator, split_text
 
 
@@ -157,6 +158,7 @@ def render_text(
     if attention.get("undelivered_notifications"):
         lines.append(t("digest.undelivered", count=attention["undelivered_notifications"]))
     sections.append(lines)
+    sections += plan_lines(digest.get("plans"), t, names.measure, names.municipality)
     if footer:
         sections.append([t("digest.footer")])
     return "\n\n".join("\n".join(lines) for lines in sections)

@@ -33,6 +33,7 @@ from db.models.operations import (
 from db.models.people import Consent, ErasureRecord, FamilyProfile, Invite, Membership, User
 from db.models.plan import PlanItem
 from db.models.referrals import Referral, ReferralEvent, ReferralOffer, RelayMessage
+from db.models.reminders import ReminderMute, ReminderSent
 
 __all__ = [
     "AuditLog",
@@ -66,6 +67,8 @@ __all__ = [
     "ReferralOffer",
     "Region",
     "RelayMessage",
+    "ReminderMute",
+    "ReminderSent",
     "SearchLog",
     "Survey",
     "SurveyAnswer",

@@ -43,6 +43,7 @@ from handlers.find.questions import (
 from handlers.find.results import cb_why_not, render_results
 from handlers.keyboards import inline_button, markup
 from handlers.plan_results import already_yours, with_plan_button
+from handlers.reminders import offer_reminders
 from handlers.render import alert, send_long
 from handlers.search import PlainText
 
@@ -243,6 +244,7 @@ async def _show_results(
     await state.update_data({ANSWERS: None, SESSION_PROFILE: profile.model_dump(mode="json")})
     if await discovery.save_profile(session, clock, viewer.user, profile):
         await message.answer(t("find.saved"))
+        await offer_reminders(message, viewer, session, t)
     await discovery.log_screening(
         session, clock, region_code=region, user=viewer.user, found=len(fitting)
     )

@@ -21,6 +21,7 @@ from core.catalogue.edit import (
 from core.catalogue.sheet.check import import_context, validate
 from core.catalogue.sheet.read import ImportProblem, RawFile
 from core.clock import Clock
+from core.reminders import new_help
 from db.models.manager import CatalogueImport
 
 
@@ -78,6 +79,7 @@ async def apply_import(
     record_audit(
         session, clock, user_id, "catalogue_import", {"region": region_code, "id": record.id}
     )
+    await new_help.announce_new_help(session, clock, view.measures)
     await session.commit()
     return ImportResult(summary=summary, import_id=record.id)
 
