@@ -30,7 +30,7 @@ from core.clock import Clock
 from core.referrals import STAFF_ROLES, region_managers
 from core.texts import in_language
 from db import models
-from db.enums import ConsentKind, ReferralStatus, Role
+from db.enums import Channel, ConsentKind, ReferralStatus, Role
 
 LOAD_STATUSES = (ReferralStatus.OFFERED, ReferralStatus.ACCEPTED, ReferralStatus.IN_PROGRESS)
 CONTACT_FIELDS = ("phone", "email", "website", "address", "hours")
@@ -59,12 +59,22 @@ class ManagerAccess:
 
 
 async def manager_access(
-    session: AsyncSession, telegram_id: int, admin_ids: Collection[int]
+    session: AsyncSession,
+    telegram_id: int,
+    admin_ids: Collection[int],
+    channel: str = Channel.TELEGRAM,
 ) -> ManagerAccess:
-    """Read from the DB on every update: a removed manager loses access at once."""
-    admin = telegram_id in admin_ids
+    """Read from the DB on every update: a removed manager loses access at once.
+
+    `admin_ids` (ADMIN_IDS) are Telegram ids; on another messenger only a membership counts.
+    """
+    admin = channel == Channel.TELEGRAM and telegram_id in admin_ids
     regions: set[str] = set()
-    user = await session.scalar(select(models.User).where(models.User.telegram_id == telegram_id))
+    user = await session.scalar(
+        select(models.User).where(
+            models.User.channel == channel, models.User.telegram_id == telegram_id
+        )
+    )
     if user is not None:
         rows = await session.scalars(
             select(models.Membership).where(

@@ -96,7 +96,9 @@ class IsManager(Filter):
     ) -> bool | dict[str, Any]:
         if viewer is None or session is None or settings is None:
             return False
-        access = await tools.manager_access(session, viewer.telegram_id, settings.admin_ids)
+        access = await tools.manager_access(
+            session, viewer.telegram_id, settings.admin_ids, viewer.channel
+        )
         return {"access": access} if access.allowed else False
 
 

@@ -40,7 +40,9 @@ async def cb_pick_region(
     catalogue: CatalogueHolder,
 ) -> None:
     """Remember the region (re-checked against the DB), then show what was asked for."""
-    access = await tools.manager_access(session, viewer.telegram_id, settings.admin_ids)
+    access = await tools.manager_access(
+        session, viewer.telegram_id, settings.admin_ids, viewer.channel
+    )
     region = callback_data.region
     if (
         not access.can(region)

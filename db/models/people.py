@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, String
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import Base, BigIntPK
@@ -17,10 +17,17 @@ from db.base import Base, BigIntPK
 class User(Base):
     __tablename__ = "users"
     # New families of a region in a week (the digest); added in migration 0002.
-    __table_args__ = (Index("ix_users_region_created", "region_code", "created_at"),)
+    __table_args__ = (
+        Index("ix_users_region_created", "region_code", "created_at"),
+        # A person is (messenger, their id there): the same number on Telegram and on MAX is
+        # two different people (migration 0010).
+        UniqueConstraint("channel", "telegram_id"),
+    )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
-    telegram_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    # `db.enums.Channel`: the messenger this row's id belongs to.
+    channel: Mapped[str] = mapped_column(String(16), default="telegram", server_default="telegram")
+    telegram_id: Mapped[int] = mapped_column(BigInteger)
     language: Mapped[str] = mapped_column(String(8), default="ru")
     region_code: Mapped[str | None] = mapped_column(ForeignKey("regions.code"), index=True)
     municipality_id: Mapped[str | None] = mapped_column(ForeignKey("municipalities.id"))

@@ -1,0 +1,69 @@
+"""people, messages and updates know their messenger
+
+Revision ID: 0010
+Revises: 0009
+Create Date: 2026-12-07
+
+A second messenger (MAX) next to Telegram (issue 16). A person is (channel, id in that
+messenger): `users.channel`, unique together with the id. Outbox rows carry the recipient's
+channel, and update ids (processed, received, dead letters) are keyed per channel, because
+each messenger numbers its own. Existing rows are Telegram's (the server default).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0010"
+down_revision: str | None = "0009"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+UPDATE_TABLES = ("processed_updates", "received_updates", "dead_letters")
+
+
+def _channel() -> sa.Column[str]:
+    return sa.Column("channel", sa.String(length=16), server_default="telegram", nullable=False)
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.add_column(_channel())
+        batch_op.drop_constraint("uq_users_telegram_id", type_="unique")
+        batch_op.create_unique_constraint("uq_users_channel", ["channel", "telegram_id"])
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.add_column(_channel())
+        batch_op.drop_index("ix_outbox_chat_id")
+        batch_op.create_index("ix_outbox_chat_id", ["chat_id", "channel", "id"], unique=False)
+    for table in UPDATE_TABLES:
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.add_column(_channel())
+            batch_op.drop_constraint(f"pk_{table}", type_="primary")
+            batch_op.create_primary_key(f"pk_{table}", ["channel", "update_id"])
+
+
+def downgrade() -> None:
+    # The old schema knows one messenger. People of another cannot be folded into it (their
+    # ids would be taken for Telegram's), so a database that has any is not downgraded;
+    # technical rows of another messenger are simply dropped.
+    others = op.get_bind().scalar(sa.text("SELECT count(*) FROM users WHERE channel <> 'telegram'"))
+    if others:
+        raise RuntimeError(f"downgrade 0010: {others} people are not on Telegram; erase them first")
+    for table in (*UPDATE_TABLES, "outbox"):
+        op.execute(sa.text(f"DELETE FROM {table} WHERE channel <> 'telegram'"))
+    for table in reversed(UPDATE_TABLES):
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.drop_constraint(f"pk_{table}", type_="primary")
+            batch_op.create_primary_key(f"pk_{table}", ["update_id"])
+            batch_op.drop_column("channel")
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.drop_index("ix_outbox_chat_id")
+        batch_op.create_index("ix_outbox_chat_id", ["chat_id", "id"], unique=False)
+        batch_op.drop_column("channel")
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.drop_constraint("uq_users_channel", type_="unique")
+        batch_op.create_unique_constraint("uq_users_telegram_id", ["telegram_id"])
+        batch_op.drop_column("channel")
