@@ -237,11 +237,12 @@ async def cmd_admin_grant(args: argparse.Namespace, settings: Settings) -> int:
                 telegram_id=args.telegram_id,
                 role=role,
                 region_code=args.region,
+                channel=args.channel,
             )
     finally:
         await app.close()
     where = f" of {args.region}" if args.region else ""
-    print(f"telegram id {args.telegram_id} is now {role.value}{where}")
+    print(f"{args.channel} id {args.telegram_id} is now {role.value}{where}")
     return 0
 
 

@@ -1,4 +1,9 @@
-"""The outbox worker: sends queued notifications within Telegram's limits and never loses one."""
+"""The outbox worker: sends queued notifications within each messenger's limits, loses none.
+
+It holds one bot per messenger (`bot.channels.channel_of`) and sends each row through the bot
+of the row's channel; rates, pauses and outages are counted per channel, so MAX failing does
+not hold up Telegram (or the reverse).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ import math
 import time
 import weakref
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from aiogram import Bot
@@ -28,13 +33,15 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
+from bot.channels import channel_of
 from bot.middlewares.telegram_api import no_retry
 from bot.outbox_wake import OutboxWake
+from bot.relay_sender import send_media_across
 from core import outbox
 from core.clock import Clock
 from core.outbox import COPY, NOTIFY, PERSONAL_PARAMS
 from db import models
-from db.enums import OutboxStatus, ReferralStatus
+from db.enums import Channel, OutboxStatus, ReferralStatus
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +67,11 @@ MAX_ERROR_LENGTH = 300
 MAX_OUTAGE_PAUSE_SECONDS = 30.0
 # Relayed content (what a family or a volunteer wrote) must not stay in the database.
 RELAY_PARAMS = PERSONAL_PARAMS
+# Requests per second for each messenger, a little under what it allows (Telegram ~30 a second
+# to different chats, MAX "about 30"); `global_per_second` sets Telegram's.
+DEFAULT_CHANNEL_RATES: Mapping[str, float] = {Channel.TELEGRAM: 25.0, Channel.MAX: 27.0}
+
+ChatKey = tuple[str, int]  # (channel, chat id): chat ids are per messenger
 
 # SQLite ignores FOR UPDATE, so two workers of one process on the same SQLite file would both
 # claim a row; they share this lock per engine instead (SQLite means a single process anyway).
@@ -80,7 +92,7 @@ class _HookFailed(Exception):
 
 
 class OutboxWorker:
-    """Sends due outbox rows: ≤ `global_per_second` overall, one per `per_chat_interval` a chat.
+    """Sends due outbox rows: ≤ the channel's rate overall, one per `per_chat_interval` a chat.
 
     Delivery is at-least-once. A row is claimed, sent and marked `sent` in one short
     transaction (PostgreSQL: the row lock of FOR UPDATE SKIP LOCKED keeps other replicas off
@@ -92,12 +104,13 @@ class OutboxWorker:
     def __init__(
         self,
         session_factory: async_sessionmaker[AsyncSession],
-        bot: Bot,
+        bot: Bot | Iterable[Bot],
         clock: Clock,
         render: Renderer,
         *,
         on_unreachable: UnreachableHook | None = None,
-        global_per_second: float = 25.0,
+        global_per_second: float = DEFAULT_CHANNEL_RATES[Channel.TELEGRAM],
+        channel_rates: Mapping[str, float] | None = None,
         per_chat_interval: float = 1.0,
         batch: int = 200,
         max_attempts: int | None = None,
@@ -107,8 +120,10 @@ class OutboxWorker:
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        rates = {**DEFAULT_CHANNEL_RATES, **(channel_rates or {})}
+        rates[Channel.TELEGRAM] = global_per_second
         if (
-            global_per_second <= 0
+            min(rates.values()) <= 0
             or per_chat_interval < 0
             or batch < 1
             or (max_attempts is not None and max_attempts < 1)
@@ -116,11 +131,14 @@ class OutboxWorker:
         ):
             raise ValueError("OutboxWorker limits must be positive")
         self._session_factory = session_factory
-        self._bot = bot
+        # Rows of a channel without a bot here wait (pending) until one runs that has it.
+        self._bots: dict[str, Bot] = {
+            channel_of(b): b for b in ([bot] if isinstance(bot, Bot) else bot)
+        }
         self._clock = clock
         self._render = render
         self._on_unreachable = on_unreachable
-        self._global_interval = 1.0 / global_per_second
+        self._interval = {channel: 1.0 / rate for channel, rate in rates.items()}
         self._per_chat_interval = per_chat_interval
         self._batch = batch
         self._max_attempts = max_attempts
@@ -133,12 +151,13 @@ class OutboxWorker:
         self._wakeup = wake or OutboxWake()
         self._stop: asyncio.Event | None = None
         self._drain_lock = asyncio.Lock()
-        # Monotonic times of the last request overall and per chat, and of the end of a pause
-        # (flood control or an outage). Requests that failed count too: Telegram saw them.
-        self._last_request = -math.inf
-        self._last_request_to: dict[int, float] = {}
-        self._paused_until = -math.inf
-        self._outage_streak = 0
+        # Monotonic times of the last request per channel and per chat, and of the end of a
+        # channel's pause (flood control or an outage). Failed requests count too: the
+        # messenger saw them.
+        self._last_request: dict[str, float] = {}
+        self._last_request_to: dict[ChatKey, float] = {}
+        self._paused_until: dict[str, float] = {}
+        self._outage_streak: dict[str, int] = {}
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -197,6 +216,7 @@ class OutboxWorker:
         now = self._clock.now()
         conditions = [
             older.chat_id == models.OutboxMessage.chat_id,
+            older.channel == models.OutboxMessage.channel,
             older.status == OutboxStatus.PENDING,
             older.id < models.OutboxMessage.id,
         ]
@@ -207,16 +227,21 @@ class OutboxWorker:
             conditions.append(older.not_before > now)
         return ~exists().where(*conditions)
 
-    async def _due(self, after_id: int) -> Sequence[tuple[int, int]]:
-        """(id, chat_id) of due rows, oldest first; a hint only, each row is re-checked."""
+    async def _due(self, after_id: int) -> Sequence[tuple[int, ChatKey]]:
+        """(id, (channel, chat_id)) of due rows, oldest first; a hint only, each is re-checked."""
         now = self._clock.now()
         # An older row that is due comes earlier in this list (or came in an earlier pass), so
         # only an older row that waits (retry, flood control) rules a row out here; the claim
         # re-checks strictly against every older pending row.
         query = (
-            select(models.OutboxMessage.id, models.OutboxMessage.chat_id)
+            select(
+                models.OutboxMessage.id,
+                models.OutboxMessage.channel,
+                models.OutboxMessage.chat_id,
+            )
             .where(
                 models.OutboxMessage.status == OutboxStatus.PENDING,
+                models.OutboxMessage.channel.in_(list(self._bots)),
                 models.OutboxMessage.not_before <= now,
                 models.OutboxMessage.id > after_id,
                 self._not_behind_older(blockers_due_too=False),
@@ -226,10 +251,10 @@ class OutboxWorker:
         )
         async with self._session_factory() as session:
             rows = await session.execute(query)
-            return [(row_id, chat_id) for row_id, chat_id in rows]
+            return [(row_id, (channel, chat_id)) for row_id, channel, chat_id in rows]
 
-    async def _send_pass(self, candidates: Sequence[tuple[int, int]]) -> int:
-        queues: dict[int, deque[int]] = {}
+    async def _send_pass(self, candidates: Sequence[tuple[int, ChatKey]]) -> int:
+        queues: dict[ChatKey, deque[int]] = {}
         for row_id, chat_id in candidates:
             queues.setdefault(chat_id, deque()).append(row_id)
         self._forget_idle_chats()
@@ -249,22 +274,23 @@ class OutboxWorker:
 
     # -- limits -------------------------------------------------------------------------------
 
-    def _chat_ready_at(self, chat_id: int) -> float:
-        return self._last_request_to.get(chat_id, -math.inf) + self._per_chat_interval
+    def _chat_ready_at(self, chat: ChatKey) -> float:
+        return self._last_request_to.get(chat, -math.inf) + self._per_chat_interval
 
     def _forget_idle_chats(self) -> None:
         horizon = self._monotonic() - self._per_chat_interval
         for chat_id in [c for c, at in self._last_request_to.items() if at <= horizon]:
             del self._last_request_to[chat_id]
 
-    async def _wait_turn(self, chat_id: int) -> bool:
-        """Sleep until the global rate, the chat's rate and any pause allow a request."""
+    async def _wait_turn(self, chat: ChatKey) -> bool:
+        """Sleep until the channel's rate, the chat's rate and any pause allow a request."""
+        channel = chat[0]
         while True:
             now = self._monotonic()
             ready = max(
-                self._paused_until,
-                self._last_request + self._global_interval,
-                self._chat_ready_at(chat_id),
+                self._paused_until.get(channel, -math.inf),
+                self._last_request.get(channel, -math.inf) + self._interval_of(channel),
+                self._chat_ready_at(chat),
             )
             if ready <= now:
                 return True
@@ -272,13 +298,18 @@ class OutboxWorker:
                 return False
             await self._pause(ready - now)
 
-    def _note_request(self, chat_id: int) -> None:
-        now = self._monotonic()
-        self._last_request = now
-        self._last_request_to[chat_id] = now
+    def _interval_of(self, channel: str) -> float:
+        return self._interval.get(channel, self._interval[Channel.TELEGRAM])
 
-    def _pause_all(self, seconds: float) -> None:
-        self._paused_until = max(self._paused_until, self._monotonic() + seconds)
+    def _note_request(self, chat: ChatKey) -> None:
+        now = self._monotonic()
+        self._last_request[chat[0]] = now
+        self._last_request_to[chat] = now
+
+    def _pause_all(self, channel: str, seconds: float) -> None:
+        """Pause every send on `channel` (flood control and outages are per messenger)."""
+        until = self._monotonic() + seconds
+        self._paused_until[channel] = max(self._paused_until.get(channel, -math.inf), until)
 
     # -- one message --------------------------------------------------------------------------
 
@@ -309,7 +340,7 @@ class OutboxWorker:
                         return _Outcome.SKIPPED
                     row.attempts += 1
                     self._fail(row, failure.error)
-                    await self._mark_unreachable(session, row.chat_id)
+                    await self._mark_unreachable(session, row.channel, row.chat_id)
                     return _Outcome.FAILED
 
     def _claim_guard(self, session: AsyncSession) -> contextlib.AbstractAsyncContextManager[Any]:
@@ -332,16 +363,16 @@ class OutboxWorker:
             log.error("outbox %s: cannot render (%s)", row.id, type(error).__name__)
             self._fail(row, f"cannot render: {type(error).__name__}")
             return _Outcome.FAILED
-        self._note_request(row.chat_id)
+        self._note_request((row.channel, row.chat_id))
         try:
             with no_retry():  # flood control is handled below, for every chat at once
                 await request()
         except TelegramRetryAfter as error:
-            # Flood control is per bot: everything waits, this row first.
+            # Flood control is per bot: everything on its channel waits, this row first.
             row.attempts += 1
             row.last_error = _describe(error)
             row.not_before = self._clock.now() + dt.timedelta(seconds=error.retry_after)
-            self._pause_all(error.retry_after)
+            self._pause_all(row.channel, error.retry_after)
             log.warning("outbox %s: flood control, pausing %s s", row.id, error.retry_after)
             return _Outcome.RETRY
         except TelegramMigrateToChat as error:
@@ -355,7 +386,10 @@ class OutboxWorker:
             row.attempts += 1
             self._fail(row, _describe(error))
             log.warning("outbox %s: %s", row.id, type(error).__name__)
-            if await self._mark_unreachable(session, row.chat_id) and self._on_unreachable:
+            if (
+                await self._mark_unreachable(session, row.channel, row.chat_id)
+                and self._on_unreachable
+            ):
                 try:
                     await self._on_unreachable(session, row)
                 except Exception as hook_error:
@@ -373,7 +407,7 @@ class OutboxWorker:
             # 5xx, network, timeouts and anything unexpected: back off and try again later.
             self._retry_later(row, error)
             return _Outcome.RETRY
-        self._outage_streak = 0
+        self._outage_streak[row.channel] = 0
         row.attempts += 1
         row.failing_since = None
         row.status = OutboxStatus.SENT
@@ -386,12 +420,18 @@ class OutboxWorker:
         params = dict(payload.get("params") or {})
         text, keyboard = self._render(str(payload["kind"]), str(payload["lang"]), params)
         chat_id = row.chat_id
+        bot = self._bots[row.channel]
         if row.method == NOTIFY:
-            return lambda: self._bot.send_message(chat_id, text, reply_markup=keyboard)
+            return lambda: bot.send_message(chat_id, text, reply_markup=keyboard)
+        media = payload.get("media")
+        if row.method == COPY and isinstance(media, dict) and media.get("channel") != row.channel:
+            # From another messenger: no copyMessage across them; download, then upload.
+            source = self._bots[str(media["channel"])]
+            return lambda: send_media_across(source, bot, chat_id, media, text, keyboard)
         if row.method == COPY:
             from_chat_id = int(payload["from_chat_id"])
             message_id = int(payload["message_id"])
-            return lambda: self._bot.copy_message(
+            return lambda: bot.copy_message(
                 chat_id, from_chat_id, message_id, caption=text, reply_markup=keyboard
             )
         raise ValueError("unknown outbox method")
@@ -402,8 +442,8 @@ class OutboxWorker:
         now = self._clock.now()
         if row.failing_since is None:
             row.failing_since = now
-        self._outage_streak += 1
-        self._pause_all(min(2.0 ** (self._outage_streak - 1), MAX_OUTAGE_PAUSE_SECONDS))
+        streak = self._outage_streak[row.channel] = self._outage_streak.get(row.channel, 0) + 1
+        self._pause_all(row.channel, min(2.0 ** (streak - 1), MAX_OUTAGE_PAUSE_SECONDS))
         out_of_attempts = self._max_attempts is not None and row.attempts >= self._max_attempts
         if out_of_attempts or now - row.failing_since >= self._give_up_after:
             self._fail(row, row.last_error)
@@ -439,7 +479,10 @@ class OutboxWorker:
         return status in (None, ReferralStatus.CANCELLED)
 
     async def _alert_given_up(self) -> None:
-        """Tell the administrators (through the outbox itself) how many rows were given up."""
+        """Tell the administrators (through the outbox itself) how many rows were given up.
+
+        ADMIN_IDS are Telegram ids, so the alert goes through Telegram.
+        """
         count, self._given_up = self._given_up, 0
         if not self._alert_chat_ids:
             return
@@ -448,7 +491,8 @@ class OutboxWorker:
                 (
                     await session.execute(
                         select(models.User.telegram_id, models.User.language).where(
-                            models.User.telegram_id.in_(self._alert_chat_ids)
+                            models.User.channel == Channel.TELEGRAM,
+                            models.User.telegram_id.in_(self._alert_chat_ids),
                         )
                     )
                 ).all()
@@ -458,6 +502,7 @@ class OutboxWorker:
                     session,
                     self._clock,
                     chat_id=chat_id,
+                    channel=Channel.TELEGRAM,
                     lang=languages.get(chat_id) or "ru",
                     kind=ALERT_KIND,
                     params={
@@ -468,9 +513,13 @@ class OutboxWorker:
             await session.commit()
         self.wake()
 
-    async def _mark_unreachable(self, session: AsyncSession, chat_id: int) -> bool:
+    async def _mark_unreachable(self, session: AsyncSession, channel: str, chat_id: int) -> bool:
         """Flag the person; True unless they were already known to have blocked the bot."""
-        user = await session.scalar(select(models.User).where(models.User.telegram_id == chat_id))
+        user = await session.scalar(
+            select(models.User).where(
+                models.User.channel == channel, models.User.telegram_id == chat_id
+            )
+        )
         if user is None:
             return True
         if user.unreachable:
@@ -516,9 +565,12 @@ def _describe(error: Exception) -> str:
 def _scrub(row: models.OutboxMessage) -> None:
     params = row.payload.get("params")
     personal = isinstance(params, dict) and any(key in params for key in RELAY_PARAMS)
-    if not personal and "from_chat_id" not in row.payload:
+    if not personal and "from_chat_id" not in row.payload and "media" not in row.payload:
         return
-    payload = {key: value for key, value in row.payload.items() if key != "from_chat_id"}
+    # Where a copy came from and the file it named go too: they lead back to the sender.
+    payload = {
+        key: value for key, value in row.payload.items() if key not in ("from_chat_id", "media")
+    }
     if isinstance(params, dict):
         payload["params"] = {
             key: "" if key in RELAY_PARAMS else value for key, value in params.items()

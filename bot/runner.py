@@ -16,7 +16,7 @@ import datetime as dt
 import logging
 import re
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
 from typing import Any
 
@@ -81,12 +81,15 @@ async def _set_staff_menus(app: App, bot: Bot) -> None:
 
 
 def create_worker(
-    app: App, bot: Bot, *, per_chat_interval: float = 1.0, **options: Any
+    app: App, bot: Bot | Sequence[Bot], *, per_chat_interval: float = 1.0, **options: Any
 ) -> OutboxWorker:
-    """The worker as `run` configures it; `options` (a test's clock and sleep) pass through."""
+    """The worker as `run` configures it; `options` (a test's clock and sleep) pass through.
+
+    Given every running messenger's bot, it sends each row through the bot of its channel.
+    """
 
     async def on_unreachable(session: AsyncSession, row: models.OutboxMessage) -> None:
-        await referrals.on_unreachable(session, app.referral_context(), row.chat_id)
+        await referrals.on_unreachable(session, app.referral_context(), row.chat_id, row.channel)
 
     worker = OutboxWorker(
         app.session_factory,

@@ -23,7 +23,7 @@ from core.clock import Clock
 from core.screener import child_ages
 from core.texts import in_language
 from db import models
-from db.enums import ConsentKind, OutboxStatus
+from db.enums import Channel, ConsentKind, OutboxStatus
 from db.models.manager import Broadcast, Survey, SurveyAnswer
 
 NEWS_VERSION = "1"
@@ -94,6 +94,7 @@ class Recipient:
     telegram_id: int
     language: str
     unreachable: bool
+    channel: str = Channel.TELEGRAM
 
 
 def needs_from_profile(data: Mapping[str, Any], per_capita: float | None = None) -> set[str]:
@@ -146,7 +147,9 @@ async def recipients(
         models.Consent.revoked_at.is_(None),
     )
     query = (
-        select(U.id, U.telegram_id, U.language, U.unreachable, models.FamilyProfile.data)
+        select(
+            U.id, U.telegram_id, U.language, U.unreachable, models.FamilyProfile.data, U.channel
+        )
         .outerjoin(models.FamilyProfile, models.FamilyProfile.user_id == U.id)
         .where(U.region_code == audience.region, U.consent_version.is_not(None), news)
         .order_by(U.id)
@@ -157,7 +160,7 @@ async def recipients(
         query = query.where(U.id == only)
     rows = (await session.execute(query)).all()
     if not audience.need_id:
-        return [Recipient(uid, tg, lang, bool(flag)) for uid, tg, lang, flag, _ in rows]
+        return [Recipient(uid, tg, lang, bool(flag), ch) for uid, tg, lang, flag, _, ch in rows]
     asked = set(
         await session.scalars(
             select(models.Referral.family_user_id)
@@ -172,8 +175,8 @@ async def recipients(
     region = view.regions.get(audience.region)
     per_capita = region.subsistence_minimum.per_capita if region else None
     return [
-        Recipient(uid, tg, lang, bool(flag))
-        for uid, tg, lang, flag, profile in rows
+        Recipient(uid, tg, lang, bool(flag), ch)
+        for uid, tg, lang, flag, profile, ch in rows
         if uid in asked
         or (profile is not None and audience.need_id in needs_from_profile(profile, per_capita))
     ]
@@ -249,6 +252,7 @@ async def create_broadcast(
                 session,
                 clock,
                 chat_id=person.telegram_id,
+                channel=person.channel,
                 lang=person.language,
                 kind=BROADCAST_MEASURE if measure is not None else BROADCAST,
                 params=params,
@@ -338,6 +342,16 @@ async def sending_broadcasts(session: AsyncSession) -> list[Broadcast]:
     )
 
 
+async def _creator_channel(session: AsyncSession, broadcast_id: int) -> str:
+    """The report goes to the chat the broadcast was started from: its creator's messenger."""
+    channel = await session.scalar(
+        select(models.User.channel)
+        .join(Broadcast, Broadcast.created_by_user_id == models.User.id)
+        .where(Broadcast.id == broadcast_id)
+    )
+    return channel or Channel.TELEGRAM
+
+
 async def finish_broadcast(
     session: AsyncSession, clock: Clock, progress: BroadcastProgress, *, lang: str
 ) -> bool:
@@ -361,6 +375,7 @@ async def finish_broadcast(
             session,
             clock,
             chat_id=progress.chat_id,
+            channel=await _creator_channel(session, progress.broadcast_id),
             lang=lang,
             kind=BROADCAST_REPORT,
             params={
@@ -410,6 +425,7 @@ async def create_survey(
             session,
             clock,
             chat_id=person.telegram_id,
+            channel=person.channel,
             lang=person.language,
             kind=SURVEY,
             params={"survey": survey.id, "question": question, "options": list(options)},

@@ -384,6 +384,7 @@ def _queue_reminders(
                 session,
                 ctx.clock,
                 chat_id=user.telegram_id,
+                channel=user.channel,
                 lang=user.language,
                 kind=f"consult.{side}_{when}",
                 params=_params(
@@ -636,6 +637,7 @@ async def reschedule(
             session,
             ctx.clock,
             chat_id=user.telegram_id,
+            channel=user.channel,
             lang=user.language,
             kind=MOVED_KIND,
             params=_params(

@@ -562,6 +562,7 @@ async def queue_verification_questions(
                 session,
                 clock,
                 chat_id=user.telegram_id,
+                channel=user.channel,
                 lang=user.language,
                 kind=VERIFY_ASK,
                 params={
@@ -604,6 +605,7 @@ async def queue_measure_check_reminders(
                 session,
                 clock,
                 chat_id=manager.telegram_id,
+                channel=manager.channel,
                 lang=manager.language,
                 kind=MEASURES_CHECK,
                 params={
@@ -664,6 +666,7 @@ async def answer_verification(
             session,
             clock,
             chat_id=manager.telegram_id,
+            channel=manager.channel,
             lang=manager.language,
             kind=VERIFY_OUTDATED,
             params={

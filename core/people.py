@@ -106,7 +106,9 @@ class UserCache:
             else:
                 self._spoiled.discard(key)
         if not spoiled and epoch == self._epoch:
-            values = None if user is None else {name: getattr(user, name) for name in _USER_COLUMNS}
+            values = (
+                None if user is None else {name: getattr(user, name) for name in _USER_COLUMNS}
+            )
             self._store(key, values)
         return user
 

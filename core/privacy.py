@@ -46,6 +46,7 @@ async def export_user_data(session: AsyncSession, user: models.User) -> dict[str
     )
     return {
         "telegram_id": user.telegram_id,
+        "channel": user.channel,
         "language": user.language,
         "region": user.region_code,
         "municipality": user.municipality_id,
@@ -114,13 +115,19 @@ async def forget_user(session: AsyncSession, ctx: Context, user: models.User) ->
     # their chat id next to a request number: they go. Those to others about the person's
     # requests lose what the person wrote and where a copied message came from.
     await session.execute(
-        delete(models.OutboxMessage).where(models.OutboxMessage.chat_id == user.telegram_id)
+        delete(models.OutboxMessage).where(
+            models.OutboxMessage.channel == user.channel,
+            models.OutboxMessage.chat_id == user.telegram_id,
+        )
     )
     await _scrub_outbox(session, user)
-    await _drop_received_updates(session, user.telegram_id)
+    await _drop_received_updates(session, user.channel, user.telegram_id)
     await session.execute(
         update(models.DeadLetter)
-        .where(models.DeadLetter.chat_id == user.telegram_id)
+        .where(
+            models.DeadLetter.channel == user.channel,
+            models.DeadLetter.chat_id == user.telegram_id,
+        )
         .values(chat_id=None)
     )
     anonymised = await session.execute(
@@ -171,7 +178,10 @@ async def forget_user(session: AsyncSession, ctx: Context, user: models.User) ->
     )
     await session.execute(
         update(models.Broadcast)
-        .where(models.Broadcast.progress_chat_id == user.telegram_id)
+        .where(
+            models.Broadcast.created_by_user_id == user.id,
+            models.Broadcast.progress_chat_id == user.telegram_id,
+        )
         .values(progress_chat_id=None, progress_message_id=None)
     )
     await session.execute(delete(models.User).where(models.User.id == user.id))
@@ -200,11 +210,12 @@ async def _scrub_outbox(session: AsyncSession, user: models.User) -> None:
         pending = row.status == OutboxStatus.PENDING
         # Not addressed to the person (those are gone), so a relay row is their own words.
         own_words = str(payload.get("kind", "")).startswith("relay.")
-        if pending and (own_words or payload.get("from_chat_id") == user.telegram_id):
+        if pending and (own_words or _copies_from(row, user)):
             await session.delete(row)
             continue
         if not pending:
             payload.pop("from_chat_id", None)
+            payload.pop("media", None)
         params = dict(payload.get("params") or {})
         payload["params"] = {
             key: "" if key in outbox.PERSONAL_PARAMS else value for key, value in params.items()
@@ -238,6 +249,14 @@ async def _record_erasure(session: AsyncSession, now: dt.datetime, user: models.
         )
 
 
+def _copies_from(row: models.OutboxMessage, user: models.User) -> bool:
+    """A copy of one of the person's messages: from their chat, on their messenger (a copy
+    across messengers names the source's in `media`)."""
+    media = row.payload.get("media")
+    source = media.get("channel") if isinstance(media, dict) else row.channel
+    return source == user.channel and row.payload.get("from_chat_id") == user.telegram_id
+
+
 def _mentions(node: Any, telegram_id: int) -> bool:
     """Whether a raw update names the person as its sender or its chat, at any depth."""
     if isinstance(node, dict):
@@ -251,7 +270,7 @@ def _mentions(node: Any, telegram_id: int) -> bool:
     return False
 
 
-async def _drop_received_updates(session: AsyncSession, telegram_id: int) -> None:
+async def _drop_received_updates(session: AsyncSession, channel: str, telegram_id: int) -> None:
     """Polled updates still waiting to be handled (bot/polling.py) hold the person's words.
 
     The table holds only updates in flight or stuck after a failure, so reading it whole is
@@ -260,11 +279,15 @@ async def _drop_received_updates(session: AsyncSession, telegram_id: int) -> Non
     """
     rows = (
         await session.execute(
-            select(models.ReceivedUpdate.update_id, models.ReceivedUpdate.payload)
+            select(models.ReceivedUpdate.update_id, models.ReceivedUpdate.payload).where(
+                models.ReceivedUpdate.channel == channel
+            )
         )
     ).all()
     ids = [update_id for update_id, payload in rows if _mentions(payload, telegram_id)]
     if ids:
         await session.execute(
-            delete(models.ReceivedUpdate).where(models.ReceivedUpdate.update_id.in_(ids))
+            delete(models.ReceivedUpdate).where(
+                models.ReceivedUpdate.channel == channel, models.ReceivedUpdate.update_id.in_(ids)
+            )
         )

@@ -235,6 +235,7 @@ def _tell(
             session,
             ctx.clock,
             chat_id=user.telegram_id,
+            channel=user.channel,
             lang=user.language,
             kind=kind,
             params={"number": referral.id, **params},
@@ -1028,9 +1029,15 @@ async def pending_timers(session: AsyncSession) -> list[tuple[int, dt.datetime]]
     return [(rid, due) for rid, due in rows.all() if due is not None]
 
 
-async def on_unreachable(session: AsyncSession, ctx: Context, telegram_id: int) -> None:
+async def on_unreachable(
+    session: AsyncSession, ctx: Context, telegram_id: int, channel: str = "telegram"
+) -> None:
     """A person blocked the bot: tell the managers about each open referral that breaks."""
-    user = await session.scalar(select(models.User).where(models.User.telegram_id == telegram_id))
+    user = await session.scalar(
+        select(models.User).where(
+            models.User.channel == channel, models.User.telegram_id == telegram_id
+        )
+    )
     if user is None:
         return
     open_referrals = list(
@@ -1100,8 +1107,12 @@ async def relay(
     content_type: str,
     text: str | None = None,
     caption: str | None = None,
+    media: dict[str, str] | None = None,
 ) -> Outcome:
-    """Pass one message to the other side through the outbox: copied, never forwarded."""
+    """Pass one message to the other side through the outbox: copied, never forwarded.
+
+    `media` names the file for a recipient on another messenger (`core.relay_payload`).
+    """
     target = await relay_target(session, referral_id, sender)
     if isinstance(target, Outcome):
         return target
@@ -1131,6 +1142,7 @@ async def relay(
             session,
             ctx.clock,
             chat_id=target.recipient.telegram_id,
+            channel=target.recipient.channel,
             lang=target.recipient.language,
             kind="relay.text",
             params={**params, "text": text},
@@ -1141,12 +1153,14 @@ async def relay(
             session,
             ctx.clock,
             chat_id=target.recipient.telegram_id,
+            channel=target.recipient.channel,
             lang=target.recipient.language,
             from_chat_id=from_chat_id,
             message_id=message_id,
             caption_kind="relay.caption",
             params={**params, "caption": caption or ""},
             referral_id=referral.id,
+            media=media,
         )
     await session.commit()
     return Outcome.OK

@@ -49,9 +49,13 @@ def downgrade() -> None:
     # The old schema knows one messenger. People of another cannot be folded into it (their
     # ids would be taken for Telegram's), so a database that has any is not downgraded;
     # technical rows of another messenger are simply dropped.
-    others = op.get_bind().scalar(sa.text("SELECT count(*) FROM users WHERE channel <> 'telegram'"))
+    others = op.get_bind().scalar(
+        sa.text("SELECT count(*) FROM users WHERE channel <> 'telegram'")
+    )
     if others:
-        raise RuntimeError(f"downgrade 0010: {others} people are not on Telegram; erase them first")
+        raise RuntimeError(
+            f"downgrade 0010: {others} people are not on Telegram; erase them first"
+        )
     for table in (*UPDATE_TABLES, "outbox"):
         op.execute(sa.text(f"DELETE FROM {table} WHERE channel <> 'telegram'"))
     for table in reversed(UPDATE_TABLES):
