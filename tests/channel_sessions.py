@@ -1,0 +1,95 @@
+"""Two messengers in one process: the recording session with files, and its MAX twin.
+
+The bot meets MAX as an aiogram `Bot` whose session says `channel = Channel.MAX` (helper
+`bot.channels.channel_of`); these sessions are that, minus HTTP. Both keep the files people
+"sent" so `bot.download(file_id)` returns their bytes, and record every kind of upload.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from typing import Any
+
+from aiogram import Bot
+from aiogram.client.default import DefaultBotProperties
+from aiogram.enums import ParseMode
+from aiogram.methods import GetFile, SendAudio, SendVideo, SendVoice, TelegramMethod
+from aiogram.types import File, Voice
+
+from bot.app import App
+from bot.factory import create_bot, create_dispatcher
+from bot.local_chat import ChatUser, LocalChat
+from bot.local_session import LocalSession, Sent, _upload
+from db.enums import Channel
+
+MAX_BOT_TOKEN = "2:local-max-token"  # its own bot id: dialogs are keyed by it
+
+
+class FileLocalSession(LocalSession):
+    """The recording session, holding the bytes of files people sent (by file id)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.files: dict[str, bytes] = {}
+
+    def _answer(self, method: TelegramMethod[Any]) -> Any:
+        if isinstance(method, GetFile):
+            if method.file_id not in self.files:
+                raise LookupError(f"no file {method.file_id} in this messenger")
+            return File(
+                file_id=method.file_id,
+                file_unique_id=method.file_id,
+                file_path=f"files/{method.file_id}",
+            )
+        if isinstance(method, SendVoice | SendVideo | SendAudio):
+            kind = type(method).__name__.removeprefix("Send").lower()
+            upload = getattr(method, kind)
+            message = self._new_message(
+                int(method.chat_id), method.caption or "", method.reply_markup, kind
+            )
+            sent: Sent = self.chats[int(method.chat_id)][-1]
+            sent.file_name, sent.file_data = _upload(upload, kind)
+            return message
+        return super()._answer(method)
+
+    async def stream_content(
+        self,
+        url: str,
+        headers: dict[str, Any] | None = None,
+        timeout: int = 30,  # noqa: ASYNC109 (BaseSession's signature)
+        chunk_size: int = 65536,
+        raise_for_status: bool = True,
+    ) -> AsyncGenerator[bytes, None]:
+        yield self.files[url.rsplit("/", 1)[-1]]
+
+
+class MaxLocalSession(FileLocalSession):
+    """The same, speaking for MAX: what `channel_of(bot)` reads."""
+
+    channel = Channel.MAX
+
+
+def two_messengers(app: App) -> tuple[LocalChat, LocalChat]:
+    """Telegram and MAX chats on ONE dispatcher, as `run` wires them; each numbers its own
+    updates from 1, as two messengers would."""
+    dp = create_dispatcher(app, rate_limit=None)
+    telegram = FileLocalSession()
+    max_session = MaxLocalSession()
+    tg_bot = create_bot(app.settings, session=telegram)
+    max_bot = Bot(
+        MAX_BOT_TOKEN,
+        session=max_session,
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML),
+    )
+    return LocalChat(dp, tg_bot, telegram), LocalChat(dp, max_bot, max_session)
+
+
+async def send_voice(person: ChatUser, file_id: str = "uservoice") -> list[Sent]:
+    voice = Voice(file_id=file_id, file_unique_id=file_id, duration=3)
+    return await person._run({"message": person._message(voice=voice)})
+
+
+def files_of(chat: LocalChat) -> dict[str, bytes]:
+    """The files people of `chat`'s messenger have sent, by file id (what download returns)."""
+    assert isinstance(chat.session, FileLocalSession)
+    return chat.session.files
