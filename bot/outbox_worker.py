@@ -16,7 +16,7 @@ import math
 import time
 import weakref
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from aiogram import Bot
@@ -33,7 +33,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
-from bot.channels import channel_of
+from bot.channels import Bots, by_channel
 from bot.middlewares.telegram_api import no_retry
 from bot.outbox_wake import OutboxWake
 from bot.relay_sender import send_media_across
@@ -104,7 +104,7 @@ class OutboxWorker:
     def __init__(
         self,
         session_factory: async_sessionmaker[AsyncSession],
-        bot: Bot | Iterable[Bot],
+        bot: Bots,
         clock: Clock,
         render: Renderer,
         *,
@@ -132,9 +132,7 @@ class OutboxWorker:
             raise ValueError("OutboxWorker limits must be positive")
         self._session_factory = session_factory
         # Rows of a channel without a bot here wait (pending) until one runs that has it.
-        self._bots: dict[str, Bot] = {
-            channel_of(b): b for b in ([bot] if isinstance(bot, Bot) else bot)
-        }
+        self._bots: dict[str, Bot] = {str(c): b for c, b in by_channel(bot).items()}
         self._clock = clock
         self._render = render
         self._on_unreachable = on_unreachable

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.app import App
 from bot.cli import _parser
 from bot.commands import cmd_admin_grant
+from bot.digest_delivery import deliver_due_digests
 from bot.local_chat import ChatUser, LocalChat
 from bot.outbox_worker import OutboxWorker
 from core import outbox, people
@@ -380,3 +382,25 @@ async def test_admin_ids_are_telegram_ids(
     stranger = max_chat.user(900)
     await stranger.send("/cluster")
     assert stranger.last_text == "Сравнение регионов доступно только администраторам кластера."
+
+
+async def test_the_weekly_digest_reaches_each_manager_on_their_messenger(
+    app: App, chats: tuple[LocalChat, LocalChat], session: AsyncSession, clock: FrozenClock
+) -> None:
+    telegram, max_chat = chats
+    for channel in (Channel.TELEGRAM, Channel.MAX):
+        await people.grant_role(
+            session,
+            clock,
+            telegram_id=7201,
+            role=Role.MANAGER,
+            region_code="RU-TAM",
+            channel=channel,
+        )
+    clock._now = dt.datetime(2026, 11, 30, 6, 0, tzinfo=dt.UTC)  # Monday 09:00 in Tambov
+    # Only Telegram runs here: the MAX manager waits for a run that has MAX.
+    assert await deliver_due_digests(app, telegram.bot, clock.now()) == 1
+    assert not max_chat.session.chats[7201]
+    assert await deliver_due_digests(app, [telegram.bot, max_chat.bot], clock.now()) == 1
+    for chat in (telegram, max_chat):
+        assert [s.kind for s in chat.session.chats[7201]] == ["text", "photo", "document"]
