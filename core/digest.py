@@ -34,7 +34,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
-from core import outbox
+from core import channel_stats, outbox
 from core.catalogue import schema
 from core.catalogue.active import CatalogueView
 from db import models
@@ -637,6 +637,10 @@ async def build_digest(
             "top_needs": await _top_needs(session, sl),
             "no_result_queries": await _no_result_queries(session, sl),
             "by_municipality": await _by_municipality(session, sl),
+            # Issue 16: new families and requests by messenger (telegram, max).
+            "by_channel": await channel_stats.week_by_channel(
+                session, region_code=region_code, start=sl.start, end=sl.end
+            ),
         },
         "supply": {
             **{key: numbers[key] for key in NUMERIC_KEYS["supply"]},

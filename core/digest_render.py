@@ -17,6 +17,7 @@ from html import unescape
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from core import channel_stats
 from core.catalogue.active import CatalogueView
 from core.catalogue.sheet_cells import text_cell
 from core.digest import NUMERIC_KEYS, SMALL_LABEL, flat_numbers
@@ -258,6 +259,7 @@ def render_text(
             lines.append(t("digest.more", n=len(demand["by_municipality"]) - LIST_SHOWN))
         if any(row["requests"] == SMALL_LABEL for row in demand["by_municipality"]):
             lines.append(t("digest.small_note"))
+    lines += channel_stats.digest_lines(demand, t)
     sections.append(lines)
 
     lines = [t("digest.section.supply")]

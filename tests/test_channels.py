@@ -9,6 +9,7 @@ import pytest
 from aiogram.exceptions import TelegramForbiddenError, TelegramRetryAfter
 from aiogram.fsm.storage.base import StorageKey
 from aiogram.methods import SendMessage
+from prometheus_client import generate_latest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,9 +18,13 @@ from bot.cli import _parser
 from bot.commands import cmd_admin_grant
 from bot.digest_delivery import deliver_due_digests
 from bot.local_chat import ChatUser, LocalChat
+from bot.middlewares.metrics import Metrics
 from bot.outbox_worker import OutboxWorker
+from bot.web import refresh_gauges
 from core import outbox, people
 from core.clock import FrozenClock
+from core.digest import build_digest
+from core.digest_render import render_text
 from db import models
 from db.enums import Channel, Role
 from handlers.notifications import NotificationRenderer
@@ -404,3 +409,59 @@ async def test_the_weekly_digest_reaches_each_manager_on_their_messenger(
     assert await deliver_due_digests(app, [telegram.bot, max_chat.bot], clock.now()) == 1
     for chat in (telegram, max_chat):
         assert [s.kind for s in chat.session.chats[7201]] == ["text", "photo", "document"]
+
+
+# --- counting by messenger -------------------------------------------------------------------
+
+
+async def test_the_digest_and_the_metrics_count_by_messenger(
+    app: App, chats: tuple[LocalChat, LocalChat], deliver: Deliver, session: AsyncSession
+) -> None:
+    telegram, max_chat = chats
+    await volunteer_on(app, telegram, Channel.TELEGRAM, 5100)  # so the request stays open
+    on_max = await family_in(max_chat, 5101, "Тамбовская область", "Тамбов", "г. Тамбов")
+    await request_help(on_max, "💬 Психологическая помощь")
+    await family_in(telegram, 5102, "Тамбовская область", "Тамбов", "г. Тамбов")
+    await family_in(telegram, 5103, "Тамбовская область", "Тамбов", "г. Тамбов")
+
+    digest = await build_digest(
+        session,
+        region_code="RU-TAM",
+        week="2026-W48",
+        view=app.catalogue.view,
+        now=app.clock.now(),
+    )
+    assert digest["demand"]["by_channel"] == {
+        "telegram": {"new_families": 2, "requests": 0},
+        "max": {"new_families": 1, "requests": 1},
+    }
+    text = render_text(digest, app.texts.get("ru"), app.catalogue.view)
+    assert "По мессенджерам:" in text
+    assert "• MAX: новых семей — 1, заявок — 1" in text
+    assert "• Telegram: новых семей — 2, заявок — 0" in text
+
+    metrics: Metrics = telegram.dp["metrics"]
+    await refresh_gauges(app, metrics)
+    scraped = generate_latest(metrics.registry).decode()
+    assert 'navigator_families{channel="max"} 1.0' in scraped
+    assert 'navigator_families{channel="telegram"} 2.0' in scraped
+    assert 'navigator_open_requests{channel="max"} 1.0' in scraped
+    assert 'navigator_open_requests{channel="telegram"} 0.0' in scraped
+    handled = metrics.channel_updates.labels("max", "handled")._value.get()
+    assert handled >= 6, "every MAX update above is counted under max"
+
+
+async def test_a_telegram_only_digest_reads_as_before(
+    app: App, chats: tuple[LocalChat, LocalChat], session: AsyncSession
+) -> None:
+    telegram, _ = chats
+    await family_in(telegram, 5104, "Тамбовская область", "Тамбов", "г. Тамбов")
+    digest = await build_digest(
+        session,
+        region_code="RU-TAM",
+        week="2026-W48",
+        view=app.catalogue.view,
+        now=app.clock.now(),
+    )
+    assert digest["demand"]["by_channel"]["telegram"]["new_families"] == 1
+    assert "мессенджер" not in render_text(digest, app.texts.get("ru"), app.catalogue.view)

@@ -440,6 +440,10 @@ def expected_digest(s: Script, stale: list[str]) -> dict[str, Any]:
                 {"municipality": "tam-kirsanov", "requests": "<3"},
                 {"municipality": "tam-michurinsk", "requests": "<3"},
             ],
+            "by_channel": {
+                "telegram": {"new_families": 3, "requests": 5},  # 2 of 7 have no family left
+                "max": {"new_families": 0, "requests": 0},
+            },
         },
         "supply": {
             "referrals_created": 7,

@@ -420,7 +420,8 @@ async def test_a_crash_before_commit_is_redone_on_redelivery_and_lands_once(
     with pytest.raises(Killed):
         await chat.dp.feed_update(chat.bot, update)
     assert await count(session, models.RelayMessage) == 0, "nothing half-written"
-    assert await session.get(models.ProcessedUpdate, 888_001) is None, "so it is redone"
+    done = await session.get(models.ProcessedUpdate, ("telegram", 888_001))
+    assert done is None, "so it is redone"
 
     await chat.dp.feed_update(chat.bot, update)  # Telegram delivers it again after the restart
     await chat.dp.feed_update(chat.bot, update)  # and, for good measure, once more

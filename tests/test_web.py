@@ -75,7 +75,7 @@ async def webhook(
 
 async def processed(app: App, update_id: int) -> bool:
     async with app.session_factory() as session:
-        return await session.get(models.ProcessedUpdate, update_id) is not None
+        return await session.get(models.ProcessedUpdate, ("telegram", update_id)) is not None
 
 
 # -- webhook --------------------------------------------------------------------------------------

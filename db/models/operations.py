@@ -94,7 +94,9 @@ class ReceivedUpdate(Base):
     __tablename__ = "received_updates"
 
     # Update ids are per messenger: the key is (channel, update_id) since migration 0010.
-    channel: Mapped[str] = mapped_column(String(16), primary_key=True, server_default="telegram")
+    channel: Mapped[str] = mapped_column(
+        String(16), primary_key=True, default="telegram", server_default="telegram"
+    )
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     payload: Mapped[dict[str, Any]]
     received_at: Mapped[dt.datetime]
@@ -108,7 +110,9 @@ class ProcessedUpdate(Base):
 
     __tablename__ = "processed_updates"
 
-    channel: Mapped[str] = mapped_column(String(16), primary_key=True, server_default="telegram")
+    channel: Mapped[str] = mapped_column(
+        String(16), primary_key=True, default="telegram", server_default="telegram"
+    )
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     processed_at: Mapped[dt.datetime] = mapped_column(index=True)
 
@@ -163,7 +167,9 @@ class DeadLetter(Base):
     __tablename__ = "dead_letters"
 
     # The messenger of the update and of `chat_id` (0010).
-    channel: Mapped[str] = mapped_column(String(16), primary_key=True, server_default="telegram")
+    channel: Mapped[str] = mapped_column(
+        String(16), primary_key=True, default="telegram", server_default="telegram"
+    )
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     update_type: Mapped[str] = mapped_column(String(32))
     chat_id: Mapped[int | None] = mapped_column(BigInteger)
