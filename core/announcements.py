@@ -291,6 +291,8 @@ class BroadcastProgress:
     chat_id: int | None
     message_id: int | None
     finished: bool
+    # The messenger of `chat_id` (its creator's): only that messenger's bot may edit it.
+    channel: str = Channel.TELEGRAM
 
     @property
     def done(self) -> bool:
@@ -331,6 +333,7 @@ async def broadcast_progress(session: AsyncSession, broadcast: Broadcast) -> Bro
         chat_id=broadcast.progress_chat_id,
         message_id=broadcast.progress_message_id,
         finished=broadcast.status == DONE,
+        channel=await _creator_channel(session, broadcast.id),
     )
 
 

@@ -13,6 +13,7 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 
 from bot.app import App
+from bot.channels import channel_of
 from core import announcements as news
 from core import manager_tools as tools
 from db import models
@@ -65,6 +66,10 @@ async def run_broadcast_progress(app: App, bot: Bot) -> int:
 
 async def _edit_progress(app: App, bot: Bot, progress: news.BroadcastProgress, lang: str) -> None:
     if progress.chat_id is None or progress.message_id is None:
+        return
+    if progress.channel != channel_of(bot):
+        # The same chat number on another messenger is someone else's chat: never edit it.
+        # The creator still gets the final report, through the outbox on their messenger.
         return
     t = app.texts.get(lang)
     text = t(
