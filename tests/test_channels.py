@@ -465,3 +465,99 @@ async def test_a_telegram_only_digest_reads_as_before(
     )
     assert digest["demand"]["by_channel"]["telegram"]["new_families"] == 1
     assert "мессенджер" not in render_text(digest, app.texts.get("ru"), app.catalogue.view)
+
+
+# --- linking two accounts --------------------------------------------------------------------
+
+
+def code_in(text: str) -> str:
+    return text.split("<code>", 1)[1].split("</code>", 1)[0]
+
+
+async def test_link_brings_region_answers_and_roles_to_the_other_messenger(
+    app: App, chats: tuple[LocalChat, LocalChat], session: AsyncSession
+) -> None:
+    telegram, max_chat = chats
+    olga = await volunteer_on(app, telegram, Channel.TELEGRAM, 7301)
+    await olga.send("/start")
+    await olga.click("✅ Согласен(на)")
+    await olga.click("Тамбовская область")
+    await olga.send("/link")
+    code = code_in(olga.last_text)
+    assert "/link" in olga.last_text and "10 минут" in olga.last_text
+
+    on_max = max_chat.user(9301)  # her MAX id has nothing to do with her Telegram one
+    await on_max.send(f"/link  {code.lower()} ")
+    assert on_max.last_text.startswith("✅ Аккаунты связаны")
+    await on_max.send("/inbox")
+    assert on_max.last_text == "Новых и открытых заявок нет. 🌿", "her role works on MAX"
+
+    session.expire_all()
+    rows = {
+        user.channel: user
+        for user in await session.scalars(select(models.User).order_by(models.User.id))
+    }
+    assert rows["max"].linked_user_id == rows["telegram"].id
+    assert rows["telegram"].linked_user_id == rows["max"].id
+    assert (rows["max"].region_code, rows["max"].consent_version) == (
+        "RU-TAM",
+        rows["telegram"].consent_version,
+    )
+    roles = await session.scalars(
+        select(models.Membership.organization_id).where(
+            models.Membership.user_id == rows["max"].id
+        )
+    )
+    assert list(roles) == [ORG]
+
+    await on_max.send(f"/link {code}")
+    assert "уже использован" in on_max.last_text, "a code works once"
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["/link 12345678", "/link ABCDEFGHJ", "/link <b>x</b>", "/link " + "Я" * 4000, "/link 🙂"],
+)
+async def test_a_wrong_link_code_gets_a_clear_answer(
+    chats: tuple[LocalChat, LocalChat], session: AsyncSession, typed: str
+) -> None:
+    _, max_chat = chats
+    stranger = max_chat.user(9302)
+    await stranger.send(typed)
+    assert "Такого кода нет" in stranger.last_text
+    assert await users(session) == [], "nothing stored for a failed attempt"
+
+
+async def test_link_codes_are_for_the_other_messenger_and_expire(
+    app: App, chats: tuple[LocalChat, LocalChat], clock: FrozenClock, session: AsyncSession
+) -> None:
+    telegram, max_chat = chats
+    nobody = telegram.user(7302)
+    await nobody.send("/link")
+    assert "Связывать пока нечего" in nobody.last_text
+
+    anna = await family_in(telegram, 7303, "Тамбовская область", "Тамбов", "г. Тамбов")
+    await anna.send("/link")
+    code = code_in(anna.last_text)
+    await anna.send(f"/link {code}")
+    assert "на другом мессенджере" in anna.last_text
+
+    clock.advance(dt.timedelta(minutes=11))
+    await max_chat.user(9303).send(f"/link {code}")
+    assert "Такого кода нет" in max_chat.session.chats[9303][-1].text
+    assert [row[0] for row in await users(session)] == ["telegram"]
+
+
+async def test_forget_on_either_messenger_erases_both_linked_accounts(
+    chats: tuple[LocalChat, LocalChat], session: AsyncSession
+) -> None:
+    telegram, max_chat = chats
+    anna = await family_in(telegram, 7304, "Тамбовская область", "Тамбов", "г. Тамбов")
+    await anna.send("/link")
+    on_max = max_chat.user(9304)
+    await on_max.send(f"/link {code_in(anna.last_text)}")
+    await family_in(telegram, 7305, "Тамбовская область", "Тамбов", "г. Тамбов")  # someone else
+    await on_max.send("/forget")
+    await on_max.click("Да, удалить")
+    assert await users(session) == [("telegram", 7305, "RU-TAM")]
+    assert await session.scalar(select(models.LinkCode.code)) is None

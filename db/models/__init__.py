@@ -29,7 +29,15 @@ from db.models.operations import (
     ReceivedUpdate,
     SearchLog,
 )
-from db.models.people import Consent, ErasureRecord, FamilyProfile, Invite, Membership, User
+from db.models.people import (
+    Consent,
+    ErasureRecord,
+    FamilyProfile,
+    Invite,
+    LinkCode,
+    Membership,
+    User,
+)
 from db.models.plan import PlanItem
 from db.models.referrals import Referral, ReferralEvent, ReferralOffer, RelayMessage
 
@@ -47,6 +55,7 @@ __all__ = [
     "FamilyProfile",
     "Feedback",
     "Invite",
+    "LinkCode",
     "Measure",
     "MeasureNeed",
     "Membership",

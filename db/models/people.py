@@ -37,6 +37,8 @@ class User(Base):
     last_seen_at: Mapped[dt.datetime]
     # Set when Telegram answers 403: the person blocked the bot.
     unreachable: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The same person's row on their other messenger, linked by a one-time code (/link).
+    linked_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
 
 class Consent(Base):
@@ -117,3 +119,14 @@ class ErasureRecord(Base):
     consent_given_on: Mapped[dt.date | None]
     consent_withdrawn_on: Mapped[dt.date | None]
     erased_on: Mapped[dt.date]
+
+
+class LinkCode(Base):
+    """A one-time code (`/link`): sent on the other messenger, it links the two rows."""
+
+    __tablename__ = "link_codes"
+
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime]

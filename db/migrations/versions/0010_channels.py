@@ -7,7 +7,9 @@ Create Date: 2026-12-07
 A second messenger (MAX) next to Telegram (issue 16). A person is (channel, id in that
 messenger): `users.channel`, unique together with the id. Outbox rows carry the recipient's
 channel, and update ids (processed, received, dead letters) are keyed per channel, because
-each messenger numbers its own. Existing rows are Telegram's (the server default).
+each messenger numbers its own. Existing rows are Telegram's (the server default). A person
+on both messengers may link the two rows (`users.linked_user_id`) with a one-time code
+(`link_codes`).
 """
 
 from __future__ import annotations
@@ -43,6 +45,37 @@ def upgrade() -> None:
             batch_op.add_column(_channel())
             batch_op.drop_constraint(f"pk_{table}", type_="primary")
             batch_op.create_primary_key(f"pk_{table}", ["channel", "update_id"])
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column(
+                "linked_user_id",
+                sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+                nullable=True,
+            )
+        )
+        batch_op.create_foreign_key(
+            batch_op.f("fk_users_linked_user_id_users"),
+            "users",
+            ["linked_user_id"],
+            ["id"],
+            ondelete="SET NULL",
+        )
+    op.create_table(
+        "link_codes",
+        sa.Column("code", sa.String(length=16), nullable=False),
+        sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_link_codes_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("code", name=op.f("pk_link_codes")),
+    )
+    with op.batch_alter_table("link_codes", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_link_codes_user_id"), ["user_id"], unique=False)
 
 
 def downgrade() -> None:
@@ -58,6 +91,12 @@ def downgrade() -> None:
         )
     for table in (*UPDATE_TABLES, "outbox"):
         op.execute(sa.text(f"DELETE FROM {table} WHERE channel <> 'telegram'"))
+    with op.batch_alter_table("link_codes", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_link_codes_user_id"))
+    op.drop_table("link_codes")
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f("fk_users_linked_user_id_users"), type_="foreignkey")
+        batch_op.drop_column("linked_user_id")
     for table in reversed(UPDATE_TABLES):
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.drop_constraint(f"pk_{table}", type_="primary")
