@@ -9,6 +9,7 @@ import pytest
 from aiogram.exceptions import TelegramForbiddenError, TelegramRetryAfter
 from aiogram.fsm.storage.base import StorageKey
 from aiogram.methods import SendMessage
+from aiogram.types import Chat, Message, Update, User
 from prometheus_client import generate_latest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,6 +21,7 @@ from bot.digest_delivery import deliver_due_digests
 from bot.local_chat import ChatUser, LocalChat
 from bot.middlewares.metrics import Metrics
 from bot.outbox_worker import OutboxWorker
+from bot.polling import DurablePolling
 from bot.web import refresh_gauges
 from core import outbox, people
 from core.clock import FrozenClock
@@ -561,3 +563,25 @@ async def test_forget_on_either_messenger_erases_both_linked_accounts(
     await on_max.click("Да, удалить")
     assert await users(session) == [("telegram", 7305, "RU-TAM")]
     assert await session.scalar(select(models.LinkCode.code)) is None
+
+
+async def test_polled_updates_are_kept_per_messenger(
+    app: App, chats: tuple[LocalChat, LocalChat], session: AsyncSession
+) -> None:
+    update = Update(
+        update_id=5,
+        message=Message(
+            message_id=1,
+            date=dt.datetime.now(dt.UTC),
+            chat=Chat(id=5401, type="private"),
+            from_user=User(id=5401, is_bot=False, first_name="Анна"),
+            text="маткапитал",
+        ),
+    )
+    polls = [DurablePolling(chat.dp, chat.bot, app.session_factory, app.clock) for chat in chats]
+    for poll in polls:
+        await poll.store([update])  # update 5 of Telegram and update 5 of MAX
+    stored = select(models.ReceivedUpdate.channel, models.ReceivedUpdate.update_id)
+    assert sorted((await session.execute(stored)).all()) == [("max", 5), ("telegram", 5)]
+    await polls[1]._forget(5)  # MAX's was handled
+    assert (await session.execute(stored)).all() == [("telegram", 5)]
