@@ -15,14 +15,21 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.enums import ParseMode
 from aiogram.methods import GetFile, SendAudio, SendVideo, SendVoice, TelegramMethod
 from aiogram.types import File, Voice
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
 from bot.factory import create_bot, create_dispatcher
 from bot.local_chat import ChatUser, LocalChat
 from bot.local_session import LocalSession, Sent, _upload
-from db.enums import Channel
+from bot.outbox_worker import OutboxWorker
+from core import outbox, people
+from db import models
+from db.enums import Channel, Role
+from handlers.notifications import NotificationRenderer
 
 MAX_BOT_TOKEN = "2:local-max-token"  # its own bot id: dialogs are keyed by it
+ORG = "tam-opora-demo"
 
 
 class FileLocalSession(LocalSession):
@@ -93,3 +100,58 @@ def files_of(chat: LocalChat) -> dict[str, bytes]:
     """The files people of `chat`'s messenger have sent, by file id (what download returns)."""
     assert isinstance(chat.session, FileLocalSession)
     return chat.session.files
+
+
+def worker_for(app: App, chats: tuple[LocalChat, LocalChat]) -> OutboxWorker:
+    """The outbox worker as `run` builds it with both messengers' bots, without waiting."""
+
+    async def no_sleep(_: float) -> None:
+        return None
+
+    return OutboxWorker(
+        app.session_factory,
+        [chat.bot for chat in chats],
+        app.clock,
+        NotificationRenderer(app.texts, app.catalogue),
+        per_chat_interval=0,
+        sleep=no_sleep,
+    )
+
+
+async def volunteer_on(app: App, chat: LocalChat, channel: Channel, number: int) -> ChatUser:
+    async with app.session_factory() as session:
+        await people.grant_role(
+            session,
+            app.clock,
+            telegram_id=number,
+            role=Role.VOLUNTEER,
+            organization_id=ORG,
+            region_code="RU-TAM",
+            channel=channel,
+        )
+    return chat.user(number, "Ольга")
+
+
+async def users(session: AsyncSession) -> list[tuple[str, int, str | None]]:
+    session.expire_all()
+    rows = await session.execute(
+        select(models.User.channel, models.User.telegram_id, models.User.region_code).order_by(
+            models.User.channel
+        )
+    )
+    return [tuple(row) for row in rows]  # type: ignore[misc]
+
+
+async def queue(app: App, *targets: tuple[Channel, int]) -> None:
+    async with app.session_factory() as session:
+        for n, (channel, chat_id) in enumerate(targets):
+            outbox.notify(
+                session,
+                app.clock,
+                chat_id=chat_id,
+                channel=channel,
+                lang="ru",
+                kind="manager.outbox_given_up",
+                params={"count": n, "hours": 72},
+            )
+        await session.commit()
