@@ -12,7 +12,6 @@ import contextlib
 import datetime as dt
 import enum
 import logging
-import math
 import time
 import weakref
 from collections import deque
@@ -35,6 +34,7 @@ from sqlalchemy.orm import aliased
 
 from bot.channels import Bots, by_channel
 from bot.middlewares.telegram_api import no_retry
+from bot.outbox_limits import DEFAULT_CHANNEL_RATES, ChannelPacing, ChatKey
 from bot.outbox_wake import OutboxWake
 from bot.relay_sender import send_media_across
 from core import outbox
@@ -61,17 +61,8 @@ ALERT_KIND = "manager.outbox_given_up"
 # (or /forget) ended the conversation. One queued before a resolve still goes.
 RELAY_KINDS = ("relay.text", "relay.caption")
 MAX_ERROR_LENGTH = 300
-# After a 5xx or a network error every send pauses a little (1, 2, 4… up to 30 s): during an
-# outage the worker then spends one attempt per pause instead of one attempt per message, so the
-# queue does not burn through everybody's max_attempts while Telegram is down.
-MAX_OUTAGE_PAUSE_SECONDS = 30.0
 # Relayed content (what a family or a volunteer wrote) must not stay in the database.
 RELAY_PARAMS = PERSONAL_PARAMS
-# Requests per second for each messenger, a little under what it allows (Telegram ~30 a second
-# to different chats, MAX "about 30"); `global_per_second` sets Telegram's.
-DEFAULT_CHANNEL_RATES: Mapping[str, float] = {Channel.TELEGRAM: 25.0, Channel.MAX: 27.0}
-
-ChatKey = tuple[str, int]  # (channel, chat id): chat ids are per messenger
 
 # SQLite ignores FOR UPDATE, so two workers of one process on the same SQLite file would both
 # claim a row; they share this lock per engine instead (SQLite means a single process anyway).
@@ -136,8 +127,7 @@ class OutboxWorker:
         self._clock = clock
         self._render = render
         self._on_unreachable = on_unreachable
-        self._interval = {channel: 1.0 / rate for channel, rate in rates.items()}
-        self._per_chat_interval = per_chat_interval
+        self._pacing = ChannelPacing(rates, per_chat_interval, monotonic)
         self._batch = batch
         self._max_attempts = max_attempts
         self._give_up_after = give_up_after
@@ -149,13 +139,6 @@ class OutboxWorker:
         self._wakeup = wake or OutboxWake()
         self._stop: asyncio.Event | None = None
         self._drain_lock = asyncio.Lock()
-        # Monotonic times of the last request per channel and per chat, and of the end of a
-        # channel's pause (flood control or an outage). Failed requests count too: the
-        # messenger saw them.
-        self._last_request: dict[str, float] = {}
-        self._last_request_to: dict[ChatKey, float] = {}
-        self._paused_until: dict[str, float] = {}
-        self._outage_streak: dict[str, int] = {}
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -255,12 +238,14 @@ class OutboxWorker:
         queues: dict[ChatKey, deque[int]] = {}
         for row_id, chat_id in candidates:
             queues.setdefault(chat_id, deque()).append(row_id)
-        self._forget_idle_chats()
+        self._pacing.forget_idle_chats()
         sent = 0
         while queues and not self._stopping():
             # The chat that may receive soonest goes next, so one busy chat (1 msg/s) does not
             # hold up everybody else; ties go to the oldest message.
-            chat_id = min(queues, key=lambda chat: (self._chat_ready_at(chat), queues[chat][0]))
+            chat_id = min(
+                queues, key=lambda chat: (self._pacing.chat_ready_at(chat), queues[chat][0])
+            )
             if not await self._wait_turn(chat_id):
                 break
             outcome = await self._process(queues[chat_id].popleft())
@@ -272,42 +257,16 @@ class OutboxWorker:
 
     # -- limits -------------------------------------------------------------------------------
 
-    def _chat_ready_at(self, chat: ChatKey) -> float:
-        return self._last_request_to.get(chat, -math.inf) + self._per_chat_interval
-
-    def _forget_idle_chats(self) -> None:
-        horizon = self._monotonic() - self._per_chat_interval
-        for chat_id in [c for c, at in self._last_request_to.items() if at <= horizon]:
-            del self._last_request_to[chat_id]
-
     async def _wait_turn(self, chat: ChatKey) -> bool:
         """Sleep until the channel's rate, the chat's rate and any pause allow a request."""
-        channel = chat[0]
         while True:
             now = self._monotonic()
-            ready = max(
-                self._paused_until.get(channel, -math.inf),
-                self._last_request.get(channel, -math.inf) + self._interval_of(channel),
-                self._chat_ready_at(chat),
-            )
+            ready = self._pacing.ready_at(chat)
             if ready <= now:
                 return True
             if self._stopping():
                 return False
             await self._pause(ready - now)
-
-    def _interval_of(self, channel: str) -> float:
-        return self._interval.get(channel, self._interval[Channel.TELEGRAM])
-
-    def _note_request(self, chat: ChatKey) -> None:
-        now = self._monotonic()
-        self._last_request[chat[0]] = now
-        self._last_request_to[chat] = now
-
-    def _pause_all(self, channel: str, seconds: float) -> None:
-        """Pause every send on `channel` (flood control and outages are per messenger)."""
-        until = self._monotonic() + seconds
-        self._paused_until[channel] = max(self._paused_until.get(channel, -math.inf), until)
 
     # -- one message --------------------------------------------------------------------------
 
@@ -361,7 +320,7 @@ class OutboxWorker:
             log.error("outbox %s: cannot render (%s)", row.id, type(error).__name__)
             self._fail(row, f"cannot render: {type(error).__name__}")
             return _Outcome.FAILED
-        self._note_request((row.channel, row.chat_id))
+        self._pacing.note_request((row.channel, row.chat_id))
         try:
             with no_retry():  # flood control is handled below, for every chat at once
                 await request()
@@ -370,7 +329,7 @@ class OutboxWorker:
             row.attempts += 1
             row.last_error = _describe(error)
             row.not_before = self._clock.now() + dt.timedelta(seconds=error.retry_after)
-            self._pause_all(row.channel, error.retry_after)
+            self._pacing.pause(row.channel, error.retry_after)
             log.warning("outbox %s: flood control, pausing %s s", row.id, error.retry_after)
             return _Outcome.RETRY
         except TelegramMigrateToChat as error:
@@ -405,7 +364,7 @@ class OutboxWorker:
             # 5xx, network, timeouts and anything unexpected: back off and try again later.
             self._retry_later(row, error)
             return _Outcome.RETRY
-        self._outage_streak[row.channel] = 0
+        self._pacing.succeeded(row.channel)
         row.attempts += 1
         row.failing_since = None
         row.status = OutboxStatus.SENT
@@ -440,8 +399,7 @@ class OutboxWorker:
         now = self._clock.now()
         if row.failing_since is None:
             row.failing_since = now
-        streak = self._outage_streak[row.channel] = self._outage_streak.get(row.channel, 0) + 1
-        self._pause_all(row.channel, min(2.0 ** (streak - 1), MAX_OUTAGE_PAUSE_SECONDS))
+        self._pacing.failed(row.channel)
         out_of_attempts = self._max_attempts is not None and row.attempts >= self._max_attempts
         if out_of_attempts or now - row.failing_since >= self._give_up_after:
             self._fail(row, row.last_error)
