@@ -44,9 +44,18 @@ async def export_user_data(session: AsyncSession, user: models.User) -> dict[str
     roles = await session.scalars(
         select(models.Membership).where(models.Membership.user_id == user.id)
     )
+    linked = (
+        await session.get(models.User, user.linked_user_id)
+        if user.linked_user_id is not None
+        else None
+    )
     return {
         "telegram_id": user.telegram_id,
         "channel": user.channel,
+        # The same person's account on their other messenger (/link), if any.
+        "linked_account": (
+            {"channel": linked.channel, "telegram_id": linked.telegram_id} if linked else None
+        ),
         "language": user.language,
         "region": user.region_code,
         "municipality": user.municipality_id,

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
 from bot.local_chat import ChatUser, LocalChat
+from core import privacy
 from core.clock import FrozenClock
 from db import models
 from db.enums import Channel
@@ -189,6 +190,9 @@ async def test_link_brings_region_answers_and_roles_to_the_other_messenger(
         )
     )
     assert list(roles) == [ORG]
+    exported = await privacy.export_user_data(session, rows["max"])
+    assert exported["channel"] == "max"
+    assert exported["linked_account"] == {"channel": "telegram", "telegram_id": 7301}
 
     await on_max.send(f"/link {code}")
     assert "уже использован" in on_max.last_text, "a code works once"
