@@ -381,11 +381,12 @@ class Member:
     role: str
     paused: bool
     since: dt.datetime
+    channel: str = Channel.TELEGRAM  # the messenger `telegram_id` belongs to
 
 
 async def org_members(session: AsyncSession, org_id: str) -> list[Member]:
     rows = await session.execute(
-        select(models.Membership, models.User.telegram_id)
+        select(models.Membership, models.User.telegram_id, models.User.channel)
         .join(models.User, models.User.id == models.Membership.user_id)
         .where(
             models.Membership.organization_id == org_id,
@@ -395,7 +396,8 @@ async def org_members(session: AsyncSession, org_id: str) -> list[Member]:
         .order_by(models.Membership.role, models.Membership.id)
     )
     return [
-        Member(m.id, telegram_id, m.role, m.paused, m.created_at) for m, telegram_id in rows.all()
+        Member(m.id, telegram_id, m.role, m.paused, m.created_at, channel)
+        for m, telegram_id, channel in rows.all()
     ]
 
 

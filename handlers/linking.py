@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
+
 from aiogram import Bot, Router
+from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
 from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels import channel_of
+from bot.menus import set_person_menu
 from bot.middlewares.viewer import Viewer
-from core import linking
+from core import linking, people
 from core.clock import Clock
-from core.texts import Translator
+from core.texts import Texts, Translator
+from db.enums import Role
 from handlers.dialogs import leave_dialog
 
 LINK_MINUTES = int(linking.LINK_CODE_TTL.total_seconds() // 60)
@@ -26,6 +31,7 @@ async def cmd_link(
     state: FSMContext,
     clock: Clock,
     t: Translator,
+    texts: Texts,
     bot: Bot,
 ) -> None:
     await leave_dialog(state)
@@ -39,6 +45,13 @@ async def cmd_link(
             language=viewer.lang,
         )
         await message.answer(t(f"channels.link.{outcome.value}"))
+        if outcome is linking.LinkOutcome.LINKED:
+            # Roles came along: their tools belong in this messenger's menu too.
+            user = await people.get_user(session, viewer.telegram_id, channel_of(bot))
+            held = await people.memberships(session, user.id) if user is not None else []
+            with suppress(TelegramAPIError):  # a nicety: the link is done
+                roles = [Role(m.role) for m in held]
+                await set_person_menu(bot, texts, message.chat.id, roles, t.lang)
         return
     if viewer.user is None:
         await message.answer(t("channels.link.nothing"))

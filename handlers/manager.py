@@ -45,6 +45,7 @@ from core.catalogue.sheet import (
     ImportProblem,
     UnreadableFile,
 )
+from core.channel_stats import CHANNEL_NAMES
 from core.clock import Clock
 from core.manager_tools import EditError, ManagerAccess
 from core.texts import Translator, in_language, split_text
@@ -612,6 +613,7 @@ async def _show_members(
             t(
                 "manager.members.line",
                 role=role,
+                messenger=CHANNEL_NAMES.get(member.channel, member.channel),
                 telegram_id=member.telegram_id,
                 since=format_date(member.since.date(), t.lang),
                 paused=paused,

@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Awaitable, Callable
 
 import pytest
+from aiogram.methods import SetMyCommands
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -170,6 +171,9 @@ async def test_link_brings_region_answers_and_roles_to_the_other_messenger(
     on_max = max_chat.user(9301)  # her MAX id has nothing to do with her Telegram one
     await on_max.send(f"/link  {code.lower()} ")
     assert on_max.last_text.startswith("✅ Аккаунты связаны")
+    menus = [r for r in max_chat.session.requests if isinstance(r, SetMyCommands)]
+    assert [getattr(m.scope, "chat_id", None) for m in menus] == [9301], "her menu on MAX"
+    assert "inbox" in [c.command for c in menus[0].commands]
     await on_max.send("/inbox")
     assert on_max.last_text == "Новых и открытых заявок нет. 🌿", "her role works on MAX"
 
