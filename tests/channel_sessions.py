@@ -13,6 +13,7 @@ from typing import Any
 from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
 from aiogram.enums import ParseMode
+from aiogram.fsm.storage.base import BaseStorage
 from aiogram.methods import GetFile, SendAudio, SendVideo, SendVoice, TelegramMethod
 from aiogram.types import File, Voice
 from sqlalchemy import select
@@ -76,10 +77,10 @@ class MaxLocalSession(FileLocalSession):
     channel = Channel.MAX
 
 
-def two_messengers(app: App) -> tuple[LocalChat, LocalChat]:
+def two_messengers(app: App, storage: BaseStorage | None = None) -> tuple[LocalChat, LocalChat]:
     """Telegram and MAX chats on ONE dispatcher, as `run` wires them; each numbers its own
     updates from 1, as two messengers would."""
-    dp = create_dispatcher(app, rate_limit=None)
+    dp = create_dispatcher(app, storage, rate_limit=None)
     telegram = FileLocalSession()
     max_session = MaxLocalSession()
     tg_bot = create_bot(app.settings, session=telegram)

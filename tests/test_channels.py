@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -11,6 +12,7 @@ from aiogram.fsm.storage.base import StorageKey
 from aiogram.methods import SendMessage
 from aiogram.types import Chat, Message, Update, User
 from prometheus_client import generate_latest
+from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,6 +20,7 @@ from bot.app import App
 from bot.cli import _parser
 from bot.commands import cmd_admin_grant
 from bot.digest_delivery import deliver_due_digests
+from bot.factory import create_storage
 from bot.local_chat import LocalChat
 from bot.middlewares.metrics import Metrics
 from bot.outbox_worker import OutboxWorker
@@ -332,3 +335,29 @@ async def test_polled_updates_are_kept_per_messenger(
     assert sorted((await session.execute(stored)).all()) == [("max", 5), ("telegram", 5)]
     await polls[1]._forget(5)  # MAX's was handled
     assert (await session.execute(stored)).all() == [("telegram", 5)]
+
+
+async def test_dialogs_in_redis_are_per_messenger(app: App) -> None:
+    prefix = f"navtest-{uuid.uuid4().hex[:12]}"
+    settings = app.settings.model_copy(update={"redis_url": "redis://127.0.0.1:6379/0"})
+    storage = create_storage(settings, prefix=prefix)
+    redis = Redis.from_url("redis://127.0.0.1:6379/0")
+    try:
+        telegram, max_chat = two_messengers(app, storage)
+        anna = await family_in(telegram, 5201, "Тамбовская область", "Тамбов", "г. Тамбов")
+        await anna.send("/request")
+        keys = [key.decode() async for key in redis.scan_iter(match=f"{prefix}:*")]
+        assert keys and all(key.startswith(f"{prefix}:{telegram.bot.id}:5201:") for key in keys)
+
+        stranger = max_chat.user(5201)
+        await stranger.send("маткапитал")
+        max_key = StorageKey(bot_id=max_chat.bot.id, chat_id=5201, user_id=5201)
+        assert await storage.get_state(max_key) is None
+        tg_key = StorageKey(bot_id=telegram.bot.id, chat_id=5201, user_id=5201)
+        assert await storage.get_state(tg_key) is not None
+    finally:
+        keys = [key async for key in redis.scan_iter(match=f"{prefix}:*")]
+        if keys:
+            await redis.delete(*keys)
+        await redis.aclose()
+        await storage.close()
