@@ -11,7 +11,7 @@ import statistics
 import time
 from dataclasses import dataclass
 
-from core.search_index import NeedTerms, SearchDoc, SearchIndex
+from core.search import NeedTerms, SearchDoc, SearchIndex
 
 # Domain words with a few of their case forms; the first form goes into titles most often.
 WORDS: tuple[tuple[str, ...], ...] = (

@@ -17,7 +17,9 @@ from bot.scheduler import Jobs, SchedulerJobs
 from bot.sla import SlaTimers
 from core.catalogue.active import CatalogueHolder
 from core.clock import Clock, SystemClock
-from core.referrals import Context, Sla, Timers
+from core.outbox import OutboxNotifier
+from core.ports import Notifier, Timers
+from core.referrals.context import Context, Sla
 from core.texts import Texts
 from db.engine import create_engine, create_session_factory
 
@@ -39,6 +41,8 @@ class App:
     clock: Clock
     jobs: Jobs
     timers: Timers
+    # How the core tells a person something: outbox rows the worker sends.
+    notifier: Notifier
     # Rung by `session_factory` after a commit that queued outbox rows; the worker waits on it.
     outbox_wake: OutboxWake
 
@@ -47,7 +51,7 @@ class App:
         return sla_of(self.settings)
 
     def referral_context(self) -> Context:
-        return Context(self.clock, self.catalogue.view, self.sla, self.timers)
+        return Context(self.clock, self.catalogue.view, self.sla, self.timers, self.notifier)
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -65,6 +69,7 @@ def build_app(settings: Settings, clock: Clock | None = None, jobs: Jobs | None 
     catalogue = CatalogueHolder(session_factory)
     clock = clock or SystemClock()
     jobs = jobs or SchedulerJobs()
+    notifier = OutboxNotifier(clock)
     return App(
         settings=settings,
         engine=engine,
@@ -74,6 +79,7 @@ def build_app(settings: Settings, clock: Clock | None = None, jobs: Jobs | None 
         privacy=PrivacyNotice.load(settings.content_dir),
         clock=clock,
         jobs=jobs,
-        timers=SlaTimers(jobs, session_factory, clock, catalogue, sla_of(settings)),
+        timers=SlaTimers(jobs, session_factory, clock, catalogue, sla_of(settings), notifier),
+        notifier=notifier,
         outbox_wake=outbox_wake,
     )

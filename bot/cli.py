@@ -1,4 +1,4 @@
-"""Command line (docs/contract.md): run, demo, db, content, search, match, digest, admin."""
+"""Command line (docs/contract.md): run, demo, db, content, search, match, digest, admin, jobs."""
 
 from __future__ import annotations
 
@@ -142,6 +142,29 @@ def _parser() -> argparse.ArgumentParser:
     )
     invite.add_argument("--org", required=True, help="organisation id")
     invite.add_argument("--role", choices=("volunteer", "coordinator"), default="volunteer")
+
+    jobs = sub.add_parser(
+        "jobs",
+        help="the scheduled jobs: list them, run one now",
+        description="the scheduled jobs: list them, run one now",
+    )
+    jobs_sub = jobs.add_subparsers(dest="jobs_command", required=True, metavar="ACTION")
+    jobs_sub.add_parser(
+        "list",
+        help="every scheduled job with its schedule",
+        description="every scheduled job with its schedule",
+    )
+    run_job = jobs_sub.add_parser(
+        "run",
+        help="run one job once, now, as the scheduler would",
+        description="run one job once, now, as the scheduler would",
+    )
+    run_job.add_argument("name", help="job name (see `jobs list`)")
+    run_job.add_argument(
+        "--date",
+        type=_iso_date,
+        help="act as of this day YYYY-MM-DD, 12:00 UTC (default: now)",
+    )
     return parser
 
 
@@ -149,7 +172,7 @@ def _command(args: argparse.Namespace) -> Command:
     # Imported here, not at the top: the commands load aiogram, SQLAlchemy and the catalogue
     # (seconds), and `--help` or a mistyped argument should answer at once. It hides no
     # cycle: import-linter's layers contract keeps `bot.commands` from importing `bot.cli`.
-    from bot import commands, digest_cli
+    from bot import commands, digest_cli, jobs_cli
 
     table: dict[str, Command] = {
         "run": commands.cmd_run,
@@ -165,6 +188,8 @@ def _command(args: argparse.Namespace) -> Command:
             if args.content_command == "check"
             else (commands.cmd_content_load)
         )
+    if args.command == "jobs":
+        return jobs_cli.cmd_jobs_list if args.jobs_command == "list" else jobs_cli.cmd_jobs_run
     if args.command == "admin":
         return (
             commands.cmd_admin_grant
@@ -175,7 +200,7 @@ def _command(args: argparse.Namespace) -> Command:
 
 
 # `run` waits for the database with retries and `demo` makes its own SQLite file; `content
-# check` reads files only. Every other command needs the database from the first step.
+# check` and `jobs list` read no data. Every other command needs the database from the start.
 NO_DATABASE = {"run", "demo"}
 
 
@@ -186,6 +211,8 @@ class DatabaseUnreachable(Exception):
 def _needs_database(args: argparse.Namespace) -> bool:
     if args.command in NO_DATABASE:
         return False
+    if args.command == "jobs":
+        return str(args.jobs_command) != "list"
     return not (args.command == "content" and args.content_command == "check")
 
 

@@ -16,9 +16,11 @@ from core.digest import (
     need_by_municipality,
     referral_rows,
     region_timezone,
+    render_text,
+    render_xlsx,
     resolve_week,
+    to_plain,
 )
-from core.digest_render import render_text, render_xlsx, to_plain
 
 FORMATS = ("text", "json", "xlsx")
 DATA_DIR = Path("data")

@@ -22,14 +22,15 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from core.digest import (
+    RenderedDigest,
     Week,
     build_digest,
     current_week,
     need_by_municipality,
     parse_week,
     referral_rows,
+    render_digest,
 )
-from core.digest_render import RenderedDigest, render_digest
 from core.texts import Translator
 from db import models
 from db.enums import Channel, Role
@@ -42,8 +43,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-JOB_ID = "digest:deliver"
-CATCH_UP_JOB_ID = "digest:catch-up"
+# The `digests` job (bot/jobs.py) runs `deliver_due_digests` on Mondays at this hour in each
+# region's timezone, hourly after that, and once at start.
 DELIVERY_HOUR = 9
 # Longer than any real send of one digest (three requests); shorter than the hourly run.
 CLAIM_LEASE = dt.timedelta(minutes=30)
@@ -293,31 +294,3 @@ async def _send(
     await _mark_delivered(app, digest.id, recipient.user_id, app.clock.now())
     log.info("digest %s delivered to user %s", digest.id, recipient.user_id)
     return True
-
-
-async def run_digest_job(app: App, bot: Bots) -> None:
-    """The scheduled job: deliver whatever is due now (and log, not raise, on failure)."""
-    try:
-        count = await deliver_due_digests(app, bot, app.clock.now())
-    except Exception:
-        log.exception("digest delivery run failed")
-        return
-    if count:
-        log.info("digests delivered: %s", count)
-
-
-def schedule_digests(app: App, bot: Bots) -> None:
-    """Monday 09:00 in each region's timezone, an hourly safety net, and a catch-up now."""
-    app.jobs.every(JOB_ID, 3600, run_digest_job, app, bot)
-    app.jobs.at(CATCH_UP_JOB_ID, app.clock.now(), run_digest_job, app, bot)
-    for code, region in app.catalogue.view.regions.items():
-        app.jobs.cron(
-            f"digest:monday:{code}",
-            run_digest_job,
-            app,
-            bot,
-            timezone=region.timezone,
-            day_of_week="mon",
-            hour=DELIVERY_HOUR,
-            minute=0,
-        )

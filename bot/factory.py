@@ -30,6 +30,7 @@ from bot.middlewares.metrics import ErrorMetricsMiddleware, Metrics, MetricsMidd
 from bot.middlewares.telegram_api import TelegramApiMiddleware
 from bot.middlewares.throttle import DEFAULT_RATE_LIMIT, RateLimit, ThrottleMiddleware
 from bot.middlewares.viewer import ViewerMiddleware
+from bot.outbox_worker import Renderer
 from core.clock import Clock
 
 
@@ -86,6 +87,14 @@ def create_isolation(storage: BaseStorage) -> BaseEventIsolation:
     return SimpleEventIsolation()
 
 
+def create_renderer(app: App) -> Renderer:
+    """How the outbox worker turns a stored notification into a Telegram message: the
+    presentation's renderer, handed to the shell here so the runner imports no handlers."""
+    from handlers.notifications import NotificationRenderer
+
+    return NotificationRenderer(app.texts, app.catalogue)
+
+
 def create_dispatcher(
     app: App,
     storage: BaseStorage | None = None,
@@ -110,7 +119,8 @@ def create_dispatcher(
         texts=app.texts,
         catalogue=app.catalogue,
         privacy=app.privacy,
-        jobs=app.jobs,
+        # No `jobs`: handlers schedule nothing (every job is in bot/jobs.py; SLA timers are
+        # set by the core through `App.timers`).
         metrics=metrics,
     )
     # Outer update middlewares run in this order, after aiogram's own (errors, user, FSM):

@@ -1,8 +1,8 @@
 """Running against Telegram: long polling (default) or a webhook served by aiohttp.
 
 Besides the dispatcher, a running bot has the outbox worker (every replica), the HTTP server
-(health, readiness, metrics; the webhook too in webhook mode) and the scheduled jobs (SLA timers,
-their sweep and the digests), which run on the elected leader only.
+(health, readiness, metrics; the webhook too in webhook mode) and the scheduled jobs (SLA timers
+and every job registered in bot/jobs.py), which run on the elected leader only.
 
 Start-up waits for the database, Redis and Telegram with retries. SIGTERM or SIGINT stops it
 gracefully: no new updates, the ones in flight finish, the outbox worker finishes the message it
@@ -29,8 +29,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.app import App
 from bot.bootstrap import prepare
 from bot.config import Settings
-from bot.factory import create_bot, create_dispatcher, create_storage
+from bot.factory import create_bot, create_dispatcher, create_renderer, create_storage
 from bot.instance_lock import single_instance
+from bot.jobs import start_jobs, stop_jobs
 from bot.leader import Leader, migration_lock
 from bot.menus import FAMILY_COMMANDS, set_about, set_staff_menus
 from bot.middlewares.metrics import Metrics
@@ -45,13 +46,10 @@ from bot.retry import (
     telegram_unavailable,
     telegram_wait,
 )
-from bot.scheduler import SchedulerJobs
-from bot.sla import SlaTimers
 from bot.web import WEBHOOK_PATH, WebServer, create_web_app
-from core import referrals, retention
+from core import referrals
 from core.texts import Texts
 from db import models
-from handlers.notifications import NotificationRenderer
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +59,6 @@ WEBHOOK_SECRET_MIN = 16
 WEBHOOK_SECRET_SHAPE = re.compile(rf"[A-Za-z0-9_-]{{{WEBHOOK_SECRET_MIN},256}}")
 DRAIN_SECONDS = 30.0
 WORKER_STOP_SECONDS = 10.0
-
-RETENTION_JOB_HOUR = 3
 
 
 async def set_commands(bot: Bot, texts: Texts) -> None:
@@ -95,7 +91,7 @@ def create_worker(
         app.session_factory,
         bot,
         app.clock,
-        NotificationRenderer(app.texts, app.catalogue),
+        create_renderer(app),
         on_unreachable=on_unreachable,
         per_chat_interval=per_chat_interval,
         # Backoff 2 s … 10 min, for OUTBOX_GIVE_UP_HOURS; then given up and the admins told.
@@ -105,57 +101,6 @@ def create_worker(
         **options,
     )
     return worker
-
-
-async def purge_old_data(app: App) -> None:
-    """Daily retention: free text of long-finished requests, old searches, technical rows."""
-    async with app.session_factory() as session:
-        purged = await retention.purge(
-            session,
-            app.clock.now(),
-            dt.timedelta(days=app.settings.retention_days),
-            dt.timedelta(days=app.settings.search_retention_days),
-        )
-    log.info(
-        "retention: %s requests, %s comments and %s searches cleared, %s technical rows deleted",
-        purged.referrals,
-        purged.comments,
-        purged.searches,
-        purged.technical,
-    )
-
-
-async def start_jobs(app: App, bot: Bot) -> None:
-    """Rebuild SLA timers from the DB, start the sweep, digests, manager jobs, retention."""
-    from bot.digest_delivery import schedule_digests
-    from handlers.manager_jobs import schedule_manager_jobs
-
-    timers = app.timers
-    assert isinstance(timers, SlaTimers), "build_app gives every App its SLA timers"
-    rebuilt = await timers.rebuild()
-    timers.start()
-    schedule_digests(app, bot)
-    schedule_manager_jobs(app, bot)
-    app.jobs.cron(
-        "retention:daily", purge_old_data, app, timezone="Europe/Moscow", hour=RETENTION_JOB_HOUR
-    )
-    if isinstance(app.jobs, SchedulerJobs):
-        app.jobs.start()
-    log.info("scheduler started, %s SLA timers rebuilt", rebuilt)
-
-
-async def stop_jobs(app: App) -> None:
-    """Stop running scheduled jobs (leadership lost or shutting down); start_jobs resumes."""
-    if not isinstance(app.jobs, SchedulerJobs) or not app.jobs.scheduler.running:
-        return
-    app.jobs.shutdown()
-    # AsyncIOScheduler shuts down on the loop's next turn: wait, so that no job can start after
-    # this returns (and after the lock is handed to another replica).
-    for _ in range(100):
-        if not app.jobs.scheduler.running:
-            break
-        await asyncio.sleep(0)
-    log.info("scheduler stopped")
 
 
 async def wait_for_dependencies(

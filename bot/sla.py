@@ -1,7 +1,8 @@
 """SLA timers: one APScheduler job per referral at its `sla_due_at`, rebuilt from the DB.
 
 The deadline lives in the referrals table, so a restart loses nothing: `rebuild()` schedules
-every pending one again, and `sweep()` (every few minutes) catches anything a timer missed.
+every pending one again, and `sweep()` (every few minutes, the `sla-sweep` job in bot/jobs.py)
+catches anything a timer missed.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ from bot.scheduler import Jobs
 from core import referrals
 from core.catalogue.active import CatalogueHolder
 from core.clock import Clock
+from core.ports import Notifier
 
 log = logging.getLogger(__name__)
 SWEEP_SECONDS = 300
 
 
 class SlaTimers:
-    """The `referrals.Timers` port in production, built from the app's parts before the app.
+    """The `Timers` port (core/ports.py) in production, built from the app's parts before the app.
 
     A check that moves a referral commits outbox rows; the session factory wakes the outbox
     worker on that commit (bot/outbox_wake.py).
@@ -34,15 +36,19 @@ class SlaTimers:
         clock: Clock,
         catalogue: CatalogueHolder,
         sla: referrals.Sla,
+        notifier: Notifier,
     ) -> None:
         self._jobs = jobs
         self._session_factory = session_factory
         self._clock = clock
         self._catalogue = catalogue
         self._sla = sla
+        self._notifier = notifier
 
     def context(self) -> referrals.Context:
-        return referrals.Context(self._clock, self._catalogue.view, self._sla, self)
+        return referrals.Context(
+            self._clock, self._catalogue.view, self._sla, self, self._notifier
+        )
 
     def set(self, referral_id: int, due_at: dt.datetime | None) -> None:
         job_id = f"sla:{referral_id}"
@@ -66,12 +72,10 @@ class SlaTimers:
             self.set(referral_id, due_at)
         return len(pending)
 
-    async def sweep(self) -> int:
+    async def sweep(self, now: dt.datetime | None = None) -> int:
+        """Check every referral due by `now`: the `sla-sweep` job (bot/jobs.py) runs this."""
         async with self._session_factory() as session:
-            due = await referrals.due_referrals(session, self._clock.now())
+            due = await referrals.due_referrals(session, now or self._clock.now())
         for referral_id in due:
             await self.run(referral_id)
         return len(due)
-
-    def start(self) -> None:
-        self._jobs.every("sla:sweep", SWEEP_SECONDS, self.sweep)

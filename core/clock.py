@@ -1,15 +1,16 @@
-"""An injectable clock, so SLA and digest logic can be tested with a moved clock."""
+"""Clocks: the system's, and a frozen one for tests, benchmarks and the demo's time travel.
+
+The `Clock` protocol itself is a port (core/ports.py); it is re-exported here because most of
+the code base names it `core.clock.Clock`.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Protocol
 
+from core.ports import Clock
 
-class Clock(Protocol):
-    def now(self) -> dt.datetime:
-        """An aware datetime in UTC."""
-        ...
+__all__ = ["Clock", "FrozenClock", "SystemClock"]
 
 
 class SystemClock:

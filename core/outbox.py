@@ -3,6 +3,9 @@
 Writing the message together with the state change that caused it means a crash can never
 leave a changed referral without its notification (or a notification without the change).
 Services never commit here: the calling use case does.
+
+`OutboxNotifier` is the production `Notifier` port (core/ports.py): the referral and
+consultation flows name a person, and only this module turns the person into an address.
 """
 
 from __future__ import annotations
@@ -101,6 +104,61 @@ def copy(
     )
     session.add(row)
     return row
+
+
+class OutboxNotifier:
+    """The `Notifier` port on top of the outbox: a person's messages go to their chat."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+
+    def notify(
+        self,
+        session: AsyncSession,
+        person: models.User,
+        kind: str,
+        params: dict[str, Any],
+        *,
+        referral_id: int | None = None,
+        not_before: dt.datetime | None = None,
+    ) -> None:
+        notify(
+            session,
+            self._clock,
+            chat_id=person.telegram_id,
+            channel=person.channel,
+            lang=person.language,
+            kind=kind,
+            params=params,
+            referral_id=referral_id,
+            not_before=not_before,
+        )
+
+    def copy(
+        self,
+        session: AsyncSession,
+        person: models.User,
+        *,
+        from_chat_id: int,
+        message_id: int,
+        caption_kind: str,
+        params: dict[str, Any],
+        referral_id: int | None = None,
+        media: dict[str, str] | None = None,
+    ) -> None:
+        copy(
+            session,
+            self._clock,
+            chat_id=person.telegram_id,
+            channel=person.channel,
+            lang=person.language,
+            from_chat_id=from_chat_id,
+            message_id=message_id,
+            caption_kind=caption_kind,
+            params=params,
+            referral_id=referral_id,
+            media=media,
+        )
 
 
 async def given_up_count(

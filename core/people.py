@@ -306,6 +306,15 @@ async def set_language(session: AsyncSession, user: models.User, language: str) 
     await session.commit()
 
 
+async def set_paused(
+    session: AsyncSession, memberships: list[models.Membership], paused: bool
+) -> None:
+    """A volunteer's pause: routing offers them nothing new until they resume."""
+    for membership in memberships:
+        membership.paused = paused
+    await session.commit()
+
+
 async def memberships(session: AsyncSession, user_id: int) -> list[models.Membership]:
     rows = await session.scalars(
         select(models.Membership).where(

@@ -9,7 +9,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import outbox, referrals
-from core.referrals import Context
+from core.referrals.context import Context
 from db import models
 from db.enums import OPEN_STATUSES, OutboxStatus
 

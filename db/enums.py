@@ -113,3 +113,11 @@ class Channel(StrEnum):
 
     TELEGRAM = "telegram"
     MAX = "max"
+
+
+class GotHelp(StrEnum):
+    """A family's answer to "did you get help?" (feedback.got_help; the loop's buttons)."""
+
+    YES = "yes"
+    PARTLY = "partly"
+    NO = "no"

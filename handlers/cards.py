@@ -16,14 +16,15 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.middlewares.viewer import Viewer
-from core import discovery
 from core.catalogue.active import CatalogueHolder, CatalogueView
 from core.catalogue.schema import CheckState, Measure, Organization
 from core.clock import Clock
-from core.discovery import MeasureFeedbackReason, MeasureVerdictFeedback
 from core.screener import FamilyProfile, evaluate, render_reason, render_verdict
+from core.search import discovery
+from core.search.discovery import MeasureFeedbackReason, MeasureVerdictFeedback
 from core.texts import Translator, typeset_numbers
-from handlers.dialogs import SESSION_PROFILE, leave_dialog
+from handlers.dialogs import LEAVES_DIALOG, SESSION_PROFILE, leaving_dialogs
+from handlers.filters import shown
 from handlers.keyboards import inline_button, markup
 from handlers.render import alert, format_date, send_long
 from handlers.requests import ask_help_button
@@ -265,7 +266,6 @@ async def cmd_start_measure(
     bot: Bot,
     clock: Clock,
 ) -> None:
-    await leave_dialog(state)
     measure_id = (command.args or "")[2:66]
     measure = catalogue.view.measures.get(measure_id)
     if measure is None:
@@ -278,6 +278,7 @@ async def cmd_start_measure(
 
 async def cb_open_measure(
     query: CallbackQuery,
+    message: Message,
     callback_data: CardCD,
     callback_answer: CallbackAnswer,
     viewer: Viewer,
@@ -289,30 +290,32 @@ async def cb_open_measure(
     clock: Clock,
 ) -> None:
     measure = catalogue.view.measures.get(callback_data.id)
-    if measure is None or not isinstance(query.message, Message):
+    if measure is None:
         alert(callback_answer, t("card.not_found"))
         return
     profile = await family_profile(viewer, session, state, catalogue.view)
     today = _today(catalogue.view, viewer.region_code, clock)
-    await send_measure_card(query.message, measure, t, catalogue.view, profile, bot, today)
+    await send_measure_card(message, measure, t, catalogue.view, profile, bot, today)
 
 
 async def cb_open_organization(
     query: CallbackQuery,
+    message: Message,
     callback_data: CardCD,
     callback_answer: CallbackAnswer,
     t: Translator,
     catalogue: CatalogueHolder,
 ) -> None:
     org = catalogue.view.organizations.get(callback_data.id)
-    if org is None or not isinstance(query.message, Message):
+    if org is None:
         alert(callback_answer, t("fallback.stale_button"))
         return
-    await query.message.answer(render_organization(org, t, catalogue.view))
+    await message.answer(render_organization(org, t, catalogue.view))
 
 
 async def cb_measure_feedback(
     query: CallbackQuery,
+    message: Message,
     callback_data: CardCD,
     callback_answer: CallbackAnswer,
     viewer: Viewer,
@@ -327,7 +330,7 @@ async def cb_measure_feedback(
         verdict = MeasureVerdictFeedback(callback_data.value)
     except ValueError:
         verdict = None
-    if measure is None or verdict is None or not isinstance(query.message, Message):
+    if measure is None or verdict is None:
         alert(callback_answer, t("fallback.stale_button"))
         return
     feedback_id = await discovery.record_measure_feedback(
@@ -349,11 +352,12 @@ async def cb_measure_feedback(
         )
         for reason in MeasureFeedbackReason
     ]
-    await query.message.answer(t("feedback.why"), reply_markup=markup(buttons, 1))
+    await message.answer(t("feedback.why"), reply_markup=markup(buttons, 1))
 
 
 async def cb_feedback_reason(
     query: CallbackQuery,
+    message: Message,
     callback_data: CardCD,
     callback_answer: CallbackAnswer,
     session: AsyncSession,
@@ -365,11 +369,7 @@ async def cb_feedback_reason(
         reason = MeasureFeedbackReason(callback_data.value)
     except ValueError:
         reason = None
-    if (
-        not isinstance(feedback_id, int)
-        or reason is None
-        or not isinstance(query.message, Message)
-    ):
+    if not isinstance(feedback_id, int) or reason is None:
         alert(callback_answer, t("fallback.stale_button"))
         return
     saved = await discovery.add_feedback_reason(
@@ -379,22 +379,26 @@ async def cb_feedback_reason(
         alert(callback_answer, t("fallback.stale_button"))
         return
     await state.update_data({LAST_FEEDBACK: None})
-    await query.message.edit_text(t("feedback.reason_thanks"))
+    await message.edit_text(t("feedback.reason_thanks"))
 
 
 def create_router() -> Router:
-    router = Router(name=__name__)
+    router = leaving_dialogs(Router(name=__name__))
     router.message.register(
-        cmd_start_measure, CommandStart(deep_link=True, magic=F.args.startswith("m-"))
-    )
-    router.callback_query.register(cb_open_measure, CardCD.filter(F.action == CardAction.MEASURE))
-    router.callback_query.register(
-        cb_open_organization, CardCD.filter(F.action == CardAction.ORGANIZATION)
+        cmd_start_measure,
+        CommandStart(deep_link=True, magic=F.args.startswith("m-")),
+        flags=LEAVES_DIALOG,
     )
     router.callback_query.register(
-        cb_measure_feedback, CardCD.filter(F.action == CardAction.FEEDBACK)
+        cb_open_measure, CardCD.filter(F.action == CardAction.MEASURE), shown
     )
     router.callback_query.register(
-        cb_feedback_reason, CardCD.filter(F.action == CardAction.REASON)
+        cb_open_organization, CardCD.filter(F.action == CardAction.ORGANIZATION), shown
+    )
+    router.callback_query.register(
+        cb_measure_feedback, CardCD.filter(F.action == CardAction.FEEDBACK), shown
+    )
+    router.callback_query.register(
+        cb_feedback_reason, CardCD.filter(F.action == CardAction.REASON), shown
     )
     return router

@@ -18,6 +18,7 @@ from core.catalogue.active import CatalogueHolder
 from core.texts import Translator
 from db.enums import Role
 from handlers.dialogs import leave_dialog
+from handlers.filters import shown
 from handlers.keyboards import Keyboard
 from handlers.manager_region import help_lines as manager_help
 from handlers.manager_region import remembered
@@ -71,14 +72,16 @@ async def cmd_privacy(
 
 
 async def cb_privacy_full(
-    query: CallbackQuery, viewer: Viewer, t: Translator, privacy: PrivacyNotice
+    query: CallbackQuery,
+    message: Message,
+    viewer: Viewer,
+    t: Translator,
+    privacy: PrivacyNotice,
 ) -> None:
-    if not isinstance(query.message, Message):
-        return
     # Someone who has not agreed (to this version) can agree right under the notice.
     current = viewer.user is not None and viewer.user.consent_version == privacy.version
     keyboard = None if current else consent_keyboard(t, notice=False)
-    await send_long(query.message, privacy.for_language(t.lang), reply_markup=keyboard)
+    await send_long(message, privacy.for_language(t.lang), reply_markup=keyboard)
 
 
 async def cmd_cancel(message: Message, state: FSMContext, t: Translator) -> None:
@@ -91,7 +94,7 @@ def create_router() -> Router:
     router.message.register(cmd_help, Command("help"))
     router.message.register(cmd_privacy, Command("privacy"))
     router.callback_query.register(
-        cb_privacy_full, PrivacyCD.filter(F.action == PrivacyAction.FULL)
+        cb_privacy_full, PrivacyCD.filter(F.action == PrivacyAction.FULL), shown
     )
     router.message.register(cmd_cancel, Command("cancel"))
     return router

@@ -32,11 +32,14 @@ from core.digest import (
     need_by_municipality,
     referral_rows,
     region_timezone,
+    render_cluster_text,
+    render_digest,
     resolve_week,
+    split_message,
 )
-from core.digest_render import render_cluster_text, render_digest, split_message
 from core.texts import Translator
 from db.enums import Role
+from handlers.filters import shown
 from handlers.keyboards import Keyboard
 from handlers.manager_region import current_region, region_name, remember
 
@@ -170,6 +173,7 @@ def _other_weeks(region: str, shown: Week, current: Week, t: Translator) -> Inli
 
 async def cb_digest_week(
     query: CallbackQuery,
+    message: Message,
     callback_data: DigestWeekCD,
     bot: Bot,
     viewer: Viewer,
@@ -181,14 +185,10 @@ async def cb_digest_week(
     clock: Clock,
 ) -> None:
     """The same as typing /digest REGION WEEK: access and the week are checked again there."""
-    if not isinstance(query.message, Message):
-        return
     with suppress(TelegramAPIError):
-        await query.message.edit_reply_markup(reply_markup=None)
+        await message.edit_reply_markup(reply_markup=None)
     args = CommandObject(command="digest", args=f"{callback_data.region} {callback_data.week}")
-    await cmd_digest(
-        query.message, args, bot, viewer, session, state, t, catalogue, settings, clock
-    )
+    await cmd_digest(message, args, bot, viewer, session, state, t, catalogue, settings, clock)
 
 
 async def cmd_cluster(
@@ -224,6 +224,6 @@ async def cmd_cluster(
 def create_router() -> Router:
     router = Router(name=__name__)
     router.message.register(cmd_digest, Command("digest"))
-    router.callback_query.register(cb_digest_week, DigestWeekCD.filter())
+    router.callback_query.register(cb_digest_week, DigestWeekCD.filter(), shown)
     router.message.register(cmd_cluster, Command("cluster"))
     return router

@@ -18,6 +18,7 @@ from core import people
 from core.catalogue.active import CatalogueHolder
 from core.places import find_municipalities
 from core.texts import Translator, in_language
+from handlers.filters import shown
 from handlers.keyboards import Keyboard
 from handlers.render import alert
 
@@ -124,6 +125,7 @@ async def _finish(message: Message, state: FSMContext, t: Translator, viewer: Vi
 
 async def cb_region(
     query: CallbackQuery,
+    message: Message,
     callback_answer: CallbackAnswer,
     callback_data: LocationCD,
     viewer: Viewer,
@@ -133,31 +135,28 @@ async def cb_region(
     catalogue: CatalogueHolder,
 ) -> None:
     region = catalogue.view.regions.get(callback_data.value)
-    if region is None or not isinstance(query.message, Message):
+    if region is None:
         alert(callback_answer, t("region.unknown"))
         return
     await _save_location(viewer, session, state, region.code, None)
     name = t.pick(region.name, region.name_en)
-    await query.message.edit_text(t("region.chosen", region=name))
-    await _ask_municipality(query.message, state, t, catalogue, region.code)
+    await message.edit_text(t("region.chosen", region=name))
+    await _ask_municipality(message, state, t, catalogue, region.code)
 
 
 async def cb_page(
     query: CallbackQuery,
+    message: Message,
     callback_answer: CallbackAnswer,
     callback_data: LocationCD,
     viewer: Viewer,
     t: Translator,
     catalogue: CatalogueHolder,
 ) -> None:
-    if (
-        viewer.region_code not in catalogue.view.regions
-        or not callback_data.value.isdigit()
-        or not isinstance(query.message, Message)
-    ):
+    if viewer.region_code not in catalogue.view.regions or not callback_data.value.isdigit():
         alert(callback_answer, t("fallback.stale_button"))
         return
-    await query.message.edit_reply_markup(
+    await message.edit_reply_markup(
         reply_markup=municipality_keyboard(
             catalogue, viewer.region_code, int(callback_data.value), t
         )
@@ -166,6 +165,7 @@ async def cb_page(
 
 async def cb_municipality(
     query: CallbackQuery,
+    message: Message,
     callback_answer: CallbackAnswer,
     callback_data: LocationCD,
     viewer: Viewer,
@@ -176,25 +176,20 @@ async def cb_municipality(
 ) -> None:
     mun = catalogue.view.municipality(callback_data.value)
     region = catalogue.view.regions.get(viewer.region_code or "")
-    if (
-        mun is None
-        or region is None
-        or mun not in region.municipalities
-        or not isinstance(query.message, Message)
-    ):
+    if mun is None or region is None or mun not in region.municipalities:
         alert(callback_answer, t("fallback.stale_button"))
         return
     await _save_location(viewer, session, state, region.code, mun.id)
     name = t.pick(mun.name, mun.name_en)
-    await query.message.edit_text(t("municipality.chosen", municipality=name))
-    await _finish(query.message, state, t, viewer)
+    await message.edit_text(t("municipality.chosen", municipality=name))
+    await _finish(message, state, t, viewer)
 
 
-async def cb_skip(query: CallbackQuery, viewer: Viewer, state: FSMContext, t: Translator) -> None:
-    if not isinstance(query.message, Message):
-        return
-    await query.message.edit_text(t("municipality.skipped"))
-    await _finish(query.message, state, t, viewer)
+async def cb_skip(
+    query: CallbackQuery, message: Message, viewer: Viewer, state: FSMContext, t: Translator
+) -> None:
+    await message.edit_text(t("municipality.skipped"))
+    await _finish(message, state, t, viewer)
 
 
 async def msg_municipality_name(
@@ -226,12 +221,18 @@ async def msg_municipality_name(
 
 def create_router() -> Router:
     router = Router(name=__name__)
-    router.callback_query.register(cb_region, LocationCD.filter(F.action == LocationAction.REGION))
-    router.callback_query.register(cb_page, LocationCD.filter(F.action == LocationAction.PAGE))
     router.callback_query.register(
-        cb_municipality, LocationCD.filter(F.action == LocationAction.MUNICIPALITY)
+        cb_region, LocationCD.filter(F.action == LocationAction.REGION), shown
     )
-    router.callback_query.register(cb_skip, LocationCD.filter(F.action == LocationAction.SKIP))
+    router.callback_query.register(
+        cb_page, LocationCD.filter(F.action == LocationAction.PAGE), shown
+    )
+    router.callback_query.register(
+        cb_municipality, LocationCD.filter(F.action == LocationAction.MUNICIPALITY), shown
+    )
+    router.callback_query.register(
+        cb_skip, LocationCD.filter(F.action == LocationAction.SKIP), shown
+    )
     # A command typed instead of a name runs as the command, not as a search for a place.
     router.message.register(
         msg_municipality_name, LocationStates.typing_municipality, F.text, ~F.text.startswith("/")

@@ -9,12 +9,12 @@ from aiogram.types import InlineKeyboardMarkup
 
 from core.catalogue.active import CatalogueHolder
 from core.texts import Texts, Translator, in_language
-from db.enums import ReasonCode
+from db.enums import GotHelp, ReasonCode
 from handlers.keyboards import Keyboard
 from handlers.manager_keyboards import notification_keyboard as manager_keyboard
 from handlers.referral_callbacks import LoopAction, LoopCD, RelayCD, StaffAction, StaffCD
 
-GOT_HELP = ("yes", "partly", "no")
+GOT_HELP = tuple(GotHelp)
 
 
 class UnknownNotification(LookupError):

@@ -22,7 +22,8 @@ from core.catalogue.active import CatalogueHolder
 from core.clock import Clock
 from core.texts import Texts, Translator
 from db.enums import Role
-from handlers.dialogs import leave_dialog
+from handlers.dialogs import LEAVES_DIALOG, leaving_dialogs
+from handlers.filters import shown
 from handlers.keyboards import Keyboard
 from handlers.location import ask_region
 from handlers.render import send_long
@@ -85,13 +86,11 @@ async def cmd_start_join(
     command: CommandObject,
     viewer: Viewer,
     session: AsyncSession,
-    state: FSMContext,
     clock: Clock,
     t: Translator,
     catalogue: CatalogueHolder,
     texts: Texts,
 ) -> None:
-    await leave_dialog(state)
     token = (command.args or "")[len("join-") :]
     if not INVITE_TOKEN.fullmatch(token):
         # Not something we ever issued: no need to ask the database.
@@ -130,13 +129,11 @@ async def cmd_start_join(
 async def cmd_start(
     message: Message,
     viewer: Viewer,
-    state: FSMContext,
     t: Translator,
     privacy: PrivacyNotice,
     catalogue: CatalogueHolder,
     command: CommandObject,
 ) -> None:
-    await leave_dialog(state)
     if command.args and not command.args.startswith("m-"):
         await message.answer(t("start.bad_link"))
     await greet(message, viewer, t, privacy, catalogue)
@@ -144,6 +141,7 @@ async def cmd_start(
 
 async def cb_consent_accept(
     query: CallbackQuery,
+    message: Message,
     viewer: Viewer,
     session: AsyncSession,
     clock: Clock,
@@ -151,10 +149,8 @@ async def cb_consent_accept(
     privacy: PrivacyNotice,
     catalogue: CatalogueHolder,
 ) -> None:
-    if not isinstance(query.message, Message):
-        return
     if viewer.consented and viewer.user and viewer.user.consent_version == privacy.version:
-        await query.message.edit_text(t("consent.already", version=privacy.version))
+        await message.edit_text(t("consent.already", version=privacy.version))
     else:
         viewer.user = await people.give_consent(
             session,
@@ -166,34 +162,37 @@ async def cb_consent_accept(
             municipality_id=viewer.municipality_id,
             channel=viewer.channel,
         )
-        await query.message.edit_text(t("consent.accepted", version=privacy.version))
+        await message.edit_text(t("consent.accepted", version=privacy.version))
     if viewer.user and viewer.user.region_code:
-        await query.message.answer(t("ready"))
+        await message.answer(t("ready"))
     else:
-        await ask_region(query.message, t, catalogue)
+        await ask_region(message, t, catalogue)
 
 
 async def cb_consent_decline(
-    query: CallbackQuery, viewer: Viewer, t: Translator, catalogue: CatalogueHolder
+    query: CallbackQuery,
+    message: Message,
+    viewer: Viewer,
+    t: Translator,
+    catalogue: CatalogueHolder,
 ) -> None:
-    if not isinstance(query.message, Message):
-        return
-    await query.message.edit_text(t("consent.declined"))
+    await message.edit_text(t("consent.declined"))
     if viewer.region_code is None:
-        await ask_region(query.message, t, catalogue)
+        await ask_region(message, t, catalogue)
     else:
-        await query.message.answer(t("ready"))
+        await message.answer(t("ready"))
 
 
-async def cb_consent_notice(query: CallbackQuery, t: Translator, privacy: PrivacyNotice) -> None:
+async def cb_consent_notice(
+    query: CallbackQuery, message: Message, t: Translator, privacy: PrivacyNotice
+) -> None:
     """The full notice carries the consent buttons: having read it, one agrees or declines
     right there instead of scrolling back to the question."""
-    if isinstance(query.message, Message):
-        await send_long(
-            query.message,
-            privacy.for_language(t.lang),
-            reply_markup=consent_keyboard(t, notice=False),
-        )
+    await send_long(
+        message,
+        privacy.for_language(t.lang),
+        reply_markup=consent_keyboard(t, notice=False),
+    )
 
 
 async def cb_consent_minor(
@@ -209,20 +208,39 @@ async def cb_consent_minor(
     await query.message.edit_text(text)
 
 
+async def region_or_prompt(
+    message: Message, viewer: Viewer, t: Translator, catalogue: CatalogueHolder, *, topic: str
+) -> str | None:
+    """The family's region when they agreed to the notice and named one; otherwise ask for
+    what is missing (`{topic}.need_consent`, `{topic}.region_first`) and return None.
+
+    The one guard of the commands a family starts a dialog with (/request, /consult)."""
+    if not viewer.consented:
+        await message.answer(t(f"{topic}.need_consent"), reply_markup=consent_keyboard(t))
+        return None
+    if viewer.region_code is None:
+        await message.answer(t(f"{topic}.region_first"))
+        await ask_region(message, t, catalogue)
+        return None
+    return viewer.region_code
+
+
 def create_router() -> Router:
-    router = Router(name=__name__)
+    router = leaving_dialogs(Router(name=__name__))
     router.message.register(
-        cmd_start_join, CommandStart(deep_link=True, magic=F.args.startswith("join-"))
+        cmd_start_join,
+        CommandStart(deep_link=True, magic=F.args.startswith("join-")),
+        flags=LEAVES_DIALOG,
     )
-    router.message.register(cmd_start, CommandStart())
+    router.message.register(cmd_start, CommandStart(), flags=LEAVES_DIALOG)
     router.callback_query.register(
-        cb_consent_accept, ConsentCD.filter(F.action == ConsentAction.ACCEPT)
+        cb_consent_accept, ConsentCD.filter(F.action == ConsentAction.ACCEPT), shown
     )
     router.callback_query.register(
-        cb_consent_decline, ConsentCD.filter(F.action == ConsentAction.DECLINE)
+        cb_consent_decline, ConsentCD.filter(F.action == ConsentAction.DECLINE), shown
     )
     router.callback_query.register(
-        cb_consent_notice, ConsentCD.filter(F.action == ConsentAction.NOTICE)
+        cb_consent_notice, ConsentCD.filter(F.action == ConsentAction.NOTICE), shown
     )
     router.callback_query.register(
         cb_consent_minor, ConsentCD.filter(F.action == ConsentAction.MINOR)

@@ -16,7 +16,8 @@ from bot.privacy import PrivacyNotice
 from core import people
 from core.catalogue.active import CatalogueHolder
 from core.texts import Texts, Translator
-from handlers.dialogs import leave_dialog
+from handlers.dialogs import LEAVES_DIALOG, leaving_dialogs
+from handlers.filters import shown
 from handlers.keyboards import Keyboard
 from handlers.location import FROM_PROFILE, LocationStates, ask_region, municipality_keyboard
 from handlers.onboarding import ask_consent
@@ -73,39 +74,39 @@ def _profile_keyboard(viewer: Viewer, t: Translator) -> InlineKeyboardMarkup:
 async def cmd_profile(
     message: Message,
     viewer: Viewer,
-    state: FSMContext,
     t: Translator,
     catalogue: CatalogueHolder,
 ) -> None:
-    await leave_dialog(state)
     await message.answer(
         _profile_text(viewer, t, catalogue), reply_markup=_profile_keyboard(viewer, t)
     )
 
 
 async def cb_change_region(
-    query: CallbackQuery, state: FSMContext, t: Translator, catalogue: CatalogueHolder
+    query: CallbackQuery,
+    message: Message,
+    state: FSMContext,
+    t: Translator,
+    catalogue: CatalogueHolder,
 ) -> None:
-    if isinstance(query.message, Message):
-        await state.update_data({FROM_PROFILE: True})
-        await ask_region(query.message, t, catalogue)
+    await state.update_data({FROM_PROFILE: True})
+    await ask_region(message, t, catalogue)
 
 
 async def cb_change_municipality(
     query: CallbackQuery,
+    message: Message,
     viewer: Viewer,
     state: FSMContext,
     t: Translator,
     catalogue: CatalogueHolder,
 ) -> None:
-    if not isinstance(query.message, Message):
-        return
     await state.update_data({FROM_PROFILE: True})
     if viewer.region_code not in catalogue.view.regions:
-        await ask_region(query.message, t, catalogue)
+        await ask_region(message, t, catalogue)
         return
     await state.set_state(LocationStates.typing_municipality)
-    await query.message.answer(
+    await message.answer(
         t("municipality.ask"),
         reply_markup=municipality_keyboard(catalogue, viewer.region_code, 0, t),
     )
@@ -133,24 +134,25 @@ async def cb_switch_language(
         await query.message.answer(t("profile.language_changed"))
 
 
-async def cb_profile_consent(query: CallbackQuery, t: Translator, privacy: PrivacyNotice) -> None:
-    if isinstance(query.message, Message):
-        await ask_consent(query.message, t, privacy)
+async def cb_profile_consent(
+    query: CallbackQuery, message: Message, t: Translator, privacy: PrivacyNotice
+) -> None:
+    await ask_consent(message, t, privacy)
 
 
 def create_router() -> Router:
-    router = Router(name=__name__)
-    router.message.register(cmd_profile, Command("profile"))
+    router = leaving_dialogs(Router(name=__name__))
+    router.message.register(cmd_profile, Command("profile"), flags=LEAVES_DIALOG)
     router.callback_query.register(
-        cb_change_region, ProfileCD.filter(F.action == ProfileAction.REGION)
+        cb_change_region, ProfileCD.filter(F.action == ProfileAction.REGION), shown
     )
     router.callback_query.register(
-        cb_change_municipality, ProfileCD.filter(F.action == ProfileAction.MUNICIPALITY)
+        cb_change_municipality, ProfileCD.filter(F.action == ProfileAction.MUNICIPALITY), shown
     )
     router.callback_query.register(
         cb_switch_language, ProfileCD.filter(F.action == ProfileAction.LANGUAGE)
     )
     router.callback_query.register(
-        cb_profile_consent, ProfileCD.filter(F.action == ProfileAction.CONSENT)
+        cb_profile_consent, ProfileCD.filter(F.action == ProfileAction.CONSENT), shown
     )
     return router

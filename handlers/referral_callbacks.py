@@ -6,6 +6,8 @@ from enum import StrEnum
 
 from aiogram.filters.callback_data import CallbackData
 
+from db.enums import ReasonCode
+
 
 class StaffAction(StrEnum):
     ACCEPT = "a"
@@ -20,7 +22,8 @@ class StaffAction(StrEnum):
 class StaffCD(CallbackData, prefix="st"):
     action: StaffAction
     number: int
-    reason: str = ""
+    # Only on the reason buttons; empty (None) elsewhere, as buttons already sent carry it.
+    reason: ReasonCode | None = None
 
 
 class FamilyAction(StrEnum):

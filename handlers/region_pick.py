@@ -20,14 +20,18 @@ from core import manager_tools as tools
 from core.catalogue.active import CatalogueHolder
 from core.clock import Clock
 from core.texts import Translator
+from handlers.dialogs import leave_dialog
 from handlers.digest import cmd_digest
-from handlers.manager import cmd_orgs, cmd_stats
+from handlers.filters import shown
+from handlers.manager.orgs import cmd_orgs
+from handlers.manager.stats import cmd_stats
 from handlers.manager_region import COMMANDS, RegionCD, region_name, remember
 from handlers.render import alert
 
 
 async def cb_pick_region(
     query: CallbackQuery,
+    message: Message,
     callback_data: RegionCD,
     callback_answer: CallbackAnswer,
     bot: Bot,
@@ -44,30 +48,27 @@ async def cb_pick_region(
         session, viewer.telegram_id, settings.admin_ids, viewer.channel
     )
     region = callback_data.region
-    if (
-        not access.can(region)
-        or callback_data.command not in COMMANDS
-        or not isinstance(query.message, Message)
-    ):
+    if not access.can(region) or callback_data.command not in COMMANDS:
         alert(callback_answer, t("region_pick.stale"))
         return
     await remember(state, region)
     view = catalogue.view
-    await query.message.edit_text(
+    await message.edit_text(
         t("region_pick.chosen", region=region_name(view, region, t), example=region)
     )
     args = CommandObject(command=callback_data.command, args=region)
     if callback_data.command == "digest":
-        await cmd_digest(
-            query.message, args, bot, viewer, session, state, t, catalogue, settings, clock
-        )
+        await cmd_digest(message, args, bot, viewer, session, state, t, catalogue, settings, clock)
     elif callback_data.command == "stats":
-        await cmd_stats(query.message, args, state, session, access, settings, clock, t, catalogue)
+        # /stats and /orgs leave the dialog by their registration flag; called here, by hand.
+        await leave_dialog(state)
+        await cmd_stats(message, args, state, session, access, settings, clock, t, catalogue)
     else:
-        await cmd_orgs(query.message, args, state, session, access, t, catalogue)
+        await leave_dialog(state)
+        await cmd_orgs(message, args, state, session, access, t, catalogue)
 
 
 def create_router() -> Router:
     router = Router(name=__name__)
-    router.callback_query.register(cb_pick_region, RegionCD.filter())
+    router.callback_query.register(cb_pick_region, RegionCD.filter(), shown)
     return router

@@ -12,9 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.app import App
 from bot.middlewares.viewer import Viewer
 from core import referrals
-from core.referrals import Outcome
+from core.referrals.context import Outcome
 from core.texts import Translator, split_text
 from handlers.dialogs import leave_dialog
+from handlers.filters import shown
 from handlers.referral_callbacks import RelayCD
 from handlers.relay_media import media_of_message
 from handlers.render import alert
@@ -31,6 +32,7 @@ class RelayStates(StatesGroup):
 
 async def cb_open_relay(
     query: CallbackQuery,
+    message: Message,
     callback_data: RelayCD,
     callback_answer: CallbackAnswer,
     viewer: Viewer,
@@ -38,7 +40,7 @@ async def cb_open_relay(
     state: FSMContext,
     t: Translator,
 ) -> None:
-    if not isinstance(query.message, Message) or viewer.user is None:
+    if viewer.user is None:
         alert(callback_answer, t("my.not_yours"))
         return
     target = await referrals.relay_target(session, callback_data.number, viewer.user)
@@ -52,7 +54,7 @@ async def cb_open_relay(
     await state.set_state(RelayStates.writing)
     await state.update_data({RELAY_NUMBER: callback_data.number})
     whom = t("relay.to_volunteer" if target.side == "family" else "relay.to_family")
-    await query.message.answer(t("relay.enter", number=callback_data.number, whom=whom))
+    await message.answer(t("relay.enter", number=callback_data.number, whom=whom))
 
 
 async def msg_relay(
@@ -119,6 +121,6 @@ async def msg_relay(
 
 def create_router() -> Router:
     router = Router(name=__name__)
-    router.callback_query.register(cb_open_relay, RelayCD.filter())
+    router.callback_query.register(cb_open_relay, RelayCD.filter(), shown)
     router.message.register(msg_relay, RelayStates.writing, ~F.text.startswith("/"))
     return router

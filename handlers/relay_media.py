@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.channels import channel_of
 from bot.middlewares.viewer import Viewer
 from core import referrals
+from core.referrals.context import Outcome
 from core.relay_payload import Media, MediaKind, supports
 
 VOICE_UNSUPPORTED = "channels.relay.voice_unsupported"
@@ -46,7 +47,7 @@ async def media_of_message(
     if media is None:
         return None
     target = await referrals.relay_target(session, number, viewer.user)
-    if isinstance(target, referrals.Outcome):
+    if isinstance(target, Outcome):
         return None
     recipient_channel = target.recipient.channel
     if recipient_channel == media.channel:

@@ -16,6 +16,7 @@ from bot.app import App
 from bot.middlewares.viewer import Viewer
 from core import linking, privacy
 from core.texts import Translator
+from handlers.filters import shown
 from handlers.keyboards import Keyboard
 
 
@@ -55,6 +56,7 @@ async def cmd_forget(message: Message, viewer: Viewer, state: FSMContext, t: Tra
 
 async def cb_forget(
     query: CallbackQuery,
+    message: Message,
     callback_data: ForgetCD,
     viewer: Viewer,
     session: AsyncSession,
@@ -62,10 +64,8 @@ async def cb_forget(
     t: Translator,
     app: App,
 ) -> None:
-    if not isinstance(query.message, Message):
-        return
     if callback_data.action is ForgetAction.NO:
-        await query.message.edit_text(t("forget.kept"))
+        await message.edit_text(t("forget.kept"))
         return
     if viewer.user is not None:
         # One person on two messengers (/link): both rows go.
@@ -74,12 +74,14 @@ async def cb_forget(
         if other is not None:
             await privacy.forget_user(session, app.referral_context(), other)
     await state.clear()
-    await query.message.edit_text(t("forget.done"))
+    await message.edit_text(t("forget.done"))
 
 
 def create_router() -> Router:
     router = Router(name=__name__)
     router.message.register(cmd_mydata, Command("mydata"))
     router.message.register(cmd_forget, Command("forget"))
-    router.callback_query.register(cb_forget, ForgetCD.filter(F.action.in_(set(ForgetAction))))
+    router.callback_query.register(
+        cb_forget, ForgetCD.filter(F.action.in_(set(ForgetAction))), shown
+    )
     return router

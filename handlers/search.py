@@ -14,12 +14,12 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.middlewares.viewer import Viewer
-from core import discovery
 from core.catalogue.active import CatalogueHolder, CatalogueView
 from core.clock import Clock
-from core.search_index import Hit
+from core.search import Hit, discovery
 from core.texts import Translator, ellipsize
 from handlers.cards import measure_button, organization_button
+from handlers.filters import shown
 from handlers.keyboards import inline_button, markup
 from handlers.render import alert
 from handlers.requests import ask_help_button
@@ -162,6 +162,7 @@ async def msg_search_text(
 
 async def cb_need(
     query: CallbackQuery,
+    message: Message,
     callback_data: NeedCD,
     callback_answer: CallbackAnswer,
     viewer: Viewer,
@@ -170,14 +171,14 @@ async def cb_need(
 ) -> None:
     view = catalogue.view
     need = view.needs.get(callback_data.id)
-    if need is None or not isinstance(query.message, Message):
+    if need is None:
         alert(callback_answer, t("fallback.stale_button"))
         return
     title = t.pick(need.title, need.title_en)
     measures = [m for m in view.measures_for_region(viewer.region_code) if need.id in m.needs]
     orgs = [o for o in view.organizations_for_region(viewer.region_code) if need.id in o.needs]
     if not measures and not orgs:
-        await query.message.answer(t("need.none") + "\n\n" + t("search.offer_help"))
+        await message.answer(t("need.none") + "\n\n" + t("search.offer_help"))
         return
     buttons = []
     for measure in measures[:20]:
@@ -186,15 +187,13 @@ async def cb_need(
     for org in orgs[:10]:
         label, data = organization_button(org, t)
         buttons.append(inline_button(f"{t('search.kind.organization')} {label}", data))
-    await query.message.answer(
-        t("need.measures", need=escape(title)), reply_markup=markup(buttons, 1)
-    )
+    await message.answer(t("need.measures", need=escape(title)), reply_markup=markup(buttons, 1))
 
 
 def create_router() -> Router:
     router = Router(name=__name__)
     router.message.register(cmd_search, Command("search"))
-    router.callback_query.register(cb_need, NeedCD.filter())
+    router.callback_query.register(cb_need, NeedCD.filter(), shown)
     return router
 
 

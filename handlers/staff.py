@@ -5,22 +5,23 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from aiogram import Router
+from aiogram import F, Router
 from aiogram.filters import Command, Filter
-from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, TelegramObject
 from aiogram.utils.callback_answer import CallbackAnswer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
 from bot.middlewares.viewer import Viewer
-from core import referrals
+from core import people, referrals
+from core.audit import record_access
 from core.catalogue.active import CatalogueHolder
-from core.referrals import Outcome
+from core.referrals.context import Outcome
 from core.texts import Translator, ellipsize
 from db import models
 from db.enums import ReasonCode, ReferralStatus
-from handlers.dialogs import leave_dialog
+from handlers.dialogs import LEAVES_DIALOG, leaving_dialogs
+from handlers.filters import ButtonHandler, shown
 from handlers.keyboards import Keyboard
 from handlers.referral_callbacks import RelayCD, StaffAction, StaffCD
 from handlers.render import alert
@@ -28,7 +29,8 @@ from handlers.requests import municipality_name, need_title
 
 
 class IsStaff(Filter):
-    """Passes for active volunteers and coordinators; hands their memberships to the handler."""
+    """Passes for active volunteers and coordinators; hands the handler their `memberships`
+    and the person as `staff`."""
 
     async def __call__(
         self,
@@ -39,7 +41,7 @@ class IsStaff(Filter):
         if viewer is None or viewer.user is None or session is None:
             return False
         memberships = await referrals.staff_memberships(session, viewer.user.id)
-        return {"memberships": memberships} if memberships else False
+        return {"memberships": memberships, "staff": viewer.user} if memberships else False
 
 
 def reasons_keyboard(number: int, action: StaffAction, t: Translator) -> InlineKeyboardMarkup:
@@ -47,7 +49,7 @@ def reasons_keyboard(number: int, action: StaffAction, t: Translator) -> InlineK
     for reason in ReasonCode:
         kb.button(
             text=t(f"reason.{reason.value}"),
-            callback_data=StaffCD(action=action, number=number, reason=reason.value),
+            callback_data=StaffCD(action=action, number=number, reason=reason),
         )
     kb.adjust(2)
     return kb.as_markup()
@@ -99,12 +101,10 @@ async def cmd_inbox(
     message: Message,
     viewer: Viewer,
     session: AsyncSession,
-    state: FSMContext,
     memberships: list[models.Membership],
     t: Translator,
     catalogue: CatalogueHolder,
 ) -> None:
-    await leave_dialog(state)
     assert viewer.user is not None
     rows = await referrals.inbox(session, viewer.user.id, memberships)
     if not rows:
@@ -139,120 +139,187 @@ async def cmd_pause(
     t: Translator,
 ) -> None:
     pause = not all(m.paused for m in memberships)
-    for membership in memberships:
-        membership.paused = pause
-    await session.commit()
+    await people.set_paused(session, memberships, pause)
     await message.answer(t("staff.paused" if pause else "staff.resumed"))
 
 
-async def cb_staff(
-    query: CallbackQuery,
-    callback_data: StaffCD,
-    callback_answer: CallbackAnswer,
-    viewer: Viewer,
-    session: AsyncSession,
-    t: Translator,
-    catalogue: CatalogueHolder,
-    app: App,
-) -> None:
-    message = query.message
-    if not isinstance(message, Message) or viewer.user is None:
-        return
-    number, action = callback_data.number, callback_data.action
-    ctx = app.referral_context()
-    referral = await session.get(models.Referral, number)
-    if referral is None:
-        alert(callback_answer, t("staff.forbidden"))
-        return
-    if action is StaffAction.OPEN:
-        if not await referrals.may_open(session, referral, viewer.user):
-            alert(callback_answer, t("staff.forbidden"))
-            return
-        session.add(
-            models.AuditLog(
-                at=app.clock.now(),
-                actor_user_id=viewer.user.id,
-                action="open_referral",
-                referral_id=number,
-            )
-        )
-        await session.commit()
-        works_on = await referrals.may_work_on(session, referral, viewer.user)
-        text, keyboard = _detail(referral, t, catalogue, works_on=works_on)
-        await message.answer(text, reply_markup=keyboard)
-        return
-    if action is StaffAction.ACCEPT:
-        outcome = await referrals.accept(session, ctx, referral_id=number, volunteer=viewer.user)
-        if outcome is Outcome.OK:
-            await message.edit_reply_markup(reply_markup=None)
-            await message.answer(t("staff.accepted", number=number))
-            fresh = await session.get(models.Referral, number)
-            if fresh is not None:
-                text, keyboard = _detail(fresh, t, catalogue, works_on=True)
-                await message.answer(text, reply_markup=keyboard)
-    elif action is StaffAction.DECLINE:
-        if (
-            await referrals.membership_in(session, viewer.user.id, referral.organization_id)
-            is None
-        ):
-            outcome = Outcome.FORBIDDEN
-        elif referral.status != ReferralStatus.OFFERED:
-            outcome = Outcome.TAKEN
-        else:
-            await message.answer(
-                t("staff.ask_decline_reason", number=number),
-                reply_markup=reasons_keyboard(number, StaffAction.DECLINE_REASON, t),
-            )
-            return
-    elif action is StaffAction.DECLINE_REASON:
-        reason = _reason(callback_data.reason)
-        if reason is None:
-            alert(callback_answer, t("fallback.stale_button"))
-            return
-        outcome = await referrals.decline(
-            session, ctx, referral_id=number, volunteer=viewer.user, reason=reason
-        )
-        if outcome is Outcome.OK:
-            await message.edit_text(t("staff.declined", number=number))
-    elif action is StaffAction.RESOLVE:
-        outcome = await referrals.resolve(
-            session, ctx, referral_id=number, volunteer=viewer.user, helped=True
-        )
-        if outcome is Outcome.OK:
-            await message.edit_reply_markup(reply_markup=None)
-            await message.answer(t("staff.resolved", number=number))
-    elif action is StaffAction.NOT_HELPED:
-        if not await referrals.may_work_on(session, referral, viewer.user):
-            outcome = Outcome.FORBIDDEN
-        else:
-            await message.answer(
-                t("staff.ask_not_helped_reason", number=number),
-                reply_markup=reasons_keyboard(number, StaffAction.NOT_HELPED_REASON, t),
-            )
-            return
-    elif action is StaffAction.NOT_HELPED_REASON:
-        reason = _reason(callback_data.reason)
-        if reason is None:
-            alert(callback_answer, t("fallback.stale_button"))
-            return
-        outcome = await referrals.resolve(
-            session, ctx, referral_id=number, volunteer=viewer.user, helped=False, reason=reason
-        )
-        if outcome is Outcome.OK:
-            await message.edit_text(t("staff.resolved", number=number))
-    else:
-        outcome = Outcome.FORBIDDEN
+class StaffReferral(Filter):
+    """The referral the button names, as `referral` (who may act on it is the core's check);
+    a number that names none reaches the refusal."""
+
+    async def __call__(
+        self,
+        query: CallbackQuery,
+        callback_data: StaffCD,
+        session: AsyncSession,
+    ) -> bool | dict[str, Any]:
+        referral = await session.get(models.Referral, callback_data.number)
+        return {"referral": referral} if referral is not None else False
+
+
+def _tell(outcome: Outcome, callback_answer: CallbackAnswer, t: Translator, number: int) -> None:
+    """A refused transition as a pop-up: someone was quicker, or it is not theirs."""
     if outcome is Outcome.TAKEN:
         alert(callback_answer, t("staff.taken", number=number))
     elif outcome is not Outcome.OK:
         alert(callback_answer, t("staff.forbidden"))
 
 
-def _reason(value: str) -> ReasonCode | None:
-    try:
-        return ReasonCode(value)
-    except ValueError:
-        return None
+async def cb_open(
+    query: CallbackQuery,
+    referral: models.Referral,
+    staff: models.User,
+    message: Message,
+    callback_answer: CallbackAnswer,
+    session: AsyncSession,
+    t: Translator,
+    catalogue: CatalogueHolder,
+    app: App,
+) -> None:
+    if not await referrals.may_open(session, referral, staff):
+        alert(callback_answer, t("staff.forbidden"))
+        return
+    await record_access(session, app.clock, staff.id, "open_referral", referral_id=referral.id)
+    works_on = await referrals.may_work_on(session, referral, staff)
+    text, keyboard = _detail(referral, t, catalogue, works_on=works_on)
+    await message.answer(text, reply_markup=keyboard)
+
+
+async def cb_accept(
+    query: CallbackQuery,
+    referral: models.Referral,
+    staff: models.User,
+    message: Message,
+    callback_answer: CallbackAnswer,
+    session: AsyncSession,
+    t: Translator,
+    catalogue: CatalogueHolder,
+    app: App,
+) -> None:
+    number = referral.id
+    outcome = await referrals.accept(
+        session, app.referral_context(), referral_id=number, volunteer=staff
+    )
+    _tell(outcome, callback_answer, t, number)
+    if outcome is Outcome.OK:
+        await message.edit_reply_markup(reply_markup=None)
+        await message.answer(t("staff.accepted", number=number))
+        fresh = await session.get(models.Referral, number)
+        if fresh is not None:
+            text, keyboard = _detail(fresh, t, catalogue, works_on=True)
+            await message.answer(text, reply_markup=keyboard)
+
+
+async def cb_decline(
+    query: CallbackQuery,
+    referral: models.Referral,
+    staff: models.User,
+    message: Message,
+    callback_answer: CallbackAnswer,
+    session: AsyncSession,
+    t: Translator,
+) -> None:
+    """Ask why before declining; the reason goes to the coordinator's statistics."""
+    if await referrals.membership_in(session, staff.id, referral.organization_id) is None:
+        _tell(Outcome.FORBIDDEN, callback_answer, t, referral.id)
+    elif referral.status != ReferralStatus.OFFERED:
+        _tell(Outcome.TAKEN, callback_answer, t, referral.id)
+    else:
+        await message.answer(
+            t("staff.ask_decline_reason", number=referral.id),
+            reply_markup=reasons_keyboard(referral.id, StaffAction.DECLINE_REASON, t),
+        )
+
+
+async def cb_decline_reason(
+    query: CallbackQuery,
+    callback_data: StaffCD,
+    referral: models.Referral,
+    staff: models.User,
+    message: Message,
+    callback_answer: CallbackAnswer,
+    session: AsyncSession,
+    t: Translator,
+    app: App,
+) -> None:
+    if callback_data.reason is None:
+        alert(callback_answer, t("fallback.stale_button"))
+        return
+    outcome = await referrals.decline(
+        session,
+        app.referral_context(),
+        referral_id=referral.id,
+        volunteer=staff,
+        reason=callback_data.reason,
+    )
+    _tell(outcome, callback_answer, t, referral.id)
+    if outcome is Outcome.OK:
+        await message.edit_text(t("staff.declined", number=referral.id))
+
+
+async def cb_resolve(
+    query: CallbackQuery,
+    referral: models.Referral,
+    staff: models.User,
+    message: Message,
+    callback_answer: CallbackAnswer,
+    session: AsyncSession,
+    t: Translator,
+    app: App,
+) -> None:
+    outcome = await referrals.resolve(
+        session, app.referral_context(), referral_id=referral.id, volunteer=staff, helped=True
+    )
+    _tell(outcome, callback_answer, t, referral.id)
+    if outcome is Outcome.OK:
+        await message.edit_reply_markup(reply_markup=None)
+        await message.answer(t("staff.resolved", number=referral.id))
+
+
+async def cb_not_helped(
+    query: CallbackQuery,
+    referral: models.Referral,
+    staff: models.User,
+    message: Message,
+    callback_answer: CallbackAnswer,
+    session: AsyncSession,
+    t: Translator,
+) -> None:
+    """Ask why it did not help before closing it so."""
+    if not await referrals.may_work_on(session, referral, staff):
+        _tell(Outcome.FORBIDDEN, callback_answer, t, referral.id)
+        return
+    await message.answer(
+        t("staff.ask_not_helped_reason", number=referral.id),
+        reply_markup=reasons_keyboard(referral.id, StaffAction.NOT_HELPED_REASON, t),
+    )
+
+
+async def cb_not_helped_reason(
+    query: CallbackQuery,
+    callback_data: StaffCD,
+    referral: models.Referral,
+    staff: models.User,
+    message: Message,
+    callback_answer: CallbackAnswer,
+    session: AsyncSession,
+    t: Translator,
+    app: App,
+) -> None:
+    if callback_data.reason is None:
+        alert(callback_answer, t("fallback.stale_button"))
+        return
+    outcome = await referrals.resolve(
+        session,
+        app.referral_context(),
+        referral_id=referral.id,
+        volunteer=staff,
+        helped=False,
+        reason=callback_data.reason,
+    )
+    _tell(outcome, callback_answer, t, referral.id)
+    if outcome is Outcome.OK:
+        await message.edit_text(t("staff.resolved", number=referral.id))
 
 
 async def cmd_not_staff(message: Message, t: Translator) -> None:
@@ -266,11 +333,24 @@ async def cb_not_staff(
 
 
 def create_router() -> Router:
-    router = Router(name=__name__)
+    router = leaving_dialogs(Router(name=__name__))
     staff = IsStaff()
-    router.message.register(cmd_inbox, Command("inbox"), staff)
+    router.message.register(cmd_inbox, Command("inbox"), staff, flags=LEAVES_DIALOG)
     router.message.register(cmd_pause, Command("pause"), staff)
-    router.callback_query.register(cb_staff, StaffCD.filter(), staff)
+    buttons: dict[StaffAction, ButtonHandler] = {
+        StaffAction.OPEN: cb_open,
+        StaffAction.ACCEPT: cb_accept,
+        StaffAction.DECLINE: cb_decline,
+        StaffAction.DECLINE_REASON: cb_decline_reason,
+        StaffAction.RESOLVE: cb_resolve,
+        StaffAction.NOT_HELPED: cb_not_helped,
+        StaffAction.NOT_HELPED_REASON: cb_not_helped_reason,
+    }
+    named = StaffReferral()
+    for action, handler in buttons.items():
+        router.callback_query.register(
+            handler, StaffCD.filter(F.action == action), staff, named, shown
+        )
     router.message.register(cmd_not_staff, Command("inbox", "pause"))
     router.callback_query.register(cb_not_staff, StaffCD.filter())
     return router

@@ -28,8 +28,7 @@ from bot.polling import DurablePolling
 from bot.web import refresh_gauges
 from core import people
 from core.clock import FrozenClock
-from core.digest import build_digest
-from core.digest_render import render_text
+from core.digest import build_digest, render_text
 from db import models
 from db.enums import Channel, Role
 from handlers.notifications import NotificationRenderer

@@ -84,6 +84,7 @@ NEEDS_DATABASE = {
     "match": ("match", "--profile", "profile.json"),
     "grant": ("admin", "grant", "--telegram-id", "5", "--role", "admin"),
     "invite": ("admin", "invite", "--org", DEMO_ORG),
+    "jobs-run": ("jobs", "run", "retention"),
 }
 
 
@@ -183,6 +184,10 @@ def slow_jobs(workspace: Workspace) -> dict[str, Job]:
         "digest-xlsx": Job(
             ("digest", "--region", "RU-TAM", "--week", "2026-W47", "--format", "xlsx")
         ),
+        # `jobs list` reads no data: the unreachable database does not stop it.
+        "jobs-list": Job(("jobs", "list"), UNREACHABLE),
+        "jobs-run-retention": Job(("jobs", "run", "retention", "--date", "2026-12-07")),
+        "jobs-run-unknown": Job(("jobs", "run", "reminderz")),
         **{
             f"{name}-unreachable": Job(
                 tuple(str(profile) if a == "profile.json" else a for a in args), UNREACHABLE
@@ -242,6 +247,8 @@ def launched(workspace: Workspace) -> Iterator[Launched]:
         (("admin",), ["grant", "invite"]),
         (("admin", "grant"), ["--telegram-id", "--role", "{manager,admin}", "--region"]),
         (("admin", "invite"), ["--org", "--role", "{volunteer,coordinator}"]),
+        (("jobs",), ["list", "run"]),
+        (("jobs", "run"), ["name", "--date", "YYYY-MM-DD"]),
     ],
     ids=lambda value: " ".join(value) if isinstance(value, tuple) else None,
 )
@@ -547,3 +554,38 @@ def test_digest_xlsx_without_out_goes_under_data(launched: Launched) -> None:
     assert result.stdout == "data/digest-RU-TAM-2026-W47.xlsx\n"
     written = launched.workspace.cwd / "data" / "digest-RU-TAM-2026-W47.xlsx"
     assert written.read_bytes().startswith(b"PK")  # a ZIP: the workbook
+
+
+# --- the scheduled jobs --------------------------------------------------------------------
+
+
+def test_jobs_list_needs_no_database(launched: Launched) -> None:
+    result = launched.result("jobs-list")
+    assert result.returncode == 0, result.stderr
+    names = [line.split()[0] for line in result.stdout.splitlines()]
+    assert names == ["sla-sweep", "digests", "broadcasts", "verification", "retention"]
+
+
+def test_jobs_run_retention_as_of_a_day(launched: Launched) -> None:
+    result = launched.result("jobs-run-retention")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "retention: 0 done as of 2026-12-07 12:00 UTC\n"
+    assert launched.rows("jobs-run-retention", "SELECT count(*) FROM regions") != [(0,)], (
+        "the database was migrated and the catalogue loaded first"
+    )
+
+
+def test_jobs_run_an_unknown_job_names_the_known_ones(launched: Launched) -> None:
+    result = launched.result("jobs-run-unknown")
+    assert result.returncode == 2
+    assert result.stderr_lines == [
+        "jobs run: unknown job 'reminderz'; "
+        "known: sla-sweep, digests, broadcasts, verification, retention"
+    ]
+    assert result.stdout == ""
+
+
+def test_jobs_run_with_a_bad_date_is_a_usage_error(workspace: Workspace) -> None:
+    result = run_cli(workspace, "help", Job(("jobs", "run", "retention", "--date", "7.12.2026")))
+    assert result.returncode == 2
+    assert "not a date YYYY-MM-DD: '7.12.2026'" in result.stderr

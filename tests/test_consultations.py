@@ -19,8 +19,8 @@ from bot.local_chat import ChatUser, LocalChat
 from bot.local_session import LocalSession
 from core import consultations, people
 from core.clock import FrozenClock
-from core.consultation_slots import REMINDER_KINDS
-from core.consultations import BookingOutcome
+from core.consultations.booking import BookingOutcome
+from core.referrals.slot_release import REMINDER_KINDS
 from db import models
 from db.enums import Role
 from handlers import consult

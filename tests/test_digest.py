@@ -25,14 +25,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import handlers
 from bot.app import App, build_app
 from bot.digest_cli import add_digest_arguments, cmd_digest
-from bot.digest_delivery import (
-    CATCH_UP_JOB_ID,
-    JOB_ID,
-    deliver_due_digests,
-    due_week,
-    schedule_digests,
-)
+from bot.digest_delivery import deliver_due_digests, due_week
 from bot.factory import create_bot, create_dispatcher
+from bot.jobs import DIGEST_CATCH_UP_JOB_ID as CATCH_UP_JOB_ID
+from bot.jobs import DIGEST_JOB_ID as JOB_ID
+from bot.jobs import JobContext, job_named, schedule_all
 from bot.local_chat import LocalChat
 from bot.local_session import LocalSession
 from bot.scheduler import RecordingJobs
@@ -47,9 +44,12 @@ from core.digest import (
     mask,
     parse_week,
     referral_rows,
+    render_chart,
+    render_text,
+    render_xlsx,
     resolve_week,
+    split_message,
 )
-from core.digest_render import render_chart, render_text, render_xlsx, split_message
 from db import models
 from db.enums import Role
 
@@ -1064,7 +1064,9 @@ async def test_missed_monday_is_caught_up_on_start(
     local_session = LocalSession()
     bot = create_bot(app.settings, session=local_session)
     application = dataclasses.replace(app, clock=clock, jobs=jobs)
-    schedule_digests(application, bot)
+    digests = job_named("digests")
+    assert digests is not None
+    schedule_all(JobContext(application, bot), [digests])
     assert jobs.jobs[JOB_ID].seconds == 3600
     assert jobs.jobs[CATCH_UP_JOB_ID].when == clock.now()
     assert jobs.jobs["digest:monday:RU-TAM"].cron == {

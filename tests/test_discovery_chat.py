@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.local_chat import ChatUser, LocalChat
-from core import discovery
+from core.search import discovery
 from db import models
 
 

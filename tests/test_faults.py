@@ -30,11 +30,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.app import App
 from bot.factory import create_bot, create_dispatcher, create_storage
+from bot.jobs import start_jobs, stop_jobs
 from bot.leader import Leader
 from bot.local_chat import ChatUser, LocalChat
 from bot.local_session import LocalSession
 from bot.retry import StartupError, database_unavailable, retry
-from bot.runner import start_jobs, stop_jobs, wait_for_dependencies
+from bot.runner import wait_for_dependencies
 from bot.scheduler import SchedulerJobs
 from bot.sla import SlaTimers
 from db import models
@@ -614,7 +615,7 @@ async def test_a_campaigning_leader_stops_its_jobs_when_its_connection_dies(
 
 async def test_jobs_stop_and_start_again_when_leadership_moves(app: App) -> None:
     jobs = SchedulerJobs()
-    timers = SlaTimers(jobs, app.session_factory, app.clock, app.catalogue, app.sla)
+    timers = SlaTimers(jobs, app.session_factory, app.clock, app.catalogue, app.sla, app.notifier)
     replica = dataclasses.replace(app, jobs=jobs, timers=timers)
     bot = create_bot(app.settings, session=LocalSession())
     try:

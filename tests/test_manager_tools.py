@@ -416,6 +416,11 @@ async def test_a_spreadsheet_with_wrong_rows_changes_nothing_and_a_correct_one_i
     assert irina.last_reply().kind == "document"
     assert "Каталог RU-TAM: мер 9, организаций 9, консультаций 10" in irina.last_text
     clean = exported(mchat)
+    # Who took the region's catalogue out is on record.
+    export_log = await session.scalar(
+        select(models.AuditLog).where(models.AuditLog.action == "catalogue_export")
+    )
+    assert export_log is not None and export_log.details == {"region": TAM}
 
     # Exactly what was exported comes back unchanged.
     await irina.send("/import")
@@ -783,10 +788,10 @@ async def test_a_broadcast_reaches_thousands_at_the_rate_limit_and_never_the_opt
     for silent in (*known_blocked, *opted_out, *never_asked, *elsewhere, leaver.id):
         assert not chats.get(silent), silent
 
-    from handlers.manager_jobs import run_broadcast_progress
+    from bot.jobs import JobContext, run_job
 
-    assert await run_broadcast_progress(app, mchat.bot) == 1
-    assert await run_broadcast_progress(app, mchat.bot) == 0, "the report goes once"
+    assert await run_job(JobContext(app, mchat.bot), "broadcasts") == 1
+    assert await run_job(JobContext(app, mchat.bot), "broadcasts") == 0, "the report goes once"
     await worker(app, mchat).drain()
     report = (
         "отправлено 2\u202f924 из 2\u202f949, заблокировали бота: 70, "
@@ -997,30 +1002,27 @@ async def test_stats_shows_todays_numbers(
 async def test_monthly_question_yes_updates_verified_on_and_no_tells_the_manager(
     app: App, mchat: LocalChat, session: AsyncSession, pristine_catalogue: None
 ) -> None:
-    from handlers.manager_jobs import (
-        VERIFY_JOB_ID,
-        run_monthly_verification,
-        schedule_manager_jobs,
-    )
+    from bot.jobs import VERIFY_JOB_ID, JobContext, job_named, run_job, schedule_all
 
     jobs = app.jobs
     assert isinstance(jobs, RecordingJobs)
-    schedule_manager_jobs(app, mchat.bot)
+    verification = job_named("verification")
+    assert verification is not None
+    schedule_all(JobContext(app, mchat.bot), [verification])
     assert jobs.jobs[VERIFY_JOB_ID].cron == {
         "timezone": "Europe/Moscow",
         "day": 1,
         "hour": 11,
         "minute": 0,
     }
-    for job_id in ("manager:broadcasts", VERIFY_JOB_ID):
-        jobs.cancel(job_id)
+    jobs.cancel(VERIFY_JOB_ID)
 
     irina = await manager(app, mchat, MANAGER_TAM, TAM)
     olga = await staff(app, mchat, 7501, "tam-opora-demo", Role.COORDINATOR)
     pavel = await staff(app, mchat, 7502, "tam-raduga-demo", Role.COORDINATOR)
     vera = await staff(app, mchat, 7503, "tam-opora-demo", Role.VOLUNTEER)
     # Two coordinators, and Irina's reminder of the region's measures to check.
-    assert await run_monthly_verification(app) == 3
+    assert await run_job(JobContext(app), "verification") == 3
     await worker(app, mchat, per_chat=0).drain()
     assert olga.last_text.startswith("🗓 Ежемесячная проверка")
     assert not vera.messages

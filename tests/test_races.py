@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Awaitable, Callable
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -18,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.app import App
 from bot.local_chat import ChatUser, LocalChat
 from bot.scheduler import RecordingJobs
-from core import referrals
 from core.clock import FrozenClock
+from core.referrals import effects, transitions
 from db import models
 from tests.referral_helpers import (
     Deliver,
@@ -34,10 +35,13 @@ HOUR = dt.timedelta(hours=1)
 
 
 def just_before(
-    monkeypatch: pytest.MonkeyPatch, step: str, competitor: Callable[[], Awaitable[object]]
+    monkeypatch: pytest.MonkeyPatch,
+    module: ModuleType,
+    step: str,
+    competitor: Callable[[], Awaitable[object]],
 ) -> list[bool]:
-    """Run `competitor` once, right before the first call of `referrals.<step>`."""
-    original = getattr(referrals, step)
+    """Run `competitor` once, right before the first call of `<module>.<step>`."""
+    original = getattr(module, step)
     ran: list[bool] = []
 
     async def wrapped(*args: Any, **kwargs: Any) -> Any:
@@ -46,7 +50,7 @@ def just_before(
             await competitor()
         return await original(*args, **kwargs)
 
-    monkeypatch.setattr(referrals, step, wrapped)
+    monkeypatch.setattr(module, step, wrapped)
     return ran
 
 
@@ -89,7 +93,7 @@ async def test_an_accept_during_the_sla_run_wins_and_nothing_moves_on(
     number = await offer_at_its_last_deadline(app, clock, deliver, session, anna)
     assert "пока никто не взял" in olga.last_text
 
-    ran = just_before(monkeypatch, "_cas", lambda: olga.click("✅ Принять"))
+    ran = just_before(monkeypatch, effects, "compare_and_set", lambda: olga.click("✅ Принять"))
     await jobs.run_due(clock.now())
     await deliver()
 
@@ -119,7 +123,9 @@ async def test_a_cancel_during_the_sla_run_is_never_offered_to_the_next_ngo(
     anna = await family_in(chat, 8203, "Тамбовская область", "Тамбов", "г. Тамбов")
     number = await offer_at_its_last_deadline(app, clock, deliver, session, anna)
 
-    ran = just_before(monkeypatch, "_cas", lambda: cancel_via_chat(anna, number))
+    ran = just_before(
+        monkeypatch, effects, "compare_and_set", lambda: cancel_via_chat(anna, number)
+    )
     await jobs.run_due(clock.now())
     await deliver()
 
@@ -147,7 +153,9 @@ async def test_a_volunteers_first_message_does_not_revive_a_just_cancelled_reque
     await deliver()
     await olga.click("✉️ Написать семье")
 
-    ran = just_before(monkeypatch, "mark_contacted", lambda: cancel_via_chat(anna, number))
+    ran = just_before(
+        monkeypatch, transitions, "mark_contacted", lambda: cancel_via_chat(anna, number)
+    )
     await olga.send("Здравствуйте! Когда удобно созвониться?")
     await deliver()
 

@@ -338,7 +338,7 @@ async def test_two_concurrent_accepts_one_wins(
     import asyncio
 
     from core import people, referrals
-    from core.referrals import Outcome
+    from core.referrals.context import Outcome
 
     await staff(app, chat, 7961, "tam-opora-demo")
     await staff(app, chat, 7962, "tam-opora-demo")
@@ -392,7 +392,7 @@ async def test_a_family_reports_a_gap_for_the_digest(
 async def test_response_record_counts_only_the_latest_offers(
     app: App, session: AsyncSession, clock: FrozenClock
 ) -> None:
-    from core.referrals import RESPONSE_WINDOW, response_records
+    from core.referrals.routing import RESPONSE_WINDOW, response_records
 
     orgs = [org.id for org in app.catalogue.view.organizations_for_region("RU-TAM")][:2]
     now = clock.now()

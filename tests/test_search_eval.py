@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from core.catalogue.files import Catalogue, read_catalogue
-from core.search_index import SearchIndex, build_docs, build_need_terms
+from core.search import SearchIndex, build_docs, build_need_terms
 
 ROOT = Path(__file__).resolve().parents[1]
 CONTENT = ROOT / "content"

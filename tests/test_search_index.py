@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from core.search_index import Hit, NeedTerms, SearchDoc, SearchIndex, analyze
+from core.search import Hit, NeedTerms, SearchDoc, SearchIndex, analyze
 
 
 def doc(

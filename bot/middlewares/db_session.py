@@ -9,7 +9,7 @@ from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.discovery import DEFERRED_ROWS
+from core.search.discovery import DEFERRED_ROWS
 
 
 class DbSessionMiddleware(BaseMiddleware):

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.channels import channel_of
 from core.clock import Clock
-from core.discovery import DEFERRED_ROWS, DeferredRow
+from core.search.discovery import DEFERRED_ROWS, DeferredRow
 from db import models
 
 log = logging.getLogger(__name__)

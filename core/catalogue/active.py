@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.catalogue import schema
-from core.search_index import SearchIndex, build_docs, build_need_terms
+from core.search import SearchIndex, build_docs, build_need_terms
 from db import models
 
 
