@@ -223,7 +223,7 @@ def test_cli_grant_rejects_an_unknown_channel(capsys: pytest.CaptureFixture[str]
     assert "invalid choice: 'icq'" in capsys.readouterr().err
 
 
-async def test_admin_ids_are_telegram_ids(
+async def test_admin_ids_count_on_telegram_only(
     chats: tuple[LocalChat, LocalChat],
 ) -> None:
     telegram, max_chat = chats
