@@ -122,7 +122,7 @@ def _parser() -> argparse.ArgumentParser:
     grant.add_argument(
         "--telegram-id",
         "--id",
-        dest="telegram_id",
+        dest="messenger_id",
         type=int,
         required=True,
         help="the person's id in the messenger of --channel",

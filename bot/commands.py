@@ -234,7 +234,7 @@ async def cmd_admin_grant(args: argparse.Namespace, settings: Settings) -> int:
             await people.grant_role(
                 session,
                 app.clock,
-                telegram_id=args.telegram_id,
+                messenger_id=args.messenger_id,
                 role=role,
                 region_code=args.region,
                 channel=args.channel,
@@ -242,7 +242,7 @@ async def cmd_admin_grant(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         await app.close()
     where = f" of {args.region}" if args.region else ""
-    print(f"{args.channel} id {args.telegram_id} is now {role.value}{where}")
+    print(f"{args.channel} id {args.messenger_id} is now {role.value}{where}")
     return 0
 
 

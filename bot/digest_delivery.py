@@ -53,7 +53,7 @@ CLAIM_LEASE = dt.timedelta(minutes=30)
 @dataclass(frozen=True)
 class Recipient:
     user_id: int
-    telegram_id: int
+    messenger_id: int
     language: str
     channel: str = Channel.TELEGRAM
 
@@ -126,7 +126,7 @@ async def _pending_recipients(
     async with app.session_factory() as session:
         rows = await session.execute(
             select(
-                models.User.id, models.User.telegram_id, models.User.language, models.User.channel
+                models.User.id, models.User.messenger_id, models.User.language, models.User.channel
             )
             .join(models.Membership, models.Membership.user_id == models.User.id)
             .where(
@@ -275,7 +275,7 @@ async def _send(
 
     t = app.texts.get(recipient.language)
     try:
-        await send_rendered(bot, recipient.telegram_id, rendered, week=digest.week, t=t)
+        await send_rendered(bot, recipient.messenger_id, rendered, week=digest.week, t=t)
     except (TelegramForbiddenError, TelegramBadRequest) as exc:
         # Blocked the bot, or no such chat: retrying every hour would not change that.
         log.warning(

@@ -446,9 +446,9 @@ class OutboxWorker:
             languages = dict(
                 (
                     await session.execute(
-                        select(models.User.telegram_id, models.User.language).where(
+                        select(models.User.messenger_id, models.User.language).where(
                             models.User.channel == Channel.TELEGRAM,
-                            models.User.telegram_id.in_(self._alert_chat_ids),
+                            models.User.messenger_id.in_(self._alert_chat_ids),
                         )
                     )
                 ).all()
@@ -473,7 +473,7 @@ class OutboxWorker:
         """Flag the person; True unless they were already known to have blocked the bot."""
         user = await session.scalar(
             select(models.User).where(
-                models.User.channel == channel, models.User.telegram_id == chat_id
+                models.User.channel == channel, models.User.messenger_id == chat_id
             )
         )
         if user is None:

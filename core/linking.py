@@ -97,7 +97,7 @@ async def redeem_code(
     if target is None:
         target = models.User(
             channel=channel,
-            telegram_id=messenger_user_id,
+            messenger_id=messenger_user_id,
             language=source.language or language,
             created_at=now,
             last_seen_at=now,

@@ -125,7 +125,7 @@ class OutboxNotifier:
         notify(
             session,
             self._clock,
-            chat_id=person.telegram_id,
+            chat_id=person.messenger_id,
             channel=person.channel,
             lang=person.language,
             kind=kind,
@@ -149,7 +149,7 @@ class OutboxNotifier:
         copy(
             session,
             self._clock,
-            chat_id=person.telegram_id,
+            chat_id=person.messenger_id,
             channel=person.channel,
             lang=person.language,
             from_chat_id=from_chat_id,
@@ -175,7 +175,7 @@ async def given_up_count(
         .where(
             models.User.region_code == region_code,
             models.User.channel == Out.channel,
-            models.User.telegram_id == Out.chat_id,
+            models.User.messenger_id == Out.chat_id,
         )
         .exists(),
     )

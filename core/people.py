@@ -40,17 +40,17 @@ PersonKey = tuple[str, int]
 
 
 async def get_user(
-    session: AsyncSession, telegram_id: int, channel: str = Channel.TELEGRAM
+    session: AsyncSession, messenger_id: int, channel: str = Channel.TELEGRAM
 ) -> models.User | None:
     return await session.scalar(
         select(models.User).where(
-            models.User.channel == channel, models.User.telegram_id == telegram_id
+            models.User.channel == channel, models.User.messenger_id == messenger_id
         )
     )
 
 
 def key_of(user: models.User) -> PersonKey:
-    return (user.channel or Channel.TELEGRAM, user.telegram_id)
+    return (user.channel or Channel.TELEGRAM, user.messenger_id)
 
 
 # --- the user cache -------------------------------------------------------------------------
@@ -88,16 +88,16 @@ class UserCache:
         _CACHES.add(self)
 
     async def get(
-        self, session: AsyncSession, telegram_id: int, channel: str = Channel.TELEGRAM
+        self, session: AsyncSession, messenger_id: int, channel: str = Channel.TELEGRAM
     ) -> models.User | None:
-        key = (str(channel), telegram_id)
+        key = (str(channel), messenger_id)
         entry = self._entries.get(key)
         if entry is not None and entry[0] > self._monotonic():
             return None if entry[1] is None else _attach(session, entry[1])
         epoch = self._epoch
         self._loading[key] = self._loading.get(key, 0) + 1
         try:
-            user = await get_user(session, telegram_id, channel)
+            user = await get_user(session, messenger_id, channel)
         finally:
             left = self._loading.pop(key) - 1
             spoiled = key in self._spoiled
@@ -246,14 +246,14 @@ event.listen(Session, "after_rollback", _rolled_back)
 
 
 async def _get_or_create(
-    session: AsyncSession, clock: Clock, telegram_id: int, language: str, channel: str
+    session: AsyncSession, clock: Clock, messenger_id: int, language: str, channel: str
 ) -> models.User:
-    user = await get_user(session, telegram_id, channel)
+    user = await get_user(session, messenger_id, channel)
     if user is None:
         now = clock.now()
         user = models.User(
             channel=channel,
-            telegram_id=telegram_id,
+            messenger_id=messenger_id,
             language=language,
             created_at=now,
             last_seen_at=now,
@@ -267,7 +267,7 @@ async def give_consent(
     session: AsyncSession,
     clock: Clock,
     *,
-    telegram_id: int,
+    messenger_id: int,
     language: str,
     version: str,
     region_code: str | None = None,
@@ -275,7 +275,7 @@ async def give_consent(
     channel: str = Channel.TELEGRAM,
 ) -> models.User:
     """Record personal-data consent; what the person chose anonymously is kept from now on."""
-    user = await _get_or_create(session, clock, telegram_id, language, channel)
+    user = await _get_or_create(session, clock, messenger_id, language, channel)
     if user.consent_version != version:
         session.add(
             models.Consent(
@@ -328,14 +328,14 @@ async def grant_role(
     session: AsyncSession,
     clock: Clock,
     *,
-    telegram_id: int,
+    messenger_id: int,
     role: Role,
     region_code: str | None = None,
     organization_id: str | None = None,
     channel: str = Channel.TELEGRAM,
 ) -> models.Membership:
     """Give a role; granting the same role again returns the existing membership."""
-    user = await _get_or_create(session, clock, telegram_id, "ru", channel)
+    user = await _get_or_create(session, clock, messenger_id, "ru", channel)
     existing = await session.scalar(
         select(models.Membership).where(
             models.Membership.user_id == user.id,
@@ -412,7 +412,7 @@ async def redeem_invite(
     clock: Clock,
     *,
     token: str,
-    telegram_id: int,
+    messenger_id: int,
     language: str,
     channel: str = Channel.TELEGRAM,
 ) -> InviteResult:
@@ -429,7 +429,7 @@ async def redeem_invite(
         organization = await session.get(models.Organization, invite.organization_id)
         if organization is None or not organization.active:
             return InviteResult(InviteOutcome.INACTIVE)
-    user = await _get_or_create(session, clock, telegram_id, language, channel)
+    user = await _get_or_create(session, clock, messenger_id, language, channel)
     claimed = await session.execute(
         update(models.Invite)
         .where(models.Invite.token == token, models.Invite.used_at.is_(None))

@@ -50,11 +50,11 @@ async def export_user_data(session: AsyncSession, user: models.User) -> dict[str
         else None
     )
     return {
-        "telegram_id": user.telegram_id,
+        "messenger_id": user.messenger_id,
         "channel": user.channel,
         # The same person's account on their other messenger (/link), if any.
         "linked_account": (
-            {"channel": linked.channel, "telegram_id": linked.telegram_id} if linked else None
+            {"channel": linked.channel, "messenger_id": linked.messenger_id} if linked else None
         ),
         "language": user.language,
         "region": user.region_code,
@@ -126,16 +126,16 @@ async def forget_user(session: AsyncSession, ctx: Context, user: models.User) ->
     await session.execute(
         delete(models.OutboxMessage).where(
             models.OutboxMessage.channel == user.channel,
-            models.OutboxMessage.chat_id == user.telegram_id,
+            models.OutboxMessage.chat_id == user.messenger_id,
         )
     )
     await _scrub_outbox(session, user)
-    await _drop_received_updates(session, user.channel, user.telegram_id)
+    await _drop_received_updates(session, user.channel, user.messenger_id)
     await session.execute(
         update(models.DeadLetter)
         .where(
             models.DeadLetter.channel == user.channel,
-            models.DeadLetter.chat_id == user.telegram_id,
+            models.DeadLetter.chat_id == user.messenger_id,
         )
         .values(chat_id=None)
     )
@@ -189,7 +189,7 @@ async def forget_user(session: AsyncSession, ctx: Context, user: models.User) ->
         update(models.Broadcast)
         .where(
             models.Broadcast.created_by_user_id == user.id,
-            models.Broadcast.progress_chat_id == user.telegram_id,
+            models.Broadcast.progress_chat_id == user.messenger_id,
         )
         .values(progress_chat_id=None, progress_message_id=None)
     )
@@ -263,23 +263,23 @@ def _copies_from(row: models.OutboxMessage, user: models.User) -> bool:
     across messengers names the source's in `media`)."""
     media = row.payload.get("media")
     source = media.get("channel") if isinstance(media, dict) else row.channel
-    return source == user.channel and row.payload.get("from_chat_id") == user.telegram_id
+    return source == user.channel and row.payload.get("from_chat_id") == user.messenger_id
 
 
-def _mentions(node: Any, telegram_id: int) -> bool:
+def _mentions(node: Any, messenger_id: int) -> bool:
     """Whether a raw update names the person as its sender or its chat, at any depth."""
     if isinstance(node, dict):
         for key in ("from", "chat", "user"):
             who = node.get(key)
-            if isinstance(who, dict) and who.get("id") == telegram_id:
+            if isinstance(who, dict) and who.get("id") == messenger_id:
                 return True
-        return any(_mentions(value, telegram_id) for value in node.values())
+        return any(_mentions(value, messenger_id) for value in node.values())
     if isinstance(node, list):
-        return any(_mentions(value, telegram_id) for value in node)
+        return any(_mentions(value, messenger_id) for value in node)
     return False
 
 
-async def _drop_received_updates(session: AsyncSession, channel: str, telegram_id: int) -> None:
+async def _drop_received_updates(session: AsyncSession, channel: str, messenger_id: int) -> None:
     """Polled updates still waiting to be handled (bot/polling.py) hold the person's words.
 
     The table holds only updates in flight or stuck after a failure, so reading it whole is
@@ -293,7 +293,7 @@ async def _drop_received_updates(session: AsyncSession, channel: str, telegram_i
             )
         )
     ).all()
-    ids = [update_id for update_id, payload in rows if _mentions(payload, telegram_id)]
+    ids = [update_id for update_id, payload in rows if _mentions(payload, messenger_id)]
     if ids:
         await session.execute(
             delete(models.ReceivedUpdate).where(

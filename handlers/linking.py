@@ -41,13 +41,13 @@ async def cmd_link(
             clock,
             code=command.args,
             channel=channel_of(bot),
-            messenger_user_id=viewer.telegram_id,
+            messenger_user_id=viewer.messenger_id,
             language=viewer.lang,
         )
         await message.answer(t(f"channels.link.{outcome.value}"))
         if outcome is linking.LinkOutcome.LINKED:
             # Roles came along: their tools belong in this messenger's menu too.
-            user = await people.get_user(session, viewer.telegram_id, channel_of(bot))
+            user = await people.get_user(session, viewer.messenger_id, channel_of(bot))
             held = await people.memberships(session, user.id) if user is not None else []
             with suppress(TelegramAPIError):  # a nicety: the link is done
                 roles = [Role(m.role) for m in held]

@@ -124,7 +124,7 @@ async def volunteer_on(app: App, chat: LocalChat, channel: Channel, number: int)
         await people.grant_role(
             session,
             app.clock,
-            telegram_id=number,
+            messenger_id=number,
             role=Role.VOLUNTEER,
             organization_id=ORG,
             region_code="RU-TAM",
@@ -136,7 +136,7 @@ async def volunteer_on(app: App, chat: LocalChat, channel: Channel, number: int)
 async def users(session: AsyncSession) -> list[tuple[str, int, str | None]]:
     session.expire_all()
     rows = await session.execute(
-        select(models.User.channel, models.User.telegram_id, models.User.region_code).order_by(
+        select(models.User.channel, models.User.messenger_id, models.User.region_code).order_by(
             models.User.channel
         )
     )

@@ -196,7 +196,7 @@ async def test_link_brings_region_answers_and_roles_to_the_other_messenger(
     assert list(roles) == [ORG]
     exported = await privacy.export_user_data(session, rows["max"])
     assert exported["channel"] == "max"
-    assert exported["linked_account"] == {"channel": "telegram", "telegram_id": 7301}
+    assert exported["linked_account"] == {"channel": "telegram", "messenger_id": 7301}
 
     await on_max.send(f"/link {code}")
     assert "уже использован" in on_max.last_text, "a code works once"

@@ -244,7 +244,7 @@ async def test_the_weekly_digest_reaches_each_manager_on_their_messenger(
         await people.grant_role(
             session,
             clock,
-            telegram_id=7201,
+            messenger_id=7201,
             role=Role.MANAGER,
             region_code="RU-TAM",
             channel=channel,

@@ -166,10 +166,10 @@ async def load(app: App) -> dict[int, models.OutboxMessage]:
         return {row.id: row for row in rows}
 
 
-async def add_user(app: App, clock: FrozenClock, telegram_id: int) -> None:
+async def add_user(app: App, clock: FrozenClock, messenger_id: int) -> None:
     async with app.session_factory() as session:
         now = clock.now()
-        session.add(models.User(telegram_id=telegram_id, created_at=now, last_seen_at=now))
+        session.add(models.User(messenger_id=messenger_id, created_at=now, last_seen_at=now))
         await session.commit()
 
 
@@ -384,7 +384,7 @@ async def test_a_blocked_bot_marks_the_user_unreachable_and_calls_the_hook_once(
     assert rows[other].status == OutboxStatus.SENT
     assert telegram.texts_to(900) == ["manager:0"]
     async with app.session_factory() as session:
-        users = {u.telegram_id: u for u in await session.scalars(select(models.User))}
+        users = {u.messenger_id: u for u in await session.scalars(select(models.User))}
     assert users[311].unreachable is True
     assert users[312].unreachable is False
 
@@ -410,7 +410,7 @@ async def test_a_failing_hook_still_records_the_block_without_sending_again(
     assert rows[row_id].status == OutboxStatus.FAILED
     assert len(telegram.sends) == 1
     async with app.session_factory() as session:
-        user = await session.scalar(select(models.User).where(models.User.telegram_id == 313))
+        user = await session.scalar(select(models.User).where(models.User.messenger_id == 313))
     assert user is not None and user.unreachable is True
 
 

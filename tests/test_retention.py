@@ -54,7 +54,7 @@ async def test_old_searches_lose_their_text_and_family_but_stay_counted(
     session: AsyncSession, clock: FrozenClock
 ) -> None:
     now = clock.now()
-    family = models.User(telegram_id=7310049001, consent_version="1.0", created_at=now)
+    family = models.User(messenger_id=7310049001, consent_version="1.0", created_at=now)
     family.last_seen_at = now
     session.add(family)
     await session.flush()

@@ -25,12 +25,12 @@ ANON_LANGUAGE = "anon_language"
 
 @dataclass
 class Viewer:
-    telegram_id: int
+    messenger_id: int
     lang: str
     user: models.User | None
     region_code: str | None
     municipality_id: str | None
-    # The messenger they write from: `telegram_id` is their id there.
+    # The messenger they write from: `messenger_id` is their id there.
     channel: str = Channel.TELEGRAM
 
     @property
@@ -39,7 +39,7 @@ class Viewer:
 
     def is_admin(self, admin_ids: Collection[int]) -> bool:
         """`ADMIN_IDS` are Telegram ids: the same number on another messenger is someone else."""
-        return self.channel == Channel.TELEGRAM and self.telegram_id in admin_ids
+        return self.channel == Channel.TELEGRAM and self.messenger_id in admin_ids
 
 
 class ViewerMiddleware(BaseMiddleware):

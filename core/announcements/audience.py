@@ -27,7 +27,7 @@ class Audience:
 @dataclass(frozen=True)
 class Recipient:
     user_id: int
-    telegram_id: int
+    messenger_id: int
     language: str
     unreachable: bool
     channel: str = Channel.TELEGRAM
@@ -84,7 +84,7 @@ async def recipients(
     )
     query = (
         select(
-            U.id, U.telegram_id, U.language, U.unreachable, models.FamilyProfile.data, U.channel
+            U.id, U.messenger_id, U.language, U.unreachable, models.FamilyProfile.data, U.channel
         )
         .outerjoin(models.FamilyProfile, models.FamilyProfile.user_id == U.id)
         .where(U.region_code == audience.region, U.consent_version.is_not(None), news)

@@ -83,7 +83,7 @@ async def create_broadcast(
             outbox.notify(
                 session,
                 clock,
-                chat_id=person.telegram_id,
+                chat_id=person.messenger_id,
                 channel=person.channel,
                 lang=person.language,
                 kind=BROADCAST_MEASURE if measure is not None else BROADCAST,

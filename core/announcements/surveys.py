@@ -60,7 +60,7 @@ async def create_survey(
         outbox.notify(
             session,
             clock,
-            chat_id=person.telegram_id,
+            chat_id=person.messenger_id,
             channel=person.channel,
             lang=person.language,
             kind=SURVEY,

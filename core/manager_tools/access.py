@@ -31,17 +31,17 @@ class ManagerAccess:
 
 async def manager_access(
     session: AsyncSession,
-    telegram_id: int,
+    messenger_id: int,
     admin_ids: Collection[int],
     channel: str = Channel.TELEGRAM,
 ) -> ManagerAccess:
     """Read from the DB on every update: a removed manager loses access at once."""
     # ADMIN_IDS are Telegram ids; on another messenger only a membership counts.
-    admin = channel == Channel.TELEGRAM and telegram_id in admin_ids
+    admin = channel == Channel.TELEGRAM and messenger_id in admin_ids
     regions: set[str] = set()
     user = await session.scalar(
         select(models.User).where(
-            models.User.channel == channel, models.User.telegram_id == telegram_id
+            models.User.channel == channel, models.User.messenger_id == messenger_id
         )
     )
     if user is not None:

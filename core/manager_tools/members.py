@@ -19,16 +19,16 @@ from db.enums import Channel
 @dataclass(frozen=True)
 class Member:
     membership_id: int
-    telegram_id: int
+    messenger_id: int
     role: str
     paused: bool
     since: dt.datetime
-    channel: str = Channel.TELEGRAM  # the messenger `telegram_id` belongs to
+    channel: str = Channel.TELEGRAM  # the messenger `messenger_id` belongs to
 
 
 async def org_members(session: AsyncSession, org_id: str) -> list[Member]:
     rows = await session.execute(
-        select(models.Membership, models.User.telegram_id, models.User.channel)
+        select(models.Membership, models.User.messenger_id, models.User.channel)
         .join(models.User, models.User.id == models.Membership.user_id)
         .where(
             models.Membership.organization_id == org_id,
@@ -38,8 +38,8 @@ async def org_members(session: AsyncSession, org_id: str) -> list[Member]:
         .order_by(models.Membership.role, models.Membership.id)
     )
     return [
-        Member(m.id, telegram_id, m.role, m.paused, m.created_at, channel)
-        for m, telegram_id, channel in rows.all()
+        Member(m.id, messenger_id, m.role, m.paused, m.created_at, channel)
+        for m, messenger_id, channel in rows.all()
     ]
 
 

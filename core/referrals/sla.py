@@ -130,12 +130,12 @@ async def pending_timers(session: AsyncSession) -> list[tuple[int, dt.datetime]]
 
 
 async def on_unreachable(
-    session: AsyncSession, ctx: Context, telegram_id: int, channel: str = "telegram"
+    session: AsyncSession, ctx: Context, messenger_id: int, channel: str = "telegram"
 ) -> None:
     """A person blocked the bot: tell the managers about each open referral that breaks."""
     user = await session.scalar(
         select(models.User).where(
-            models.User.channel == channel, models.User.telegram_id == telegram_id
+            models.User.channel == channel, models.User.messenger_id == messenger_id
         )
     )
     if user is None:

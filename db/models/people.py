@@ -21,13 +21,13 @@ class User(Base):
         Index("ix_users_region_created", "region_code", "created_at"),
         # A person is (messenger, their id there): the same number on Telegram and on MAX is
         # two different people (migration 0010).
-        UniqueConstraint("channel", "telegram_id"),
+        UniqueConstraint("channel", "messenger_id"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     # `db.enums.Channel`: the messenger this row's id belongs to.
     channel: Mapped[str] = mapped_column(String(16), default="telegram", server_default="telegram")
-    telegram_id: Mapped[int] = mapped_column(BigInteger)
+    messenger_id: Mapped[int] = mapped_column(BigInteger)
     language: Mapped[str] = mapped_column(String(8), default="ru")
     region_code: Mapped[str | None] = mapped_column(ForeignKey("regions.code"), index=True)
     municipality_id: Mapped[str | None] = mapped_column(ForeignKey("municipalities.id"))

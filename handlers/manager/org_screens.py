@@ -170,13 +170,13 @@ async def show_members(
                 "manager.members.line",
                 role=role,
                 messenger=CHANNEL_NAMES.get(member.channel, member.channel),
-                telegram_id=member.telegram_id,
+                messenger_id=member.messenger_id,
                 since=format_date(member.since.date(), t.lang),
                 paused=paused,
             )
         )
         kb.button(
-            text=short(t("manager.members.remove", role=role, telegram_id=member.telegram_id)),
+            text=short(t("manager.members.remove", role=role, messenger_id=member.messenger_id)),
             callback_data=OrgCD(
                 action=OrgAction.REMOVE, org=org.id, value=str(member.membership_id)
             ),

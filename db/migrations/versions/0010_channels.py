@@ -9,7 +9,8 @@ messenger): `users.channel`, unique together with the id. Outbox rows carry the 
 channel, and update ids (processed, received, dead letters) are keyed per channel, because
 each messenger numbers its own. Existing rows are Telegram's (the server default). A person
 on both messengers may link the two rows (`users.linked_user_id`) with a one-time code
-(`link_codes`).
+(`link_codes`). `users.telegram_id` becomes `messenger_id`: it is the id in `channel`'s
+messenger.
 """
 
 from __future__ import annotations
@@ -76,6 +77,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("link_codes", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_link_codes_user_id"), ["user_id"], unique=False)
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.alter_column(
+            "telegram_id",
+            new_column_name="messenger_id",
+            existing_type=sa.BigInteger(),
+            existing_nullable=False,
+        )
 
 
 def downgrade() -> None:
@@ -88,6 +96,13 @@ def downgrade() -> None:
     if others:
         raise RuntimeError(
             f"downgrade 0010: {others} people are not on Telegram; erase them first"
+        )
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.alter_column(
+            "messenger_id",
+            new_column_name="telegram_id",
+            existing_type=sa.BigInteger(),
+            existing_nullable=False,
         )
     for table in (*UPDATE_TABLES, "outbox"):
         op.execute(sa.text(f"DELETE FROM {table} WHERE channel <> 'telegram'"))
