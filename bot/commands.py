@@ -28,7 +28,7 @@ from core.screener import (
 )
 from core.texts import Texts
 from db import migrate, models
-from db.enums import Role
+from db.enums import Channel, Role
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ async def _with_app(settings: Settings, *, ready: bool = True) -> App:
 
 
 async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    if settings.bot_token is None:
+    if settings.bot_token is None and settings.max_bot_token is None:
         print(NO_TOKEN, file=sys.stderr)
         return 2
     from bot.runner import run_bot
@@ -267,11 +267,31 @@ async def cmd_admin_invite(args: argparse.Namespace, settings: Settings) -> int:
                 region_code=org.region_code,
             )
             username = await _bot_username(app)
+            max_username = await _max_username(app) if settings.max_bot_token else None
     finally:
         await app.close()
-    print(f"https://t.me/{username}?start=join-{invite.token}")
+    from bot.deeplinks import start_link
+
+    print(start_link(Channel.TELEGRAM, username, f"join-{invite.token}"))
+    if max_username is not None:  # the same invite opens the bot on MAX too
+        print(start_link(Channel.MAX, max_username, f"join-{invite.token}"))
     print(f"valid until {invite.expires_at:%Y-%m-%d %H:%M} UTC, single use", file=sys.stderr)
     return 0
+
+
+async def _max_username(app: App) -> str:
+    """The MAX bot's link name, asked of MAX; a placeholder when MAX does not answer."""
+    from bot.max import create_max_bot
+
+    bot = create_max_bot(app.settings, app.session_factory, app.clock)
+    try:
+        me = await bot.get_me()
+        return me.username or "YOUR_MAX_BOT"
+    except Exception as exc:
+        log.warning("could not ask MAX for the bot name: %s", type(exc).__name__)
+        return "YOUR_MAX_BOT"
+    finally:
+        await bot.session.close()
 
 
 async def _bot_username(app: App) -> str:

@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     # up: counted in /stats, the digest and /metrics, and the administrators are alerted.
     outbox_give_up_hours: float = Field(default=72, gt=0, le=24 * 30)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    # MAX (issue 16): the bot's token from the MAX partner platform, the Bot API's base URL
+    # (a test server in the tests) and the webhook subscription's secret.
+    max_bot_token: SecretStr | None = None
+    max_api_url: str = "https://platform-api2.max.ru"
+    max_webhook_secret: SecretStr | None = None
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -95,6 +100,18 @@ class Settings(BaseSettings):
         if not head.isdigit() or len(tail) < 20:
             raise ValueError("does not look like a token from @BotFather (digits:secret)")
         return value
+
+    @field_validator("max_bot_token", "max_webhook_secret")
+    @classmethod
+    def _empty_is_none(cls, value: SecretStr | None) -> SecretStr | None:
+        return value if value is not None and value.get_secret_value() else None
+
+    @field_validator("max_api_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must start with https:// (or http:// for a test server)")
+        return value.rstrip("/")
 
     @property
     def is_sqlite(self) -> bool:

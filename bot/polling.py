@@ -39,6 +39,7 @@ RETRY_SECONDS = 60.0
 # until it is this old: then it is dropped (logged by id), so a person's words kept for a
 # retry do not stay for ever.
 GIVE_UP_AFTER = dt.timedelta(hours=24)
+TELEGRAM_UPDATE_IDS = (0, 2**60 - 1)
 
 
 class DurablePolling:
@@ -51,6 +52,7 @@ class DurablePolling:
         *,
         allowed_updates: Sequence[str] | None = None,
         poll_timeout: int = POLL_TIMEOUT,
+        update_ids: tuple[int, int] = TELEGRAM_UPDATE_IDS,
     ) -> None:
         self._dp = dp
         self._bot = bot
@@ -59,6 +61,9 @@ class DurablePolling:
         self._clock = clock
         self._allowed = list(allowed_updates) if allowed_updates is not None else None
         self._poll_timeout = poll_timeout
+        # The stored updates this polling owns: each messenger's ids lie in a range of their
+        # own (MAX's are derived above 2**60), so one process polling two resumes each its own.
+        self._update_ids = update_ids
         self._offset: int | None = None
         self._in_flight: dict[int, asyncio.Task[None]] = {}
 
@@ -111,7 +116,10 @@ class DurablePolling:
                         models.ReceivedUpdate.payload,
                         models.ReceivedUpdate.received_at,
                     )
-                    .where(models.ReceivedUpdate.channel == self._channel)
+                    .where(
+                        models.ReceivedUpdate.channel == self._channel,
+                        models.ReceivedUpdate.update_id.between(*self._update_ids),
+                    )
                     .order_by(models.ReceivedUpdate.update_id)
                 )
             ).all()

@@ -33,6 +33,7 @@ from bot.factory import create_bot, create_dispatcher, create_renderer, create_s
 from bot.instance_lock import single_instance
 from bot.jobs import start_jobs, stop_jobs
 from bot.leader import Leader, migration_lock
+from bot.max.channel import MaxChannel, max_webhook_secret, serves_telegram
 from bot.menus import FAMILY_COMMANDS, set_about, set_staff_menus
 from bot.middlewares.metrics import Metrics
 from bot.outbox_worker import OutboxWorker
@@ -105,7 +106,7 @@ def create_worker(
 
 async def wait_for_dependencies(
     app: App,
-    bot: Bot,
+    bot: Bot | None,
     storage: BaseStorage,
     *,
     retries: int = DEFAULT_RETRIES,
@@ -136,6 +137,8 @@ async def wait_for_dependencies(
             retries=retries,
             first_delay=first_delay,
         )
+    if bot is None:  # MAX only: its channel connects on its own
+        return
     try:
         me = await retry(
             "telegram",
@@ -201,7 +204,8 @@ async def run_bot(
     """
     settings = app.settings
     try:
-        secret = webhook_secret(settings) if webhook else None
+        secret = webhook_secret(settings) if webhook and serves_telegram(settings) else None
+        max_secret = max_webhook_secret(settings) if webhook and settings.max_bot_token else None
     except StartupError as error:
         raise SystemExit(str(error)) from None
     try:
@@ -209,6 +213,7 @@ async def run_bot(
             await _run_bot(
                 app,
                 secret=secret,
+                max_secret=max_secret,
                 stop=stop or asyncio.Event(),
                 handle_signals=handle_signals,
                 startup_retries=startup_retries,
@@ -223,19 +228,40 @@ async def _run_bot(
     app: App,
     *,
     secret: str | None,
+    max_secret: str | None = None,
     stop: asyncio.Event,
     handle_signals: bool,
     startup_retries: int,
     drain_seconds: float,
 ) -> None:
     settings = app.settings
-    webhook = secret is not None
+    webhook = secret is not None or max_secret is not None
     remove_signal_handlers = install_signal_handlers(stop) if handle_signals else (lambda: None)
     storage = create_storage(settings)
     metrics = Metrics()
     bot = create_bot(settings, metrics=metrics)
     dp = create_dispatcher(app, storage, metrics=metrics)
-    server = WebServer(create_web_app(app, dp, bot, webhook_secret=secret, webhook=webhook))
+    # Every messenger with a token is served by the one dispatcher (MAX: bot/max/channel.py).
+    max_channel = MaxChannel(app, dp, metrics, max_secret) if settings.max_bot_token else None
+    telegram = max_channel is None or serves_telegram(settings)
+    main_bot = bot if telegram or max_channel is None else max_channel.bot
+    server = WebServer(
+        create_web_app(
+            app,
+            dp,
+            bot,
+            webhook_secret=secret,
+            webhook=secret is not None,
+            max_bot=max_channel.bot if max_channel else None,
+            max_webhook_secret=max_secret,
+        )
+    )
+    server.probes.channels.update(
+        {
+            "telegram": "starting" if telegram else "off",
+            "max": "starting" if max_channel else "off",
+        }
+    )
     worker_stop, leader_stop = asyncio.Event(), asyncio.Event()
     worker_task: asyncio.Task[None] | None = None
     leader_task: asyncio.Task[None] | None = None
@@ -251,19 +277,35 @@ async def _run_bot(
             ) from None
         server_running = True
         await _until_stopped(
-            wait_for_dependencies(app, bot, storage, retries=startup_retries), stop
+            wait_for_dependencies(
+                app, bot if telegram else None, storage, retries=startup_retries
+            ),
+            stop,
         )
+        if max_channel is not None and not stop.is_set():
+            await _until_stopped(max_channel.connect(startup_retries), stop)
         if stop.is_set():
             return
-        worker = create_worker(app, bot)
+        server.probes.channels.update({"telegram": "ok"} if telegram else {})
+        # One worker, every running messenger's bot: each row goes out through its channel's.
+        running = ([bot] if telegram else []) + ([max_channel.bot] if max_channel else [])
+        worker = create_worker(app, running)
         worker_task = asyncio.create_task(worker.run(worker_stop), name="outbox")
         leader_task = asyncio.create_task(
-            _lead(app, bot, metrics, leader_stop), name="scheduler-leader"
+            _lead(app, main_bot, metrics, leader_stop), name="scheduler-leader"
         )
-        await _try("set the command menu", set_commands(bot, app.texts))
-        await _try("set the bot's description", set_about(bot, app.texts))
-        await _try("set the staff menus", _set_staff_menus(app, bot))
-        if secret is not None:
+        if telegram:
+            await _try("set the command menu", set_commands(bot, app.texts))
+            await _try("set the bot's description", set_about(bot, app.texts))
+            await _try("set the staff menus", _set_staff_menus(app, bot))
+        if max_channel is not None:
+            # MAX has one menu and no description API (set on the partner platform).
+            await _try("set the MAX command menu", set_commands(max_channel.bot, app.texts))
+            await max_channel.start(startup_retries)
+            server.probes.channels["max"] = "ok"
+        if not telegram:
+            await stop.wait()
+        elif secret is not None:
             await _set_webhook(bot, dp, settings, secret, startup_retries)
             log.info("webhook mode: receiving updates on %s", settings.webhook_base_url)
             await stop.wait()
@@ -274,10 +316,12 @@ async def _run_bot(
         raise SystemExit(str(error)) from None
     finally:
         server.probes.draining = True
-        if secret is not None and server_running:
+        if webhook and server_running:
             # Stop listening; requests in flight (updates being handled) finish first.
             await server.stop()
             server_running = False
+        if max_channel is not None:
+            await max_channel.stop()
         await _drain(metrics, drain_seconds)
         worker_stop.set()
         if worker_task is not None:
@@ -289,6 +333,8 @@ async def _run_bot(
             await server.stop()
         await storage.close()
         await bot.session.close()
+        if max_channel is not None:
+            await max_channel.close()
         await app.engine.dispose()
         remove_signal_handlers()
         log.info("stopped")

@@ -52,6 +52,8 @@ class Probes:
         self.storage = storage
         self.timeout = timeout
         self.draining = False
+        # Each messenger's state, set by the runner: "starting", "ok" or "off".
+        self.channels: dict[str, str] = {}
 
     async def readiness(self) -> dict[str, str]:
         """Each check's result: "ok", "skipped", or why it failed (an exception class name)."""
@@ -64,6 +66,8 @@ class Probes:
             checks["redis"] = await self._check(self._redis)
         else:
             checks["redis"] = "skipped"
+        for channel, state in self.channels.items():
+            checks[channel] = "skipped" if state == "off" else state
         return checks
 
     async def _check(self, probe: Any) -> str:
@@ -134,6 +138,8 @@ def create_web_app(
     webhook_secret: str | None = None,
     probes: Probes | None = None,
     webhook: bool = False,
+    max_bot: Bot | None = None,
+    max_webhook_secret: str | None = None,
 ) -> web.Application:
     """Probes and metrics always; the webhook route when `webhook` (then a secret is required)."""
     metrics: Metrics = dp["metrics"]
@@ -170,6 +176,12 @@ def create_web_app(
         if not webhook_secret:
             raise ValueError("the webhook needs a secret token")
         web_app.router.add_post(WEBHOOK_PATH, webhook_handler(dp, bot, webhook_secret))
+    if max_bot is not None and max_webhook_secret:  # MAX's webhook (bot/max/webhook.py)
+        from bot.max.webhook import MAX_WEBHOOK_PATH, max_webhook_handler
+
+        web_app.router.add_post(
+            MAX_WEBHOOK_PATH, max_webhook_handler(dp, max_bot, max_webhook_secret)
+        )
     return web_app
 
 

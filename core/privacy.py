@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import outbox, referrals
 from core.referrals.context import Context
 from db import models
-from db.enums import OPEN_STATUSES, OutboxStatus
+from db.enums import OPEN_STATUSES, Channel, OutboxStatus
 
 
 def _when(value: Any) -> str | None:
@@ -193,6 +193,12 @@ async def forget_user(session: AsyncSession, ctx: Context, user: models.User) ->
         )
         .values(progress_chat_id=None, progress_message_id=None)
     )
+    # MAX: the integer ids of the person's messages (bot/max/ids.py). Only a MAX person's:
+    # the same number on Telegram is someone else.
+    if user.channel == Channel.MAX:
+        await session.execute(
+            delete(models.MaxMessage).where(models.MaxMessage.chat_id == user.messenger_id)
+        )
     await session.execute(delete(models.User).where(models.User.id == user.id))
     await session.commit()
     return int(anonymised.rowcount or 0)  # type: ignore[attr-defined]

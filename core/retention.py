@@ -69,6 +69,8 @@ async def purge(
             models.OutboxMessage.created_at < now - TECHNICAL_KEEP,
         ),
         delete(models.DeadLetter).where(models.DeadLetter.last_failed_at < now - TECHNICAL_KEEP),
+        # MAX message ids: an edit of a month-old message may fail, the person's trace goes.
+        delete(models.MaxMessage).where(models.MaxMessage.created_at < now - TECHNICAL_KEEP),
     ):
         result = await session.execute(statement)
         technical += int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -15,6 +15,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.deeplinks import bot_start_link
 from bot.middlewares.viewer import Viewer
 from core.catalogue.active import CatalogueHolder, CatalogueView
 from core.catalogue.schema import CheckState, Measure, Organization
@@ -235,8 +236,7 @@ def _today(view: CatalogueView, region_code: str | None, clock: Clock) -> dt.dat
 
 
 async def share_link(bot: Bot, measure_id: str) -> str:
-    me = await bot.me()
-    return f"https://t.me/{me.username}?start=m-{measure_id}"
+    return await bot_start_link(bot, f"m-{measure_id}")
 
 
 async def send_measure_card(

@@ -18,6 +18,7 @@ from db.models.manager import (
     Survey,
     SurveyAnswer,
 )
+from db.models.max import MaxMessage
 from db.models.operations import (
     AuditLog,
     DeadLetter,
@@ -56,6 +57,7 @@ __all__ = [
     "Feedback",
     "Invite",
     "LinkCode",
+    "MaxMessage",
     "Measure",
     "MeasureNeed",
     "Membership",

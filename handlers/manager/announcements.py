@@ -17,6 +17,7 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.channels import channel_of
 from core import announcements as news
 from core.catalogue.active import CatalogueHolder
 from core.clock import Clock
@@ -402,7 +403,10 @@ async def cb_draft_send(
     if measure is not None:
         me = await bot.me()
         link = news.MeasureLink(
-            measure.id, measure_link(me.username, measure.id), measure.title, measure.title_en
+            measure.id,
+            measure_link(me.username, measure.id, channel_of(bot)),
+            measure.title,
+            measure.title_en,
         )
     broadcast = await news.create_broadcast(
         session,

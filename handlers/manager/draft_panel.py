@@ -9,9 +9,11 @@ from aiogram import Bot
 from aiogram.types import InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.deeplinks import start_link
 from core import announcements as news
 from core.catalogue.active import CatalogueView
 from core.texts import Translator
+from db.enums import Channel
 from handlers.keyboards import Keyboard
 from handlers.manager_keyboards import DraftAction, DraftCD, short
 from handlers.render import edit_or_answer
@@ -23,8 +25,10 @@ DRAFT = "mgr_draft"
 ANY = "-"
 
 
-def measure_link(username: str | None, measure_id: str) -> str:
-    return f"https://t.me/{username}?start=m-{measure_id}"
+def measure_link(
+    username: str | None, measure_id: str, channel: Channel = Channel.TELEGRAM
+) -> str:
+    return start_link(channel, username, f"m-{measure_id}")
 
 
 def _need_label(view: CatalogueView, need_id: str | None, t: Translator) -> str:

@@ -10,6 +10,7 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.deeplinks import bot_start_link
 from core import manager_tools as tools
 from core import people
 from core.catalogue.active import CatalogueHolder
@@ -82,8 +83,7 @@ async def cb_invite(
         region_code=org.region_code,
         created_by_user_id=access.user_id,
     )
-    me = await bot.me()
-    link = f"https://t.me/{me.username}?start=join-{invite.token}"
+    link = await bot_start_link(bot, f"join-{invite.token}")
     await message.edit_text(
         t(
             "manager.invite.link",
