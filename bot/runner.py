@@ -292,7 +292,8 @@ async def _run_bot(
         worker = create_worker(app, running)
         worker_task = asyncio.create_task(worker.run(worker_stop), name="outbox")
         leader_task = asyncio.create_task(
-            _lead(app, main_bot, metrics, leader_stop), name="scheduler-leader"
+            _lead(app, main_bot, metrics, leader_stop, [b for b in running if b is not main_bot]),
+            name="scheduler-leader",
         )
         if telegram:
             await _try("set the command menu", set_commands(bot, app.texts))
@@ -354,9 +355,11 @@ async def _drain(metrics: Metrics, seconds: float) -> None:
             return
 
 
-async def _lead(app: App, bot: Bot, metrics: Metrics, stop: asyncio.Event) -> None:
+async def _lead(
+    app: App, bot: Bot, metrics: Metrics, stop: asyncio.Event, others: Sequence[Bot] = ()
+) -> None:
     async def elected() -> None:
-        await start_jobs(app, bot)
+        await start_jobs(app, bot, others)
         metrics.scheduler_leader.set(1)
 
     async def deposed() -> None:

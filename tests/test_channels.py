@@ -21,6 +21,7 @@ from bot.cli import _parser
 from bot.commands import cmd_admin_grant
 from bot.digest_delivery import deliver_due_digests
 from bot.factory import create_storage
+from bot.jobs import JobContext, deliver_digests
 from bot.local_chat import LocalChat
 from bot.middlewares.metrics import Metrics
 from bot.outbox_worker import OutboxWorker
@@ -256,6 +257,19 @@ async def test_the_weekly_digest_reaches_each_manager_on_their_messenger(
     assert await deliver_due_digests(app, [telegram.bot, max_chat.bot], clock.now()) == 1
     for chat in (telegram, max_chat):
         assert [s.kind for s in chat.session.chats[7201]] == ["text", "photo", "document"]
+
+
+async def test_the_scheduled_digest_job_uses_every_running_messenger(
+    app: App, chats: tuple[LocalChat, LocalChat], session: AsyncSession, clock: FrozenClock
+) -> None:
+    telegram, max_chat = chats
+    await people.grant_role(
+        session, clock, messenger_id=7202, role=Role.MANAGER, region_code="RU-TAM", channel="max"
+    )
+    clock._now = dt.datetime(2026, 11, 30, 6, 0, tzinfo=dt.UTC)  # Monday 09:00 in Tambov
+    ctx = JobContext(app, telegram.bot, (max_chat.bot,))  # as the leader gets it with both
+    assert await deliver_digests(ctx, clock.now()) == 1
+    assert [s.kind for s in max_chat.session.chats[7202]] == ["text", "photo", "document"]
 
 
 # --- counting by messenger -------------------------------------------------------------------
