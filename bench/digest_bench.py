@@ -80,7 +80,7 @@ WORDS = (
 COLUMNS: dict[str, tuple[str, ...]] = {
     "users": (
         "id",
-        "telegram_id",
+        "messenger_id",
         "language",
         "region_code",
         "consent_version",

@@ -254,16 +254,16 @@ class Bench:
         async with self.app.session_factory() as db:
             for i in range(count):
                 org = orgs[i % len(orgs)]
-                telegram_id = VOLUNTEER_IDS + i
+                messenger_id = VOLUNTEER_IDS + i
                 await people.grant_role(
                     db,
                     self.app.clock,
-                    telegram_id=telegram_id,
+                    messenger_id=messenger_id,
                     role=Role.VOLUNTEER,
                     organization_id=org,
                     region_code=view.organizations[org].region,
                 )
-                seeded.append((telegram_id, org))
+                seeded.append((messenger_id, org))
         return seeded
 
     async def realistic(self, think: float = 0.0) -> dict[str, Any]:
@@ -298,8 +298,8 @@ class Bench:
         families = max(1, self.users - len(self.volunteers))
         tasks = [asyncio.create_task(Family(world).run()) for _ in range(families)]
         tasks += [
-            asyncio.create_task(Volunteer(world, telegram_id, queues[org]).run())
-            for telegram_id, org in self.volunteers
+            asyncio.create_task(Volunteer(world, messenger_id, queues[org]).run())
+            for messenger_id, org in self.volunteers
         ]
         errors_before = self.errors.count
         apologies_before = self.session.texts[ERROR_MARKERS[0]]

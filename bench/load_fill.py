@@ -40,7 +40,7 @@ WORDS = (
 COLUMNS: dict[str, tuple[str, ...]] = {
     "users": (
         "id",
-        "telegram_id",
+        "messenger_id",
         "language",
         "region_code",
         "municipality_id",

@@ -115,10 +115,10 @@ class World:
 
 
 class Person:
-    def __init__(self, world: World, telegram_id: int) -> None:
+    def __init__(self, world: World, messenger_id: int) -> None:
         self.world = world
-        self.id = telegram_id
-        self.tg = Feeder.person(telegram_id)
+        self.id = messenger_id
+        self.tg = Feeder.person(messenger_id)
 
     async def send(self, flow: str, text: str) -> Probe:
         feeder = self.world.feeder
@@ -273,8 +273,8 @@ class Family(Person):
 class Volunteer(Person):
     HOLD = 1.5  # seconds an accepted request stays open, so the family can write in it
 
-    def __init__(self, world: World, telegram_id: int, queue: asyncio.Queue[int]) -> None:
-        super().__init__(world, telegram_id)
+    def __init__(self, world: World, messenger_id: int, queue: asyncio.Queue[int]) -> None:
+        super().__init__(world, messenger_id)
         self.queue = queue
         self.holding: deque[tuple[float, int]] = deque()
 
@@ -304,9 +304,9 @@ class Volunteer(Person):
 
 
 async def echo_person(
-    feeder: Feeder, telegram_id: int, rng: random.Random, callback_share: float, texts: list[str]
+    feeder: Feeder, messenger_id: int, rng: random.Random, callback_share: float, texts: list[str]
 ) -> None:
-    person = Feeder.person(telegram_id)
+    person = Feeder.person(messenger_id)
     while True:
         if rng.random() < callback_share:
             await feeder.feed("echo_callback", feeder.callback_update(person, 1, "echo"))

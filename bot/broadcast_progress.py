@@ -13,6 +13,7 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 
 from bot.app import App
+from bot.channels import channel_of
 from core import announcements as news
 from core.texts import Translator
 from db import models
@@ -54,6 +55,10 @@ def progress_text(progress: news.BroadcastProgress, t: Translator) -> str:
 
 async def _edit_progress(bot: Bot, progress: news.BroadcastProgress, t: Translator) -> None:
     if progress.chat_id is None or progress.message_id is None:
+        return
+    if progress.channel != channel_of(bot):
+        # The same chat number on another messenger is someone else's chat: never edit it.
+        # The creator still gets the final report, through the outbox on their messenger.
         return
     try:
         await bot.edit_message_text(

@@ -7,6 +7,8 @@ messenger in a `channel` attribute; aiogram's sessions have none, so they are Te
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from aiogram import Bot
 
 from db.enums import Channel
@@ -14,3 +16,12 @@ from db.enums import Channel
 
 def channel_of(bot: Bot) -> Channel:
     return Channel(getattr(bot.session, "channel", Channel.TELEGRAM))
+
+
+Bots = Bot | Iterable[Bot]
+"""One bot (Telegram only, as before) or every running messenger's bot."""
+
+
+def by_channel(bots: Bots) -> dict[Channel, Bot]:
+    """The running bots by messenger: each message goes out through its recipient's."""
+    return {channel_of(bot): bot for bot in ([bots] if isinstance(bots, Bot) else bots)}

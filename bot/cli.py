@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import Settings, SettingsError, load_settings
+from db.enums import Channel
 
 Command = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
 
@@ -118,9 +119,22 @@ def _parser() -> argparse.ArgumentParser:
         help="give a person a manager or admin role",
         description="give a person a manager or admin role",
     )
-    grant.add_argument("--telegram-id", type=int, required=True)
+    grant.add_argument(
+        "--telegram-id",
+        "--id",
+        dest="messenger_id",
+        type=int,
+        required=True,
+        help="the person's id in the messenger of --channel",
+    )
     grant.add_argument("--role", choices=("manager", "admin"), required=True)
     grant.add_argument("--region", help="region code (required for manager)")
+    grant.add_argument(
+        "--channel",
+        choices=[channel.value for channel in Channel],
+        default=Channel.TELEGRAM.value,
+        help="the messenger the id belongs to (default telegram)",
+    )
     invite = admin_sub.add_parser(
         "invite",
         help="print an invite deep link for an organisation",

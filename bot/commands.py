@@ -234,14 +234,15 @@ async def cmd_admin_grant(args: argparse.Namespace, settings: Settings) -> int:
             await people.grant_role(
                 session,
                 app.clock,
-                telegram_id=args.telegram_id,
+                messenger_id=args.messenger_id,
                 role=role,
                 region_code=args.region,
+                channel=args.channel,
             )
     finally:
         await app.close()
     where = f" of {args.region}" if args.region else ""
-    print(f"telegram id {args.telegram_id} is now {role.value}{where}")
+    print(f"{args.channel} id {args.messenger_id} is now {role.value}{where}")
     return 0
 
 

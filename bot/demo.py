@@ -69,7 +69,7 @@ async def seed_demo(app: App) -> None:
             await people.grant_role(
                 session,
                 app.clock,
-                telegram_id=PERSONAS["manager"][0],
+                messenger_id=PERSONAS["manager"][0],
                 role=Role.MANAGER,
                 region_code=region,
             )
@@ -79,7 +79,7 @@ async def seed_demo(app: App) -> None:
                 await people.grant_role(
                     session,
                     app.clock,
-                    telegram_id=PERSONAS["volunteer"][0],
+                    messenger_id=PERSONAS["volunteer"][0],
                     role=Role.COORDINATOR,
                     organization_id=org.id,
                     region_code=org.region,

@@ -33,12 +33,13 @@ from core.digest import (
 )
 from core.texts import Translator
 from db import models
-from db.enums import Role
+from db.enums import Channel, Role
 
 if TYPE_CHECKING:
     from aiogram import Bot
 
     from bot.app import App
+    from bot.channels import Bots
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +53,9 @@ CLAIM_LEASE = dt.timedelta(minutes=30)
 @dataclass(frozen=True)
 class Recipient:
     user_id: int
-    telegram_id: int
+    messenger_id: int
     language: str
+    channel: str = Channel.TELEGRAM
 
 
 def due_week(now: dt.datetime, tz: ZoneInfo) -> Week | None:
@@ -123,7 +125,9 @@ async def _pending_recipients(
     )
     async with app.session_factory() as session:
         rows = await session.execute(
-            select(models.User.id, models.User.telegram_id, models.User.language)
+            select(
+                models.User.id, models.User.messenger_id, models.User.language, models.User.channel
+            )
             .join(models.Membership, models.Membership.user_id == models.User.id)
             .where(
                 models.Membership.role == Role.MANAGER,
@@ -135,7 +139,7 @@ async def _pending_recipients(
             .distinct()
             .order_by(models.User.id)
         )
-        return [Recipient(uid, tg, lang) for uid, tg, lang in rows]
+        return [Recipient(uid, tg, lang, channel) for uid, tg, lang, channel in rows]
 
 
 async def _claim(app: App, digest_id: int, user_id: int, now: dt.datetime) -> bool:
@@ -223,8 +227,12 @@ async def send_rendered(
     )
 
 
-async def deliver_due_digests(app: App, bot: Bot, now: dt.datetime) -> int:
-    """Deliver every region's due digest to managers who have not had it; returns how many."""
+async def deliver_due_digests(app: App, bot: Bots, now: dt.datetime) -> int:
+    """Deliver every region's due digest to managers who have not had it; returns how many.
+
+    `bot` may be every running messenger's bot: each manager gets it on their own messenger;
+    one whose messenger is not running here is left for a run that has it.
+    """
     view = app.catalogue.view
     delivered = 0
     for code in sorted(view.regions):
@@ -239,17 +247,23 @@ async def deliver_due_digests(app: App, bot: Bot, now: dt.datetime) -> int:
     return delivered
 
 
-async def _deliver_region(app: App, bot: Bot, code: str, week: Week, now: dt.datetime) -> int:
+async def _deliver_region(app: App, bot: Bots, code: str, week: Week, now: dt.datetime) -> int:
     digest = await get_or_build_digest(app, code, week, now)
     rendered: dict[str, RenderedDigest] = {}
     delivered = 0
+    from bot.channels import by_channel  # aiogram, which the digest CLI does not need
+
+    bots = by_channel(bot)
     for recipient in await _pending_recipients(app, digest, now):
+        channel_bot = bots.get(Channel(recipient.channel))
+        if channel_bot is None:
+            continue
         # Render before claiming: a claim is a promise to send right away.
         if recipient.language not in rendered:
             rendered[recipient.language] = await render_for(app, digest, recipient.language)
         if not await _claim(app, digest.id, recipient.user_id, now):
             continue  # another replica or run is delivering this one
-        if await _send(app, bot, digest, recipient, rendered[recipient.language]):
+        if await _send(app, channel_bot, digest, recipient, rendered[recipient.language]):
             delivered += 1
     return delivered
 
@@ -261,7 +275,7 @@ async def _send(
 
     t = app.texts.get(recipient.language)
     try:
-        await send_rendered(bot, recipient.telegram_id, rendered, week=digest.week, t=t)
+        await send_rendered(bot, recipient.messenger_id, rendered, week=digest.week, t=t)
     except (TelegramForbiddenError, TelegramBadRequest) as exc:
         # Blocked the bot, or no such chat: retrying every hour would not change that.
         log.warning(

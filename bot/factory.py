@@ -55,6 +55,10 @@ def create_storage(
 
     Either way a dialog expires `DIALOG_TTL_HOURS` after its last step, so an abandoned
     request does not keep its description and phone. `prefix` starts every Redis key.
+
+    A dialog belongs to one messenger: the key holds the bot's id (aiogram's `StorageKey` has
+    it; Redis keys get it with `with_bot_id`), so a MAX user and a Telegram user with the same
+    number never share a dialog. Every messenger's bot must therefore have its own id.
     """
     ttl = dt.timedelta(hours=settings.dialog_ttl_hours)
     if settings.redis_url:
@@ -63,7 +67,7 @@ def create_storage(
 
         return RedisStorage.from_url(
             settings.redis_url,
-            key_builder=DefaultKeyBuilder(prefix=prefix),
+            key_builder=DefaultKeyBuilder(prefix=prefix, with_bot_id=True),
             state_ttl=ttl,
             data_ttl=ttl,
         )

@@ -45,12 +45,19 @@ class JobContext:
 
     app: App
     telegram: Bot | None = None
+    # The other running messengers' bots (MAX): jobs that reach people on their own messenger
+    # (the weekly digest) use them all.
+    others: tuple[Bot, ...] = ()
 
     @property
     def bot(self) -> Bot:
         if self.telegram is None:
             raise RuntimeError("this job talks to Telegram: give it a Bot (BOT_TOKEN)")
         return self.telegram
+
+    @property
+    def bots(self) -> list[Bot]:
+        return [self.bot, *self.others]
 
 
 # --- schedules ---------------------------------------------------------------------------------
@@ -109,7 +116,7 @@ async def sweep_sla(ctx: JobContext, now: dt.datetime) -> int:
 
 async def deliver_digests(ctx: JobContext, now: dt.datetime) -> int:
     """Monday's weekly digest to each region's managers, exactly once (bot/digest_delivery)."""
-    return await deliver_due_digests(ctx.app, ctx.bot, now)
+    return await deliver_due_digests(ctx.app, ctx.bots, now)
 
 
 async def update_broadcasts(ctx: JobContext, now: dt.datetime) -> int:
@@ -276,12 +283,12 @@ def schedule_all(ctx: JobContext, jobs: Sequence[Job] = JOBS) -> None:
                 scheduler.at(trigger.job_id, trigger.when, _scheduled, job, ctx)
 
 
-async def start_jobs(app: App, bot: Bot) -> None:
+async def start_jobs(app: App, bot: Bot, others: Sequence[Bot] = ()) -> None:
     """Leadership won: rebuild the SLA timers from the DB, schedule every job, start."""
     timers = app.timers
     assert isinstance(timers, SlaTimers), "build_app gives every App its SLA timers"
     rebuilt = await timers.rebuild()
-    schedule_all(JobContext(app, bot))
+    schedule_all(JobContext(app, bot, tuple(others)))
     if isinstance(app.jobs, SchedulerJobs):
         app.jobs.start()
     log.info("scheduler started, %s SLA timers rebuilt", rebuilt)

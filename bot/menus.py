@@ -13,9 +13,10 @@ from aiogram.types import BotCommand, BotCommandScopeChat
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.channels import channel_of
 from core.texts import Texts, Translator
 from db import models
-from db.enums import Role
+from db.enums import Channel, Role
 
 FAMILY_COMMANDS = (
     "start",
@@ -78,27 +79,30 @@ async def set_person_menu(
 
 
 async def staff_roles(
-    session: AsyncSession, admin_ids: Iterable[int] = ()
+    session: AsyncSession, admin_ids: Iterable[int] = (), channel: str = Channel.TELEGRAM
 ) -> dict[int, tuple[str, set[Role]]]:
-    """Telegram id → (language, roles) of everyone with an active role, admins included."""
+    """Id → (language, roles) of everyone on `channel` with an active role, admins included
+    (ADMIN_IDS are Telegram ids)."""
     rows = await session.execute(
-        select(models.User.telegram_id, models.User.language, models.Membership.role)
+        select(models.User.messenger_id, models.User.language, models.Membership.role)
         .join(models.Membership, models.Membership.user_id == models.User.id)
-        .where(models.Membership.active)
+        .where(models.Membership.active, models.User.channel == channel)
     )
     people: dict[int, tuple[str, set[Role]]] = {}
-    for telegram_id, language, role in rows:
-        people.setdefault(telegram_id, (language, set()))[1].add(Role(role))
-    for admin in admin_ids:
-        people.setdefault(admin, ("ru", set()))[1].add(Role.ADMIN)
+    for messenger_id, language, role in rows:
+        people.setdefault(messenger_id, (language, set()))[1].add(Role(role))
+    if channel == Channel.TELEGRAM:
+        for admin in admin_ids:
+            people.setdefault(admin, ("ru", set()))[1].add(Role.ADMIN)
     return people
 
 
 async def set_staff_menus(bot: Bot, texts: Texts, session: AsyncSession, admins: list[int]) -> int:
-    """At start: every staff member's menu (their roles may have changed while we were down)."""
-    people = await staff_roles(session, admins)
-    for telegram_id, (lang, roles) in people.items():
-        await set_person_menu(bot, texts, telegram_id, roles, lang)
+    """At start: every staff member's menu (their roles may have changed while we were down),
+    on the messenger of `bot`."""
+    people = await staff_roles(session, admins, channel_of(bot))
+    for messenger_id, (lang, roles) in people.items():
+        await set_person_menu(bot, texts, messenger_id, roles, lang)
     return len(people)
 
 

@@ -1,4 +1,9 @@
-"""The outbox worker: sends queued notifications within Telegram's limits and never loses one."""
+"""The outbox worker: sends queued notifications within each messenger's limits, loses none.
+
+It holds one bot per messenger (`bot.channels.channel_of`) and sends each row through the bot
+of the row's channel; rates, pauses and outages are counted per channel, so MAX failing does
+not hold up Telegram (or the reverse).
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,10 @@ import contextlib
 import datetime as dt
 import enum
 import logging
-import math
 import time
 import weakref
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from aiogram import Bot
@@ -28,13 +32,16 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
+from bot.channels import Bots, by_channel
 from bot.middlewares.telegram_api import no_retry
+from bot.outbox_limits import DEFAULT_CHANNEL_RATES, ChannelPacing, ChatKey
 from bot.outbox_wake import OutboxWake
+from bot.relay_sender import send_media_across
 from core import outbox
 from core.clock import Clock
 from core.outbox import COPY, NOTIFY, PERSONAL_PARAMS
 from db import models
-from db.enums import OutboxStatus, ReferralStatus
+from db.enums import Channel, OutboxStatus, ReferralStatus
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +61,6 @@ ALERT_KIND = "manager.outbox_given_up"
 # (or /forget) ended the conversation. One queued before a resolve still goes.
 RELAY_KINDS = ("relay.text", "relay.caption")
 MAX_ERROR_LENGTH = 300
-# After a 5xx or a network error every send pauses a little (1, 2, 4… up to 30 s): during an
-# outage the worker then spends one attempt per pause instead of one attempt per message, so the
-# queue does not burn through everybody's max_attempts while Telegram is down.
-MAX_OUTAGE_PAUSE_SECONDS = 30.0
 # Relayed content (what a family or a volunteer wrote) must not stay in the database.
 RELAY_PARAMS = PERSONAL_PARAMS
 
@@ -80,7 +83,7 @@ class _HookFailed(Exception):
 
 
 class OutboxWorker:
-    """Sends due outbox rows: ≤ `global_per_second` overall, one per `per_chat_interval` a chat.
+    """Sends due outbox rows: ≤ the channel's rate overall, one per `per_chat_interval` a chat.
 
     Delivery is at-least-once. A row is claimed, sent and marked `sent` in one short
     transaction (PostgreSQL: the row lock of FOR UPDATE SKIP LOCKED keeps other replicas off
@@ -92,12 +95,13 @@ class OutboxWorker:
     def __init__(
         self,
         session_factory: async_sessionmaker[AsyncSession],
-        bot: Bot,
+        bot: Bots,
         clock: Clock,
         render: Renderer,
         *,
         on_unreachable: UnreachableHook | None = None,
-        global_per_second: float = 25.0,
+        global_per_second: float = DEFAULT_CHANNEL_RATES[Channel.TELEGRAM],
+        channel_rates: Mapping[str, float] | None = None,
         per_chat_interval: float = 1.0,
         batch: int = 200,
         max_attempts: int | None = None,
@@ -107,8 +111,10 @@ class OutboxWorker:
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        rates = {**DEFAULT_CHANNEL_RATES, **(channel_rates or {})}
+        rates[Channel.TELEGRAM] = global_per_second
         if (
-            global_per_second <= 0
+            min(rates.values()) <= 0
             or per_chat_interval < 0
             or batch < 1
             or (max_attempts is not None and max_attempts < 1)
@@ -116,12 +122,12 @@ class OutboxWorker:
         ):
             raise ValueError("OutboxWorker limits must be positive")
         self._session_factory = session_factory
-        self._bot = bot
+        # Rows of a channel without a bot here wait (pending) until one runs that has it.
+        self._bots: dict[str, Bot] = {str(c): b for c, b in by_channel(bot).items()}
         self._clock = clock
         self._render = render
         self._on_unreachable = on_unreachable
-        self._global_interval = 1.0 / global_per_second
-        self._per_chat_interval = per_chat_interval
+        self._pacing = ChannelPacing(rates, per_chat_interval, monotonic)
         self._batch = batch
         self._max_attempts = max_attempts
         self._give_up_after = give_up_after
@@ -133,12 +139,6 @@ class OutboxWorker:
         self._wakeup = wake or OutboxWake()
         self._stop: asyncio.Event | None = None
         self._drain_lock = asyncio.Lock()
-        # Monotonic times of the last request overall and per chat, and of the end of a pause
-        # (flood control or an outage). Requests that failed count too: Telegram saw them.
-        self._last_request = -math.inf
-        self._last_request_to: dict[int, float] = {}
-        self._paused_until = -math.inf
-        self._outage_streak = 0
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -197,6 +197,7 @@ class OutboxWorker:
         now = self._clock.now()
         conditions = [
             older.chat_id == models.OutboxMessage.chat_id,
+            older.channel == models.OutboxMessage.channel,
             older.status == OutboxStatus.PENDING,
             older.id < models.OutboxMessage.id,
         ]
@@ -207,16 +208,21 @@ class OutboxWorker:
             conditions.append(older.not_before > now)
         return ~exists().where(*conditions)
 
-    async def _due(self, after_id: int) -> Sequence[tuple[int, int]]:
-        """(id, chat_id) of due rows, oldest first; a hint only, each row is re-checked."""
+    async def _due(self, after_id: int) -> Sequence[tuple[int, ChatKey]]:
+        """(id, (channel, chat_id)) of due rows, oldest first; a hint only, each is re-checked."""
         now = self._clock.now()
         # An older row that is due comes earlier in this list (or came in an earlier pass), so
         # only an older row that waits (retry, flood control) rules a row out here; the claim
         # re-checks strictly against every older pending row.
         query = (
-            select(models.OutboxMessage.id, models.OutboxMessage.chat_id)
+            select(
+                models.OutboxMessage.id,
+                models.OutboxMessage.channel,
+                models.OutboxMessage.chat_id,
+            )
             .where(
                 models.OutboxMessage.status == OutboxStatus.PENDING,
+                models.OutboxMessage.channel.in_(list(self._bots)),
                 models.OutboxMessage.not_before <= now,
                 models.OutboxMessage.id > after_id,
                 self._not_behind_older(blockers_due_too=False),
@@ -226,18 +232,20 @@ class OutboxWorker:
         )
         async with self._session_factory() as session:
             rows = await session.execute(query)
-            return [(row_id, chat_id) for row_id, chat_id in rows]
+            return [(row_id, (channel, chat_id)) for row_id, channel, chat_id in rows]
 
-    async def _send_pass(self, candidates: Sequence[tuple[int, int]]) -> int:
-        queues: dict[int, deque[int]] = {}
+    async def _send_pass(self, candidates: Sequence[tuple[int, ChatKey]]) -> int:
+        queues: dict[ChatKey, deque[int]] = {}
         for row_id, chat_id in candidates:
             queues.setdefault(chat_id, deque()).append(row_id)
-        self._forget_idle_chats()
+        self._pacing.forget_idle_chats()
         sent = 0
         while queues and not self._stopping():
             # The chat that may receive soonest goes next, so one busy chat (1 msg/s) does not
             # hold up everybody else; ties go to the oldest message.
-            chat_id = min(queues, key=lambda chat: (self._chat_ready_at(chat), queues[chat][0]))
+            chat_id = min(
+                queues, key=lambda chat: (self._pacing.chat_ready_at(chat), queues[chat][0])
+            )
             if not await self._wait_turn(chat_id):
                 break
             outcome = await self._process(queues[chat_id].popleft())
@@ -249,36 +257,16 @@ class OutboxWorker:
 
     # -- limits -------------------------------------------------------------------------------
 
-    def _chat_ready_at(self, chat_id: int) -> float:
-        return self._last_request_to.get(chat_id, -math.inf) + self._per_chat_interval
-
-    def _forget_idle_chats(self) -> None:
-        horizon = self._monotonic() - self._per_chat_interval
-        for chat_id in [c for c, at in self._last_request_to.items() if at <= horizon]:
-            del self._last_request_to[chat_id]
-
-    async def _wait_turn(self, chat_id: int) -> bool:
-        """Sleep until the global rate, the chat's rate and any pause allow a request."""
+    async def _wait_turn(self, chat: ChatKey) -> bool:
+        """Sleep until the channel's rate, the chat's rate and any pause allow a request."""
         while True:
             now = self._monotonic()
-            ready = max(
-                self._paused_until,
-                self._last_request + self._global_interval,
-                self._chat_ready_at(chat_id),
-            )
+            ready = self._pacing.ready_at(chat)
             if ready <= now:
                 return True
             if self._stopping():
                 return False
             await self._pause(ready - now)
-
-    def _note_request(self, chat_id: int) -> None:
-        now = self._monotonic()
-        self._last_request = now
-        self._last_request_to[chat_id] = now
-
-    def _pause_all(self, seconds: float) -> None:
-        self._paused_until = max(self._paused_until, self._monotonic() + seconds)
 
     # -- one message --------------------------------------------------------------------------
 
@@ -309,7 +297,7 @@ class OutboxWorker:
                         return _Outcome.SKIPPED
                     row.attempts += 1
                     self._fail(row, failure.error)
-                    await self._mark_unreachable(session, row.chat_id)
+                    await self._mark_unreachable(session, row.channel, row.chat_id)
                     return _Outcome.FAILED
 
     def _claim_guard(self, session: AsyncSession) -> contextlib.AbstractAsyncContextManager[Any]:
@@ -332,16 +320,16 @@ class OutboxWorker:
             log.error("outbox %s: cannot render (%s)", row.id, type(error).__name__)
             self._fail(row, f"cannot render: {type(error).__name__}")
             return _Outcome.FAILED
-        self._note_request(row.chat_id)
+        self._pacing.note_request((row.channel, row.chat_id))
         try:
             with no_retry():  # flood control is handled below, for every chat at once
                 await request()
         except TelegramRetryAfter as error:
-            # Flood control is per bot: everything waits, this row first.
+            # Flood control is per bot: everything on its channel waits, this row first.
             row.attempts += 1
             row.last_error = _describe(error)
             row.not_before = self._clock.now() + dt.timedelta(seconds=error.retry_after)
-            self._pause_all(error.retry_after)
+            self._pacing.pause(row.channel, error.retry_after)
             log.warning("outbox %s: flood control, pausing %s s", row.id, error.retry_after)
             return _Outcome.RETRY
         except TelegramMigrateToChat as error:
@@ -355,7 +343,10 @@ class OutboxWorker:
             row.attempts += 1
             self._fail(row, _describe(error))
             log.warning("outbox %s: %s", row.id, type(error).__name__)
-            if await self._mark_unreachable(session, row.chat_id) and self._on_unreachable:
+            if (
+                await self._mark_unreachable(session, row.channel, row.chat_id)
+                and self._on_unreachable
+            ):
                 try:
                     await self._on_unreachable(session, row)
                 except Exception as hook_error:
@@ -373,7 +364,7 @@ class OutboxWorker:
             # 5xx, network, timeouts and anything unexpected: back off and try again later.
             self._retry_later(row, error)
             return _Outcome.RETRY
-        self._outage_streak = 0
+        self._pacing.succeeded(row.channel)
         row.attempts += 1
         row.failing_since = None
         row.status = OutboxStatus.SENT
@@ -386,12 +377,18 @@ class OutboxWorker:
         params = dict(payload.get("params") or {})
         text, keyboard = self._render(str(payload["kind"]), str(payload["lang"]), params)
         chat_id = row.chat_id
+        bot = self._bots[row.channel]
         if row.method == NOTIFY:
-            return lambda: self._bot.send_message(chat_id, text, reply_markup=keyboard)
+            return lambda: bot.send_message(chat_id, text, reply_markup=keyboard)
+        media = payload.get("media")
+        if row.method == COPY and isinstance(media, dict) and media.get("channel") != row.channel:
+            # From another messenger: no copyMessage across them; download, then upload.
+            source = self._bots[str(media["channel"])]
+            return lambda: send_media_across(source, bot, chat_id, media, text, keyboard)
         if row.method == COPY:
             from_chat_id = int(payload["from_chat_id"])
             message_id = int(payload["message_id"])
-            return lambda: self._bot.copy_message(
+            return lambda: bot.copy_message(
                 chat_id, from_chat_id, message_id, caption=text, reply_markup=keyboard
             )
         raise ValueError("unknown outbox method")
@@ -402,8 +399,7 @@ class OutboxWorker:
         now = self._clock.now()
         if row.failing_since is None:
             row.failing_since = now
-        self._outage_streak += 1
-        self._pause_all(min(2.0 ** (self._outage_streak - 1), MAX_OUTAGE_PAUSE_SECONDS))
+        self._pacing.failed(row.channel)
         out_of_attempts = self._max_attempts is not None and row.attempts >= self._max_attempts
         if out_of_attempts or now - row.failing_since >= self._give_up_after:
             self._fail(row, row.last_error)
@@ -439,7 +435,10 @@ class OutboxWorker:
         return status in (None, ReferralStatus.CANCELLED)
 
     async def _alert_given_up(self) -> None:
-        """Tell the administrators (through the outbox itself) how many rows were given up."""
+        """Tell the administrators (through the outbox itself) how many rows were given up.
+
+        ADMIN_IDS are Telegram ids, so the alert goes through Telegram.
+        """
         count, self._given_up = self._given_up, 0
         if not self._alert_chat_ids:
             return
@@ -447,8 +446,9 @@ class OutboxWorker:
             languages = dict(
                 (
                     await session.execute(
-                        select(models.User.telegram_id, models.User.language).where(
-                            models.User.telegram_id.in_(self._alert_chat_ids)
+                        select(models.User.messenger_id, models.User.language).where(
+                            models.User.channel == Channel.TELEGRAM,
+                            models.User.messenger_id.in_(self._alert_chat_ids),
                         )
                     )
                 ).all()
@@ -458,6 +458,7 @@ class OutboxWorker:
                     session,
                     self._clock,
                     chat_id=chat_id,
+                    channel=Channel.TELEGRAM,
                     lang=languages.get(chat_id) or "ru",
                     kind=ALERT_KIND,
                     params={
@@ -468,9 +469,13 @@ class OutboxWorker:
             await session.commit()
         self.wake()
 
-    async def _mark_unreachable(self, session: AsyncSession, chat_id: int) -> bool:
+    async def _mark_unreachable(self, session: AsyncSession, channel: str, chat_id: int) -> bool:
         """Flag the person; True unless they were already known to have blocked the bot."""
-        user = await session.scalar(select(models.User).where(models.User.telegram_id == chat_id))
+        user = await session.scalar(
+            select(models.User).where(
+                models.User.channel == channel, models.User.messenger_id == chat_id
+            )
+        )
         if user is None:
             return True
         if user.unreachable:
@@ -516,9 +521,12 @@ def _describe(error: Exception) -> str:
 def _scrub(row: models.OutboxMessage) -> None:
     params = row.payload.get("params")
     personal = isinstance(params, dict) and any(key in params for key in RELAY_PARAMS)
-    if not personal and "from_chat_id" not in row.payload:
+    if not personal and "from_chat_id" not in row.payload and "media" not in row.payload:
         return
-    payload = {key: value for key, value in row.payload.items() if key != "from_chat_id"}
+    # Where a copy came from and the file it named go too: they lead back to the sender.
+    payload = {
+        key: value for key, value in row.payload.items() if key not in ("from_chat_id", "media")
+    }
     if isinstance(params, dict):
         payload["params"] = {
             key: "" if key in RELAY_PARAMS else value for key, value in params.items()

@@ -7,6 +7,9 @@ carry the new offset. A stored update is deleted once handled. At start-up the o
 process left behind are handled first. An update can thus be seen twice (stored, and redelivered
 because the offset never reached Telegram); the dedup middleware (processed_updates) makes the
 second one a no-op, as with a webhook retry.
+
+Stored updates are keyed by (channel, update_id): each messenger's polling loop (a MAX
+adapter may reuse this one through its bot) sees only its own.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from aiogram.types import Update
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.channels import channel_of
 from core.clock import Clock
 from db import models
 
@@ -52,6 +56,7 @@ class DurablePolling:
     ) -> None:
         self._dp = dp
         self._bot = bot
+        self._channel = str(channel_of(bot))
         self._session_factory = session_factory
         self._clock = clock
         self._allowed = list(allowed_updates) if allowed_updates is not None else None
@@ -111,7 +116,10 @@ class DurablePolling:
                         models.ReceivedUpdate.payload,
                         models.ReceivedUpdate.received_at,
                     )
-                    .where(models.ReceivedUpdate.update_id.between(*self._update_ids))
+                    .where(
+                        models.ReceivedUpdate.channel == self._channel,
+                        models.ReceivedUpdate.update_id.between(*self._update_ids),
+                    )
                     .order_by(models.ReceivedUpdate.update_id)
                 )
             ).all()
@@ -142,7 +150,8 @@ class DurablePolling:
             known = set(
                 await session.scalars(
                     select(models.ReceivedUpdate.update_id).where(
-                        models.ReceivedUpdate.update_id.in_(ids)
+                        models.ReceivedUpdate.channel == self._channel,
+                        models.ReceivedUpdate.update_id.in_(ids),
                     )
                 )
             )
@@ -152,6 +161,7 @@ class DurablePolling:
                 known.add(update.update_id)
                 session.add(
                     models.ReceivedUpdate(
+                        channel=self._channel,
                         update_id=update.update_id,
                         payload=update.model_dump(mode="json", exclude_none=True),
                         received_at=now,
@@ -211,6 +221,9 @@ class DurablePolling:
     async def _forget(self, update_id: int) -> None:
         async with self._session_factory() as session:
             await session.execute(
-                delete(models.ReceivedUpdate).where(models.ReceivedUpdate.update_id == update_id)
+                delete(models.ReceivedUpdate).where(
+                    models.ReceivedUpdate.channel == self._channel,
+                    models.ReceivedUpdate.update_id == update_id,
+                )
             )
             await session.commit()

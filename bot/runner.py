@@ -16,7 +16,7 @@ import datetime as dt
 import logging
 import re
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
 from typing import Any
 
@@ -78,12 +78,15 @@ async def _set_staff_menus(app: App, bot: Bot) -> None:
 
 
 def create_worker(
-    app: App, bot: Bot, *, per_chat_interval: float = 1.0, **options: Any
+    app: App, bot: Bot | Sequence[Bot], *, per_chat_interval: float = 1.0, **options: Any
 ) -> OutboxWorker:
-    """The worker as `run` configures it; `options` (a test's clock and sleep) pass through."""
+    """The worker as `run` configures it; `options` (a test's clock and sleep) pass through.
+
+    Given every running messenger's bot, it sends each row through the bot of its channel.
+    """
 
     async def on_unreachable(session: AsyncSession, row: models.OutboxMessage) -> None:
-        await referrals.on_unreachable(session, app.referral_context(), row.chat_id)
+        await referrals.on_unreachable(session, app.referral_context(), row.chat_id, row.channel)
 
     worker = OutboxWorker(
         app.session_factory,
@@ -284,10 +287,13 @@ async def _run_bot(
         if stop.is_set():
             return
         server.probes.channels.update({"telegram": "ok"} if telegram else {})
-        worker = create_worker(app, main_bot)
+        # One worker, every running messenger's bot: each row goes out through its channel's.
+        running = ([bot] if telegram else []) + ([max_channel.bot] if max_channel else [])
+        worker = create_worker(app, running)
         worker_task = asyncio.create_task(worker.run(worker_stop), name="outbox")
         leader_task = asyncio.create_task(
-            _lead(app, main_bot, metrics, leader_stop), name="scheduler-leader"
+            _lead(app, main_bot, metrics, leader_stop, [b for b in running if b is not main_bot]),
+            name="scheduler-leader",
         )
         if telegram:
             await _try("set the command menu", set_commands(bot, app.texts))
@@ -349,9 +355,11 @@ async def _drain(metrics: Metrics, seconds: float) -> None:
             return
 
 
-async def _lead(app: App, bot: Bot, metrics: Metrics, stop: asyncio.Event) -> None:
+async def _lead(
+    app: App, bot: Bot, metrics: Metrics, stop: asyncio.Event, others: Sequence[Bot] = ()
+) -> None:
     async def elected() -> None:
-        await start_jobs(app, bot)
+        await start_jobs(app, bot, others)
         metrics.scheduler_leader.set(1)
 
     async def deposed() -> None:

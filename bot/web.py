@@ -31,6 +31,7 @@ from sqlalchemy import func, select, text
 
 from bot.app import App
 from bot.middlewares.metrics import Metrics
+from core import channel_stats
 from db import models
 from db.enums import OutboxStatus, ReferralStatus
 
@@ -114,12 +115,16 @@ async def refresh_gauges(app: App, metrics: Metrics) -> None:
             select(models.Referral.status, func.count()).group_by(models.Referral.status)
         )
         counts = {str(status): int(count) for status, count in by_status}
+        by_channel = await channel_stats.totals_by_channel(session)
     metrics.outbox_pending.set(pending or 0)
     metrics.outbox_given_up.set(given_up or 0)
     for status in ReferralStatus:
         metrics.referrals.labels(status.value).set(counts.pop(status.value, 0))
     for other, count in counts.items():  # a status this build does not know yet
         metrics.referrals.labels(other).set(count)
+    for channel, numbers in by_channel.items():
+        metrics.families.labels(channel).set(numbers["families"])
+        metrics.open_requests.labels(channel).set(numbers["open_requests"])
 
 
 PROBES = web.AppKey("probes", Probes)

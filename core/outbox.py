@@ -34,15 +34,20 @@ def notify(
     clock: Clock,
     *,
     chat_id: int,
+    channel: str,
     lang: str,
     kind: str,
     params: dict[str, Any] | None = None,
     referral_id: int | None = None,
     not_before: dt.datetime | None = None,
 ) -> models.OutboxMessage:
-    """Queue a message of template `kind` (see handlers/notifications.py) to one chat."""
+    """Queue a message of template `kind` (see handlers/notifications.py) to one chat.
+
+    `channel` is the recipient's messenger (`user.channel`): the worker sends through its bot.
+    """
     now = clock.now()
     row = models.OutboxMessage(
+        channel=channel,
         chat_id=chat_id,
         method=NOTIFY,
         payload={"kind": kind, "lang": lang, "params": params or {}},
@@ -61,25 +66,36 @@ def copy(
     clock: Clock,
     *,
     chat_id: int,
+    channel: str,
     lang: str,
     from_chat_id: int,
     message_id: int,
     caption_kind: str,
     params: dict[str, Any],
     referral_id: int | None = None,
+    media: dict[str, str] | None = None,
 ) -> models.OutboxMessage:
-    """Queue a copy of a message (photo, document, voice) with a caption from a template."""
+    """Queue a copy of a message (photo, document, voice) with a caption from a template.
+
+    `media` (`core.relay_payload.Media.as_payload()`) names the file and the messenger it came
+    from: a copy to another messenger cannot be a `copyMessage`, the worker downloads the file
+    from the source's bot and uploads it to the recipient's.
+    """
     now = clock.now()
+    payload: dict[str, Any] = {
+        "kind": caption_kind,
+        "lang": lang,
+        "params": params,
+        "from_chat_id": from_chat_id,
+        "message_id": message_id,
+    }
+    if media is not None:
+        payload["media"] = media
     row = models.OutboxMessage(
+        channel=channel,
         chat_id=chat_id,
         method=COPY,
-        payload={
-            "kind": caption_kind,
-            "lang": lang,
-            "params": params,
-            "from_chat_id": from_chat_id,
-            "message_id": message_id,
-        },
+        payload=payload,
         status=OutboxStatus.PENDING,
         attempts=0,
         created_at=now,
@@ -109,7 +125,8 @@ class OutboxNotifier:
         notify(
             session,
             self._clock,
-            chat_id=person.telegram_id,
+            chat_id=person.messenger_id,
+            channel=person.channel,
             lang=person.language,
             kind=kind,
             params=params,
@@ -127,17 +144,20 @@ class OutboxNotifier:
         caption_kind: str,
         params: dict[str, Any],
         referral_id: int | None = None,
+        media: dict[str, str] | None = None,
     ) -> None:
         copy(
             session,
             self._clock,
-            chat_id=person.telegram_id,
+            chat_id=person.messenger_id,
+            channel=person.channel,
             lang=person.language,
             from_chat_id=from_chat_id,
             message_id=message_id,
             caption_kind=caption_kind,
             params=params,
             referral_id=referral_id,
+            media=media,
         )
 
 
@@ -151,9 +171,13 @@ async def given_up_count(
         Out.referral_id.in_(
             select(models.Referral.id).where(models.Referral.region_code == region_code)
         ),
-        Out.chat_id.in_(
-            select(models.User.telegram_id).where(models.User.region_code == region_code)
-        ),
+        select(models.User.id)
+        .where(
+            models.User.region_code == region_code,
+            models.User.channel == Out.channel,
+            models.User.messenger_id == Out.chat_id,
+        )
+        .exists(),
     )
     count = await session.scalar(
         select(func.count())

@@ -25,7 +25,7 @@ from sqlalchemy.orm import (
 
 from core.clock import Clock
 from db import models
-from db.enums import ConsentKind, Role
+from db.enums import Channel, ConsentKind, Role
 
 INVITE_TTL = dt.timedelta(days=7)
 # How long a cached user row may be served without reading it again. Every change made in this
@@ -35,21 +35,35 @@ USER_CACHE_TTL = 10.0
 USER_CACHE_SIZE = 50_000
 
 
-async def get_user(session: AsyncSession, telegram_id: int) -> models.User | None:
-    return await session.scalar(select(models.User).where(models.User.telegram_id == telegram_id))
+# A person is (messenger, id there): the same number on Telegram and on MAX is two people.
+PersonKey = tuple[str, int]
+
+
+async def get_user(
+    session: AsyncSession, messenger_id: int, channel: str = Channel.TELEGRAM
+) -> models.User | None:
+    return await session.scalar(
+        select(models.User).where(
+            models.User.channel == channel, models.User.messenger_id == messenger_id
+        )
+    )
+
+
+def key_of(user: models.User) -> PersonKey:
+    return (user.channel or Channel.TELEGRAM, user.messenger_id)
 
 
 # --- the user cache -------------------------------------------------------------------------
 
 _USER_COLUMNS = tuple(attr.key for attr in inspect(models.User).column_attrs)
 _CACHES: weakref.WeakSet[UserCache] = weakref.WeakSet()
-_CHANGED = "people.changed_users"  # session.info: telegram ids written in this transaction
+_CHANGED = "people.changed_users"  # session.info: person keys written in this transaction
 _WRITTEN = "people.written_users"  # session.info: the User objects inserted or updated
-_ALL = 0  # in that set: "some users changed, which ones is unknown"
+_ALL: PersonKey = ("*", 0)  # in that set: "some users changed, which ones is unknown"
 
 
 class UserCache:
-    """Users read recently, by Telegram id, so most updates need no SELECT for "who is this".
+    """Users read recently, by (channel, id), so most updates need no SELECT for "who is this".
 
     `get()` hands out a fresh `User` attached to the caller's session, exactly as if it had
     been loaded there: services change it and commit as usual. Absent users (anonymous
@@ -67,42 +81,47 @@ class UserCache:
         self._ttl = ttl
         self._max_size = max_size
         self._monotonic = monotonic
-        self._entries: dict[int, tuple[float, dict[str, Any] | None]] = {}
-        self._loading: dict[int, int] = {}  # telegram id -> reads in flight
-        self._spoiled: set[int] = set()  # changed while a read was in flight: do not cache it
+        self._entries: dict[PersonKey, tuple[float, dict[str, Any] | None]] = {}
+        self._loading: dict[PersonKey, int] = {}  # person -> reads in flight
+        self._spoiled: set[PersonKey] = set()  # changed while a read was in flight: not cached
         self._epoch = 0  # bumped by clear(), which spoils every read in flight
         _CACHES.add(self)
 
-    async def get(self, session: AsyncSession, telegram_id: int) -> models.User | None:
-        entry = self._entries.get(telegram_id)
+    async def get(
+        self, session: AsyncSession, messenger_id: int, channel: str = Channel.TELEGRAM
+    ) -> models.User | None:
+        key = (str(channel), messenger_id)
+        entry = self._entries.get(key)
         if entry is not None and entry[0] > self._monotonic():
             return None if entry[1] is None else _attach(session, entry[1])
         epoch = self._epoch
-        self._loading[telegram_id] = self._loading.get(telegram_id, 0) + 1
+        self._loading[key] = self._loading.get(key, 0) + 1
         try:
-            user = await get_user(session, telegram_id)
+            user = await get_user(session, messenger_id, channel)
         finally:
-            left = self._loading.pop(telegram_id) - 1
-            spoiled = telegram_id in self._spoiled
+            left = self._loading.pop(key) - 1
+            spoiled = key in self._spoiled
             if left:
-                self._loading[telegram_id] = left
+                self._loading[key] = left
             else:
-                self._spoiled.discard(telegram_id)
+                self._spoiled.discard(key)
         if not spoiled and epoch == self._epoch:
-            values = None if user is None else {key: getattr(user, key) for key in _USER_COLUMNS}
-            self._store(telegram_id, values)
+            values = (
+                None if user is None else {name: getattr(user, name) for name in _USER_COLUMNS}
+            )
+            self._store(key, values)
         return user
 
-    def put(self, telegram_id: int, values: dict[str, Any]) -> None:
+    def put(self, key: PersonKey, values: dict[str, Any]) -> None:
         """The row as just committed in this process (no read in flight may overwrite it)."""
-        if telegram_id in self._loading:
-            self._spoiled.add(telegram_id)
-        self._store(telegram_id, dict(values))
+        if key in self._loading:
+            self._spoiled.add(key)
+        self._store(key, dict(values))
 
-    def invalidate(self, telegram_id: int) -> None:
-        self._entries.pop(telegram_id, None)
-        if telegram_id in self._loading:
-            self._spoiled.add(telegram_id)
+    def invalidate(self, key: PersonKey) -> None:
+        self._entries.pop(key, None)
+        if key in self._loading:
+            self._spoiled.add(key)
 
     def clear(self) -> None:
         self._entries.clear()
@@ -111,7 +130,7 @@ class UserCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def _store(self, telegram_id: int, values: dict[str, Any] | None) -> None:
+    def _store(self, key: PersonKey, values: dict[str, Any] | None) -> None:
         now = self._monotonic()
         if len(self._entries) >= self._max_size:
             self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
@@ -119,8 +138,8 @@ class UserCache:
                 # Still full of live entries: forget the older half (insertion order).
                 keep = list(self._entries.items())[self._max_size // 2 :]
                 self._entries = dict(keep)
-        self._entries.pop(telegram_id, None)
-        self._entries[telegram_id] = (now + self._ttl, values)
+        self._entries.pop(key, None)
+        self._entries[key] = (now + self._ttl, values)
 
 
 _USER_MANAGER = inspect(models.User).class_manager
@@ -139,39 +158,41 @@ def _attach(session: AsyncSession, values: dict[str, Any]) -> models.User:
     return user
 
 
-def _invalidate(telegram_ids: set[int]) -> None:
+def _invalidate(keys: set[PersonKey]) -> None:
     for cache in list(_CACHES):
-        if _ALL in telegram_ids:
+        if _ALL in keys:
             cache.clear()
         else:
-            for telegram_id in telegram_ids:
-                cache.invalidate(telegram_id)
+            for key in keys:
+                cache.invalidate(key)
 
 
 # The latest flushed write of each user not yet committed or rolled back, by a sequence
 # number: a commit puts its row back in the caches only if no other session wrote the same user
 # after it (that one's commit will put the newer row).
-_pending_writes: dict[int, int] = {}
+_pending_writes: dict[PersonKey, int] = {}
 _write_numbers = itertools.count(1)
 
 
 def _user_written(_mapper: Mapper[Any], _connection: Connection, target: models.User) -> None:
-    _invalidate({target.telegram_id})
+    key = key_of(target)
+    _invalidate({key})
     session = object_session(target)
     if session is not None:
         number = next(_write_numbers)
         if len(_pending_writes) > USER_CACHE_SIZE:
             _pending_writes.clear()  # only ever loses the shortcut, never correctness
-        _pending_writes[target.telegram_id] = number
-        session.info.setdefault(_CHANGED, set()).add(target.telegram_id)
+        _pending_writes[key] = number
+        session.info.setdefault(_CHANGED, set()).add(key)
         session.info.setdefault(_WRITTEN, []).append((target, number))
 
 
 def _user_deleted(_mapper: Mapper[Any], _connection: Connection, target: models.User) -> None:
-    _invalidate({target.telegram_id})
+    key = key_of(target)
+    _invalidate({key})
     session = object_session(target)
     if session is not None:
-        session.info.setdefault(_CHANGED, set()).add(target.telegram_id)
+        session.info.setdefault(_CHANGED, set()).add(key)
 
 
 def _bulk_statement(state: ORMExecuteState) -> None:
@@ -194,24 +215,24 @@ def _committed(session: Session) -> None:
         return
     _invalidate(changed)
     for user, number in written:
-        telegram_id = user.telegram_id
-        if _pending_writes.get(telegram_id) != number:
+        key = key_of(user)
+        if _pending_writes.get(key) != number:
             continue  # written again since (or the number was forgotten): leave it out
-        del _pending_writes[telegram_id]
+        del _pending_writes[key]
         state = inspect(user)
         if _ALL in changed or not state.persistent:
             continue
         values = {key: state.dict[key] for key in _USER_COLUMNS if key in state.dict}
         if len(values) == len(_USER_COLUMNS):
             for cache in list(_CACHES):
-                cache.put(telegram_id, values)
+                cache.put(key, values)
 
 
 def _rolled_back(session: Session) -> None:
     changed = session.info.pop(_CHANGED, None)
     for user, number in session.info.pop(_WRITTEN, []):
-        if _pending_writes.get(user.telegram_id) == number:
-            del _pending_writes[user.telegram_id]
+        if _pending_writes.get(key_of(user)) == number:
+            del _pending_writes[key_of(user)]
     if changed:
         _invalidate(changed)
 
@@ -225,13 +246,17 @@ event.listen(Session, "after_rollback", _rolled_back)
 
 
 async def _get_or_create(
-    session: AsyncSession, clock: Clock, telegram_id: int, language: str
+    session: AsyncSession, clock: Clock, messenger_id: int, language: str, channel: str
 ) -> models.User:
-    user = await get_user(session, telegram_id)
+    user = await get_user(session, messenger_id, channel)
     if user is None:
         now = clock.now()
         user = models.User(
-            telegram_id=telegram_id, language=language, created_at=now, last_seen_at=now
+            channel=channel,
+            messenger_id=messenger_id,
+            language=language,
+            created_at=now,
+            last_seen_at=now,
         )
         session.add(user)
         await session.flush()
@@ -242,14 +267,15 @@ async def give_consent(
     session: AsyncSession,
     clock: Clock,
     *,
-    telegram_id: int,
+    messenger_id: int,
     language: str,
     version: str,
     region_code: str | None = None,
     municipality_id: str | None = None,
+    channel: str = Channel.TELEGRAM,
 ) -> models.User:
     """Record personal-data consent; what the person chose anonymously is kept from now on."""
-    user = await _get_or_create(session, clock, telegram_id, language)
+    user = await _get_or_create(session, clock, messenger_id, language, channel)
     if user.consent_version != version:
         session.add(
             models.Consent(
@@ -302,13 +328,14 @@ async def grant_role(
     session: AsyncSession,
     clock: Clock,
     *,
-    telegram_id: int,
+    messenger_id: int,
     role: Role,
     region_code: str | None = None,
     organization_id: str | None = None,
+    channel: str = Channel.TELEGRAM,
 ) -> models.Membership:
     """Give a role; granting the same role again returns the existing membership."""
-    user = await _get_or_create(session, clock, telegram_id, "ru")
+    user = await _get_or_create(session, clock, messenger_id, "ru", channel)
     existing = await session.scalar(
         select(models.Membership).where(
             models.Membership.user_id == user.id,
@@ -381,7 +408,13 @@ class InviteResult:
 
 
 async def redeem_invite(
-    session: AsyncSession, clock: Clock, *, token: str, telegram_id: int, language: str
+    session: AsyncSession,
+    clock: Clock,
+    *,
+    token: str,
+    messenger_id: int,
+    language: str,
+    channel: str = Channel.TELEGRAM,
 ) -> InviteResult:
     """Single use is enforced by a conditional UPDATE, so two people cannot share one link."""
     invite = await session.get(models.Invite, token)
@@ -396,7 +429,7 @@ async def redeem_invite(
         organization = await session.get(models.Organization, invite.organization_id)
         if organization is None or not organization.active:
             return InviteResult(InviteOutcome.INACTIVE)
-    user = await _get_or_create(session, clock, telegram_id, language)
+    user = await _get_or_create(session, clock, messenger_id, language, channel)
     claimed = await session.execute(
         update(models.Invite)
         .where(models.Invite.token == token, models.Invite.used_at.is_(None))

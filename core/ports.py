@@ -65,8 +65,10 @@ class Notifier(Protocol):
         caption_kind: str,
         params: dict[str, Any],
         referral_id: int | None = None,
+        media: dict[str, str] | None = None,
     ) -> None:
         """Pass on a message someone sent the bot (photo, document, voice), captioned by the
-        template `caption_kind`. The source is still a Telegram chat and message: the relay
-        receives media only from Telegram today."""
+        template `caption_kind`. The source is a chat and message of the sender's messenger;
+        for a person on another messenger `media` (`core.relay_payload`) names the file, so
+        the shell can download and upload it instead of copying."""
         ...

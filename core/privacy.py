@@ -12,7 +12,7 @@ from core import outbox, plan, referrals
 from core.referrals.context import Context
 from core.reminders.consent import export_reminders
 from db import models
-from db.enums import OPEN_STATUSES, OutboxStatus
+from db.enums import OPEN_STATUSES, Channel, OutboxStatus
 
 
 def _when(value: Any) -> str | None:
@@ -45,8 +45,18 @@ async def export_user_data(session: AsyncSession, user: models.User) -> dict[str
     roles = await session.scalars(
         select(models.Membership).where(models.Membership.user_id == user.id)
     )
+    linked = (
+        await session.get(models.User, user.linked_user_id)
+        if user.linked_user_id is not None
+        else None
+    )
     return {
-        "telegram_id": user.telegram_id,
+        "messenger_id": user.messenger_id,
+        "channel": user.channel,
+        # The same person's account on their other messenger (/link), if any.
+        "linked_account": (
+            {"channel": linked.channel, "messenger_id": linked.messenger_id} if linked else None
+        ),
         "language": user.language,
         "region": user.region_code,
         "municipality": user.municipality_id,
@@ -117,13 +127,19 @@ async def forget_user(session: AsyncSession, ctx: Context, user: models.User) ->
     # their chat id next to a request number: they go. Those to others about the person's
     # requests lose what the person wrote and where a copied message came from.
     await session.execute(
-        delete(models.OutboxMessage).where(models.OutboxMessage.chat_id == user.telegram_id)
+        delete(models.OutboxMessage).where(
+            models.OutboxMessage.channel == user.channel,
+            models.OutboxMessage.chat_id == user.messenger_id,
+        )
     )
     await _scrub_outbox(session, user)
-    await _drop_received_updates(session, user.telegram_id)
+    await _drop_received_updates(session, user.channel, user.messenger_id)
     await session.execute(
         update(models.DeadLetter)
-        .where(models.DeadLetter.chat_id == user.telegram_id)
+        .where(
+            models.DeadLetter.channel == user.channel,
+            models.DeadLetter.chat_id == user.messenger_id,
+        )
         .values(chat_id=None)
     )
     anonymised = await session.execute(
@@ -174,13 +190,18 @@ async def forget_user(session: AsyncSession, ctx: Context, user: models.User) ->
     )
     await session.execute(
         update(models.Broadcast)
-        .where(models.Broadcast.progress_chat_id == user.telegram_id)
+        .where(
+            models.Broadcast.created_by_user_id == user.id,
+            models.Broadcast.progress_chat_id == user.messenger_id,
+        )
         .values(progress_chat_id=None, progress_message_id=None)
     )
-    # MAX: the integer ids of the person's messages (bot/max/ids.py).
-    await session.execute(
-        delete(models.MaxMessage).where(models.MaxMessage.chat_id == user.telegram_id)
-    )
+    # MAX: the integer ids of the person's messages (bot/max/ids.py). Only a MAX person's:
+    # the same number on Telegram is someone else.
+    if user.channel == Channel.MAX:
+        await session.execute(
+            delete(models.MaxMessage).where(models.MaxMessage.chat_id == user.messenger_id)
+        )
     await session.execute(delete(models.User).where(models.User.id == user.id))
     await session.commit()
     return int(anonymised.rowcount or 0)  # type: ignore[attr-defined]
@@ -207,11 +228,12 @@ async def _scrub_outbox(session: AsyncSession, user: models.User) -> None:
         pending = row.status == OutboxStatus.PENDING
         # Not addressed to the person (those are gone), so a relay row is their own words.
         own_words = str(payload.get("kind", "")).startswith("relay.")
-        if pending and (own_words or payload.get("from_chat_id") == user.telegram_id):
+        if pending and (own_words or _copies_from(row, user)):
             await session.delete(row)
             continue
         if not pending:
             payload.pop("from_chat_id", None)
+            payload.pop("media", None)
         params = dict(payload.get("params") or {})
         payload["params"] = {
             key: "" if key in outbox.PERSONAL_PARAMS else value for key, value in params.items()
@@ -245,20 +267,28 @@ async def _record_erasure(session: AsyncSession, now: dt.datetime, user: models.
         )
 
 
-def _mentions(node: Any, telegram_id: int) -> bool:
+def _copies_from(row: models.OutboxMessage, user: models.User) -> bool:
+    """A copy of one of the person's messages: from their chat, on their messenger (a copy
+    across messengers names the source's in `media`)."""
+    media = row.payload.get("media")
+    source = media.get("channel") if isinstance(media, dict) else row.channel
+    return source == user.channel and row.payload.get("from_chat_id") == user.messenger_id
+
+
+def _mentions(node: Any, messenger_id: int) -> bool:
     """Whether a raw update names the person as its sender or its chat, at any depth."""
     if isinstance(node, dict):
         for key in ("from", "chat", "user"):
             who = node.get(key)
-            if isinstance(who, dict) and who.get("id") == telegram_id:
+            if isinstance(who, dict) and who.get("id") == messenger_id:
                 return True
-        return any(_mentions(value, telegram_id) for value in node.values())
+        return any(_mentions(value, messenger_id) for value in node.values())
     if isinstance(node, list):
-        return any(_mentions(value, telegram_id) for value in node)
+        return any(_mentions(value, messenger_id) for value in node)
     return False
 
 
-async def _drop_received_updates(session: AsyncSession, telegram_id: int) -> None:
+async def _drop_received_updates(session: AsyncSession, channel: str, messenger_id: int) -> None:
     """Polled updates still waiting to be handled (bot/polling.py) hold the person's words.
 
     The table holds only updates in flight or stuck after a failure, so reading it whole is
@@ -267,11 +297,15 @@ async def _drop_received_updates(session: AsyncSession, telegram_id: int) -> Non
     """
     rows = (
         await session.execute(
-            select(models.ReceivedUpdate.update_id, models.ReceivedUpdate.payload)
+            select(models.ReceivedUpdate.update_id, models.ReceivedUpdate.payload).where(
+                models.ReceivedUpdate.channel == channel
+            )
         )
     ).all()
-    ids = [update_id for update_id, payload in rows if _mentions(payload, telegram_id)]
+    ids = [update_id for update_id, payload in rows if _mentions(payload, messenger_id)]
     if ids:
         await session.execute(
-            delete(models.ReceivedUpdate).where(models.ReceivedUpdate.update_id.in_(ids))
+            delete(models.ReceivedUpdate).where(
+                models.ReceivedUpdate.channel == channel, models.ReceivedUpdate.update_id.in_(ids)
+            )
         )

@@ -58,7 +58,7 @@ class Access:
 
 async def access_of(session: AsyncSession, viewer: Viewer, settings: Settings) -> Access:
     """Admins by ADMIN_IDS or an admin membership; managers with the regions they manage."""
-    admin = viewer.telegram_id in settings.admin_ids
+    admin = viewer.is_admin(settings.admin_ids)
     regions: set[str] = set()
     if viewer.user is not None:
         for membership in await people.memberships(session, viewer.user.id):

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 
-from aiogram import Router
+from aiogram import Bot, Router
 from aiogram.types import ErrorEvent, Message, Update
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.app import App
+from bot.channels import channel_of
 from core.texts import Texts, pick_language
 from db import models
 
@@ -17,14 +18,21 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
 
 
-async def record_failure(app: App, update: Update, error: BaseException) -> None:
-    """Count the failure in `dead_letters` (ids and the error class, never the update)."""
+async def record_failure(
+    app: App, update: Update, error: BaseException, channel: str = "telegram"
+) -> None:
+    """Count the failure in `dead_letters` (ids and the error class, never the update).
+
+    Update ids are per messenger: the rows are keyed by (channel, update_id).
+    """
     now = app.clock.now()
     chat = update.event.chat.id if hasattr(update.event, "chat") and update.event.chat else None
+    key = (channel, update.update_id)
     async with app.session_factory() as session:
-        letter = await session.get(models.DeadLetter, update.update_id)
+        letter = await session.get(models.DeadLetter, key)
         if letter is None:
             letter = models.DeadLetter(
+                channel=channel,
                 update_id=update.update_id,
                 update_type=update.event_type,
                 chat_id=chat,
@@ -39,13 +47,17 @@ async def record_failure(app: App, update: Update, error: BaseException) -> None
             letter.last_failed_at = now
             letter.error = type(error).__name__[:100]
         if letter.attempts >= MAX_ATTEMPTS and (
-            await session.get(models.ProcessedUpdate, update.update_id) is None
+            await session.get(models.ProcessedUpdate, key) is None
         ):
-            session.add(models.ProcessedUpdate(update_id=update.update_id, processed_at=now))
+            session.add(
+                models.ProcessedUpdate(
+                    channel=channel, update_id=update.update_id, processed_at=now
+                )
+            )
         await session.commit()
 
 
-async def on_error(event: ErrorEvent, texts: Texts, app: App) -> bool:
+async def on_error(event: ErrorEvent, texts: Texts, app: App, bot: Bot) -> bool:
     update = event.update
     # The update id and the traceback, never the update itself: texts and names stay out
     # (the engine is created with hide_parameters=True so SQL errors carry no values either).
@@ -56,7 +68,7 @@ async def on_error(event: ErrorEvent, texts: Texts, app: App) -> bool:
         exc_info=event.exception,
     )
     try:
-        await record_failure(app, update, event.exception)
+        await record_failure(app, update, event.exception, channel_of(bot))
     except (SQLAlchemyError, OSError) as exc:  # the database may be what failed
         log.warning(
             "could not record the failure of update %s: %s", update.update_id, type(exc).__name__

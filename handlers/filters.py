@@ -109,7 +109,7 @@ class IsManager(Filter):
         if viewer is None or session is None or settings is None:
             return False
         access = await manager_tools.manager_access(
-            session, viewer.telegram_id, settings.admin_ids
+            session, viewer.messenger_id, settings.admin_ids, viewer.channel
         )
         return {"access": access} if access.allowed else False
 

@@ -97,7 +97,12 @@ async def cmd_start_join(
         await message.answer(t("join.unknown"))
         return
     result = await people.redeem_invite(
-        session, clock, token=token, telegram_id=viewer.telegram_id, language=viewer.lang
+        session,
+        clock,
+        token=token,
+        messenger_id=viewer.messenger_id,
+        language=viewer.lang,
+        channel=viewer.channel,
     )
     if result.outcome is not people.InviteOutcome.JOINED or result.role is None:
         await message.answer(t(f"join.{result.outcome.value}"))
@@ -113,7 +118,7 @@ async def cmd_start_join(
         name = (t.pick(region.name, region.name_en)) if region else "—"
         await message.answer(t("join.joined_region", region=name, role=role))
     # Their new tools in the chat's command menu; the menu is a nicety, the join is done.
-    user = await people.get_user(session, viewer.telegram_id)
+    user = await people.get_user(session, viewer.messenger_id, viewer.channel)
     held = await people.memberships(session, user.id) if user is not None else []
     roles = [Role(m.role) for m in held]
     if message.bot is not None:
@@ -150,11 +155,12 @@ async def cb_consent_accept(
         viewer.user = await people.give_consent(
             session,
             clock,
-            telegram_id=viewer.telegram_id,
+            messenger_id=viewer.messenger_id,
             language=viewer.lang,
             version=privacy.version,
             region_code=viewer.region_code,
             municipality_id=viewer.municipality_id,
+            channel=viewer.channel,
         )
         await message.edit_text(t("consent.accepted", version=privacy.version))
     if viewer.user and viewer.user.region_code:

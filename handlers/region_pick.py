@@ -44,7 +44,9 @@ async def cb_pick_region(
     catalogue: CatalogueHolder,
 ) -> None:
     """Remember the region (re-checked against the DB), then show what was asked for."""
-    access = await tools.manager_access(session, viewer.telegram_id, settings.admin_ids)
+    access = await tools.manager_access(
+        session, viewer.messenger_id, settings.admin_ids, viewer.channel
+    )
     region = callback_data.region
     if not access.can(region) or callback_data.command not in COMMANDS:
         alert(callback_answer, t("region_pick.stale"))

@@ -17,6 +17,7 @@ from core.texts import Translator, split_text
 from handlers.dialogs import leave_dialog
 from handlers.filters import shown
 from handlers.referral_callbacks import RelayCD
+from handlers.relay_media import media_of_message
 from handlers.render import alert
 
 RELAY_NUMBER = "relay_number"
@@ -86,6 +87,13 @@ async def msg_relay(
         caption = split_text(full, CAPTION_LIMIT)[0] if full else ""
         rest = full[len(caption) :].strip()
         texts = split_text(rest, TEXT_LIMIT) if rest else []
+    media = None
+    if caption is not None:
+        found = await media_of_message(session, message, viewer, number)
+        if isinstance(found, str):  # the other side's messenger cannot take it
+            await message.answer(t(found))
+            return
+        media = found
     ctx = app.referral_context()
     steps: list[tuple[str | None, str | None]] = []
     if caption is not None:
@@ -102,6 +110,7 @@ async def msg_relay(
             content_type=content_type if text is None else "text",
             text=text,
             caption=part_caption,
+            media=media if text is None else None,
         )
         if outcome is not Outcome.OK:
             await leave_dialog(state)

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
 from bot.middlewares.viewer import Viewer
-from core import privacy
+from core import linking, privacy
 from core.texts import Translator
 from handlers.filters import shown
 from handlers.keyboards import Keyboard
@@ -68,7 +68,11 @@ async def cb_forget(
         await message.edit_text(t("forget.kept"))
         return
     if viewer.user is not None:
+        # One person on two messengers (/link): both rows go.
+        other = await linking.linked_user(session, viewer.user)
         await privacy.forget_user(session, app.referral_context(), viewer.user)
+        if other is not None:
+            await privacy.forget_user(session, app.referral_context(), other)
     await state.clear()
     await message.edit_text(t("forget.done"))
 

@@ -17,32 +17,32 @@ Deliver = Callable[[], Awaitable[int]]
 
 
 async def staff(
-    app: App, chat: LocalChat, telegram_id: int, org: str, role: Role = Role.VOLUNTEER
+    app: App, chat: LocalChat, messenger_id: int, org: str, role: Role = Role.VOLUNTEER
 ) -> ChatUser:
     async with app.session_factory() as session:
         await people.grant_role(
             session,
             app.clock,
-            telegram_id=telegram_id,
+            messenger_id=messenger_id,
             role=role,
             organization_id=org,
             region_code=app.catalogue.view.organizations[org].region,
         )
-    return chat.user(telegram_id, "Ольга")
+    return chat.user(messenger_id, "Ольга")
 
 
-async def manager(app: App, chat: LocalChat, telegram_id: int, region: str) -> ChatUser:
+async def manager(app: App, chat: LocalChat, messenger_id: int, region: str) -> ChatUser:
     async with app.session_factory() as session:
         await people.grant_role(
-            session, app.clock, telegram_id=telegram_id, role=Role.MANAGER, region_code=region
+            session, app.clock, messenger_id=messenger_id, role=Role.MANAGER, region_code=region
         )
-    return chat.user(telegram_id, "Ирина")
+    return chat.user(messenger_id, "Ирина")
 
 
 async def family_in(
-    chat: LocalChat, telegram_id: int, region: str, municipality_query: str, municipality: str
+    chat: LocalChat, messenger_id: int, region: str, municipality_query: str, municipality: str
 ) -> ChatUser:
-    person = chat.user(telegram_id)
+    person = chat.user(messenger_id)
     await person.send("/start")
     await person.click("✅ Согласен(на)")
     await person.click(region)

@@ -151,14 +151,14 @@ async def test_survey_answers_count_only_from_the_surveys_audience(
     clock: FrozenClock,
 ) -> None:
     inside = await families(
-        app, first_telegram_id=6_200_000, count=2, region=TAM, municipality="tam-michurinsk"
+        app, first_messenger_id=6_200_000, count=2, region=TAM, municipality="tam-michurinsk"
     )
     elsewhere = await families(
-        app, first_telegram_id=6_300_000, count=1, region=TAM, municipality="tam-tambov"
+        app, first_messenger_id=6_300_000, count=1, region=TAM, municipality="tam-tambov"
     )
     no_news = await families(
         app,
-        first_telegram_id=6_400_000,
+        first_messenger_id=6_400_000,
         count=1,
         region=TAM,
         municipality="tam-michurinsk",
@@ -181,7 +181,7 @@ async def test_survey_answers_count_only_from_the_surveys_audience(
 
     clock._now += dt.timedelta(hours=1)
     late = await families(
-        app, first_telegram_id=6_500_000, count=1, region=TAM, municipality="tam-michurinsk"
+        app, first_messenger_id=6_500_000, count=1, region=TAM, municipality="tam-michurinsk"
     )
     forged = SurveyAnswerCD(survey=survey.id, option=1).pack()
     for outsider in (elsewhere[0], no_news[0], late[0]):

@@ -97,7 +97,7 @@ async def test_a_redelivered_update_is_processed_once(chat: LocalChat) -> None:
     assert len(chat.session.chats[206]) == 1
     app = chat.dp["app"]
     async with app.session_factory() as session:
-        assert await session.get(models.ProcessedUpdate, 999_001) is not None
+        assert await session.get(models.ProcessedUpdate, ("telegram", 999_001)) is not None
 
 
 async def test_an_update_that_keeps_failing_is_dead_lettered_after_three_tries(
@@ -129,7 +129,7 @@ async def test_an_update_that_keeps_failing_is_dead_lettered_after_three_tries(
     assert len(chat.session.chats[207]) == replies
     app = chat.dp["app"]
     async with app.session_factory() as session:
-        letter = await session.get(models.DeadLetter, 999_002)
+        letter = await session.get(models.DeadLetter, ("telegram", 999_002))
         assert letter is not None
         assert (letter.attempts, letter.update_type, letter.error) == (
             3,

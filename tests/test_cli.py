@@ -434,7 +434,7 @@ def test_admin_grant_manager(launched: Launched) -> None:
     assert result.stdout == "telegram id 5 is now manager of RU-TAM\n"
     assert launched.rows(
         "grant",
-        "SELECT u.telegram_id, m.role, m.region_code, m.organization_id, m.active, m.paused "
+        "SELECT u.messenger_id, m.role, m.region_code, m.organization_id, m.active, m.paused "
         "FROM memberships m JOIN users u ON u.id = m.user_id",
     ) == [(5, "manager", "RU-TAM", None, 1, 0)]
 

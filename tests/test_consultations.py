@@ -81,8 +81,8 @@ async def publish(app: App, consultation_id: str, *starts: dt.datetime) -> list[
         return list(rows)
 
 
-async def tambov_family(chat: LocalChat, telegram_id: int) -> ChatUser:
-    return await family_in(chat, telegram_id, "Тамбовская область", "Тамбов", "г. Тамбов")
+async def tambov_family(chat: LocalChat, messenger_id: int) -> ChatUser:
+    return await family_in(chat, messenger_id, "Тамбовская область", "Тамбов", "г. Тамбов")
 
 
 async def book_in_chat(person: ChatUser, time: str) -> None:
@@ -176,9 +176,9 @@ async def test_two_families_racing_for_one_slot_one_wins(
     await tambov_family(chat, 7512)
     await tambov_family(chat, 7513)
 
-    async def attempt(telegram_id: int, slot_id: int) -> consultations.Booking:
+    async def attempt(messenger_id: int, slot_id: int) -> consultations.Booking:
         async with app.session_factory() as own:
-            family = await people.get_user(own, telegram_id)
+            family = await people.get_user(own, messenger_id)
             assert family is not None
             return await consultations.book(
                 own,

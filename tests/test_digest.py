@@ -89,7 +89,7 @@ class Script:
         self, name: str, tg: int, region: str, created: dt.datetime, consent: bool = True
     ) -> None:
         row = models.User(
-            telegram_id=tg,
+            messenger_id=tg,
             language="ru",
             region_code=region,
             consent_version="1" if consent else None,
@@ -440,6 +440,10 @@ def expected_digest(s: Script, stale: list[str]) -> dict[str, Any]:
                 {"municipality": "tam-kirsanov", "requests": "<3"},
                 {"municipality": "tam-michurinsk", "requests": "<3"},
             ],
+            "by_channel": {
+                "telegram": {"new_families": 3, "requests": 5},  # 2 of 7 have no family left
+                "max": {"new_families": 0, "requests": 0},
+            },
         },
         "supply": {
             "referrals_created": 7,
@@ -867,7 +871,7 @@ async def test_manager_gets_text_chart_and_workbook(
 ) -> None:
     await script_week(session)
     await people.grant_role(
-        session, app.clock, telegram_id=7101, role=Role.MANAGER, region_code="RU-TAM"
+        session, app.clock, messenger_id=7101, role=Role.MANAGER, region_code="RU-TAM"
     )
     manager = digest_chat.user(7101)
     replies = await manager.send("/digest")
@@ -895,7 +899,7 @@ async def test_a_manager_of_two_regions_picks_one_and_it_is_remembered(
     await script_week(session)
     for region in ("RU-MOS", "RU-TAM"):
         await people.grant_role(
-            session, app.clock, telegram_id=7106, role=Role.MANAGER, region_code=region
+            session, app.clock, messenger_id=7106, role=Role.MANAGER, region_code=region
         )
     irina = digest_chat.user(7106)
     ask = (await irina.send("/digest"))[-1]
@@ -927,7 +931,7 @@ async def test_bad_week_arguments_are_answered(
     app: App, session: AsyncSession, digest_chat: LocalChat
 ) -> None:
     await people.grant_role(
-        session, app.clock, telegram_id=7102, role=Role.MANAGER, region_code="RU-TAM"
+        session, app.clock, messenger_id=7102, role=Role.MANAGER, region_code="RU-TAM"
     )
     manager = digest_chat.user(7102)
     replies = await manager.send("/digest на прошлой неделе")
@@ -947,7 +951,7 @@ async def test_family_and_volunteer_are_refused(
     assert [r.kind for r in replies] == ["text"]
     assert "доступен менеджерам региона" in replies[0].text
     await people.grant_role(
-        session, app.clock, telegram_id=7104, role=Role.VOLUNTEER, organization_id=A
+        session, app.clock, messenger_id=7104, role=Role.VOLUNTEER, organization_id=A
     )
     replies = await digest_chat.user(7104).send("/digest 2026-W47")
     assert [r.kind for r in replies] == ["text"] and "менеджерам" in replies[0].text
@@ -974,7 +978,7 @@ async def test_admin_sees_any_region_and_the_cluster(
     assert "Такой недели нет" in replies[0].text
     manager = digest_chat.user(7105)
     await people.grant_role(
-        session, app.clock, telegram_id=7105, role=Role.MANAGER, region_code="RU-TAM"
+        session, app.clock, messenger_id=7105, role=Role.MANAGER, region_code="RU-TAM"
     )
     replies = await manager.send("/cluster")
     assert "только администраторам" in replies[0].text
@@ -989,9 +993,9 @@ async def managers(app: App, session: AsyncSession) -> dict[int, int]:
     """Telegram id → user id of the delivery tests' managers (and people who get nothing)."""
     for tg, region in ((7201, "RU-TAM"), (7202, "RU-TAM"), (7203, "RU-MOS"), (7204, "RU-TAM")):
         await people.grant_role(
-            session, app.clock, telegram_id=tg, role=Role.MANAGER, region_code=region
+            session, app.clock, messenger_id=tg, role=Role.MANAGER, region_code=region
         )
-    await people.grant_role(session, app.clock, telegram_id=7205, role=Role.ADMIN)
+    await people.grant_role(session, app.clock, messenger_id=7205, role=Role.ADMIN)
     english = await people.get_user(session, 7202)
     assert english is not None
     english.language = "en"
@@ -1000,16 +1004,16 @@ async def managers(app: App, session: AsyncSession) -> dict[int, int]:
     for membership in await people.memberships(session, retired.id):
         membership.active = False
     await session.commit()
-    rows = await session.execute(select(models.User.telegram_id, models.User.id))
+    rows = await session.execute(select(models.User.messenger_id, models.User.id))
     return dict(rows.all())
 
 
 async def deliveries(session: AsyncSession) -> list[tuple[str, str, int]]:
     rows = await session.execute(
-        select(models.Digest.region_code, models.Digest.week, models.User.telegram_id)
+        select(models.Digest.region_code, models.Digest.week, models.User.messenger_id)
         .join(models.DigestDelivery, models.DigestDelivery.digest_id == models.Digest.id)
         .join(models.User, models.User.id == models.DigestDelivery.user_id)
-        .order_by(models.User.telegram_id)
+        .order_by(models.User.messenger_id)
     )
     return list(rows)
 

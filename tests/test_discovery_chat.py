@@ -212,7 +212,7 @@ async def test_screener_for_a_pregnant_student_with_low_income(
     assert "100" in labels, "Tambov's payment to pregnant students is found"
     profile = await session.get(
         models.FamilyProfile,
-        (await session.scalar(select(models.User.id).where(models.User.telegram_id == 310))),
+        (await session.scalar(select(models.User.id).where(models.User.messenger_id == 310))),
     )
     assert profile is not None
     assert profile.data["pregnant"] is True and profile.data["student"] is True

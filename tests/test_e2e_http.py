@@ -52,7 +52,7 @@ async def test_family_onboards_over_http(telegram: FakeTelegram, app: App) -> No
     assert "Готово!" in anna.last_text()
 
     async with app.session_factory() as session:
-        user = await session.scalar(select(models.User).where(models.User.telegram_id == 5001))
+        user = await session.scalar(select(models.User).where(models.User.messenger_id == 5001))
     assert user is not None and user.municipality_id == "niz-arzamas"
 
 

@@ -102,7 +102,7 @@ async def test_consent_is_kept_when_the_next_telegram_call_fails(
     chat.session.fail_next("editMessageText", telegram_fault(kind))
     await anna.click("✅ Согласен(на)")
     assert APOLOGY in anna.last_text, "the person hears something instead of silence"
-    assert await count(session, models.User, models.User.telegram_id == 9101) == 1
+    assert await count(session, models.User, models.User.messenger_id == 9101) == 1
     assert await count(session, models.Consent) == 1, "the consent was committed before the call"
     assert any(type(telegram_fault(kind)).__name__ in line for line in error_log.failures())
     await anna.send("/start")
@@ -142,7 +142,7 @@ async def test_a_region_choice_is_kept_when_answering_the_button_fails(
     await anna.click("✅ Согласен(на)")
     chat.session.fail_next("answerCallbackQuery", telegram_fault(kind))
     await anna.click("Тамбовская область")
-    user = await session.scalar(select(models.User).where(models.User.telegram_id == 9121))
+    user = await session.scalar(select(models.User).where(models.User.messenger_id == 9121))
     assert user is not None and user.region_code == "RU-TAM"
 
 
@@ -421,7 +421,8 @@ async def test_a_crash_before_commit_is_redone_on_redelivery_and_lands_once(
     with pytest.raises(Killed):
         await chat.dp.feed_update(chat.bot, update)
     assert await count(session, models.RelayMessage) == 0, "nothing half-written"
-    assert await session.get(models.ProcessedUpdate, 888_001) is None, "so it is redone"
+    done = await session.get(models.ProcessedUpdate, ("telegram", 888_001))
+    assert done is None, "so it is redone"
 
     await chat.dp.feed_update(chat.bot, update)  # Telegram delivers it again after the restart
     await chat.dp.feed_update(chat.bot, update)  # and, for good measure, once more

@@ -38,15 +38,15 @@ async def new_invite(app: App, clock: FrozenClock, role: Role = Role.VOLUNTEER) 
     return invite.token
 
 
-async def redeem(app: App, clock: FrozenClock, token: str, telegram_id: int) -> InviteResult:
+async def redeem(app: App, clock: FrozenClock, token: str, messenger_id: int) -> InviteResult:
     # A session per call, as the bot has one per update: nothing is remembered in between.
     async with app.session_factory() as session:
         return await people.redeem_invite(
-            session, clock, token=token, telegram_id=telegram_id, language="ru"
+            session, clock, token=token, messenger_id=messenger_id, language="ru"
         )
 
 
-async def memberships_of(session: AsyncSession, telegram_id: int) -> list[tuple[object, ...]]:
+async def memberships_of(session: AsyncSession, messenger_id: int) -> list[tuple[object, ...]]:
     rows = await session.execute(
         select(
             models.Membership.role,
@@ -56,7 +56,7 @@ async def memberships_of(session: AsyncSession, telegram_id: int) -> list[tuple[
             models.Membership.paused,
         )
         .join(models.User, models.User.id == models.Membership.user_id)
-        .where(models.User.telegram_id == telegram_id)
+        .where(models.User.messenger_id == messenger_id)
     )
     return [tuple(row) for row in rows]
 

@@ -117,9 +117,9 @@ async def test_the_scheduled_retention_and_the_cli_run_clear_the_same_search(
 async def test_jobs_run_digests_sends_last_weeks_digest_once(
     app: App, session: AsyncSession, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    for telegram_id in MANAGERS:
+    for messenger_id in MANAGERS:
         await people.grant_role(
-            session, app.clock, telegram_id=telegram_id, role=Role.MANAGER, region_code="RU-TAM"
+            session, app.clock, messenger_id=messenger_id, role=Role.MANAGER, region_code="RU-TAM"
         )
     await session.commit()
     local = LocalSession()
@@ -128,9 +128,9 @@ async def test_jobs_run_digests_sends_last_weeks_digest_once(
 
     assert await cmd_jobs_run(monday, app.settings, bot=bot) == 0
     assert capsys.readouterr().out == "digests: 2 done as of 2026-11-30 12:00 UTC\n"
-    for telegram_id in MANAGERS:
-        sent = local.chats[telegram_id]
-        assert [m.kind for m in sent] == ["text", "photo", "document"], telegram_id
+    for messenger_id in MANAGERS:
+        sent = local.chats[messenger_id]
+        assert [m.kind for m in sent] == ["text", "photo", "document"], messenger_id
         assert "2026-W48" in sent[0].text
     weeks = await session.scalars(
         select(models.Digest.week).where(models.Digest.region_code == "RU-TAM")

@@ -284,7 +284,7 @@ def save(workbook: Workbook) -> bytes:
 async def families(
     app: App,
     *,
-    first_telegram_id: int,
+    first_messenger_id: int,
     count: int,
     region: str,
     news: str | None = "granted",
@@ -293,13 +293,13 @@ async def families(
 ) -> list[int]:
     """Consenting families created in bulk; `news` is "granted", "revoked" or None."""
     now = app.clock.now()
-    ids = list(range(first_telegram_id, first_telegram_id + count))
+    ids = list(range(first_messenger_id, first_messenger_id + count))
     async with app.session_factory() as session:
         await session.execute(
             insert(models.User),
             [
                 {
-                    "telegram_id": tg,
+                    "messenger_id": tg,
                     "language": "ru",
                     "region_code": region,
                     "municipality_id": municipality,
@@ -314,7 +314,7 @@ async def families(
         if news is not None:
             user_ids = (
                 await session.scalars(
-                    select(models.User.id).where(models.User.telegram_id.in_(ids))
+                    select(models.User.id).where(models.User.messenger_id.in_(ids))
                 )
             ).all()
             revoked = now if news == "revoked" else None
@@ -704,7 +704,7 @@ async def test_invite_link_is_redeemable_and_members_can_be_removed(
     await newcomer.send(f"/start {token}")
     assert newcomer.last_text.startswith("Добро пожаловать в команду")
     membership = await session.scalar(
-        select(models.Membership).join(models.User).where(models.User.telegram_id == 7400)
+        select(models.Membership).join(models.User).where(models.User.messenger_id == 7400)
     )
     assert membership is not None
     assert (membership.role, membership.organization_id) == ("coordinator", "tam-opora-demo")
@@ -727,15 +727,15 @@ async def test_a_broadcast_reaches_thousands_at_the_rate_limit_and_never_the_opt
     app: App, mchat: LocalChat, session: AsyncSession
 ) -> None:
     consenting = await families(
-        app, first_telegram_id=1_000_000, count=3000, region=TAM, unreachable=50
+        app, first_messenger_id=1_000_000, count=3000, region=TAM, unreachable=50
     )
     opted_out = await families(
-        app, first_telegram_id=2_000_000, count=200, region=TAM, news="revoked"
+        app, first_messenger_id=2_000_000, count=200, region=TAM, news="revoked"
     )
     never_asked = await families(
-        app, first_telegram_id=3_000_000, count=100, region=TAM, news=None
+        app, first_messenger_id=3_000_000, count=100, region=TAM, news=None
     )
-    elsewhere = await families(app, first_telegram_id=4_000_000, count=100, region=MOS)
+    elsewhere = await families(app, first_messenger_id=4_000_000, count=100, region=MOS)
     known_blocked = consenting[:50]
     reachable = consenting[50:]
     fake = tool_session(mchat)
@@ -808,7 +808,7 @@ async def test_a_broadcast_reaches_thousands_at_the_rate_limit_and_never_the_opt
     )
     newly_blocked = await session.scalar(
         select(func.count()).where(
-            models.User.telegram_id.in_(reachable[:20]), models.User.unreachable
+            models.User.messenger_id.in_(reachable[:20]), models.User.unreachable
         )
     )
     assert newly_blocked == 20
@@ -818,10 +818,10 @@ async def test_a_broadcast_with_a_measure_card_and_filters(
     app: App, mchat: LocalChat, session: AsyncSession
 ) -> None:
     await families(
-        app, first_telegram_id=5_000_000, count=3, region=TAM, municipality="tam-michurinsk"
+        app, first_messenger_id=5_000_000, count=3, region=TAM, municipality="tam-michurinsk"
     )
     await families(
-        app, first_telegram_id=5_100_000, count=2, region=TAM, municipality="tam-tambov"
+        app, first_messenger_id=5_100_000, count=2, region=TAM, municipality="tam-tambov"
     )
     irina = await manager(app, mchat, MANAGER_TAM, TAM)
     await irina.send("/broadcast")
@@ -849,8 +849,8 @@ async def test_a_broadcast_with_a_measure_card_and_filters(
 async def test_a_survey_counts_one_answer_per_family(
     app: App, mchat: LocalChat, session: AsyncSession
 ) -> None:
-    tg = await families(app, first_telegram_id=6_000_000, count=4, region=TAM)
-    outsider = (await families(app, first_telegram_id=6_100_000, count=1, region=MOS))[0]
+    tg = await families(app, first_messenger_id=6_000_000, count=4, region=TAM)
+    outsider = (await families(app, first_messenger_id=6_100_000, count=1, region=MOS))[0]
     irina = await manager(app, mchat, MANAGER_TAM, TAM)
     await irina.send("/survey")
     await irina.send("Удобно ли вам получать помощь онлайн?")
@@ -922,17 +922,17 @@ async def test_a_survey_counts_one_answer_per_family(
 async def test_stats_shows_todays_numbers(
     app: App, mchat: LocalChat, session: AsyncSession, clock: FrozenClock
 ) -> None:
-    old = await families(app, first_telegram_id=8_000_000, count=3, region=TAM)
+    old = await families(app, first_messenger_id=8_000_000, count=3, region=TAM)
     await session.execute(
         update(models.User)
-        .where(models.User.telegram_id.in_(old))
+        .where(models.User.messenger_id.in_(old))
         .values(created_at=START - dt.timedelta(days=10))
     )
     await session.commit()
-    await families(app, first_telegram_id=8_100_000, count=2, region=TAM, news=None)
-    await families(app, first_telegram_id=8_200_000, count=4, region=MOS)
+    await families(app, first_messenger_id=8_100_000, count=2, region=TAM, news=None)
+    await families(app, first_messenger_id=8_200_000, count=4, region=MOS)
     family_id = await session.scalar(
-        select(models.User.id).where(models.User.telegram_id == old[0])
+        select(models.User.id).where(models.User.messenger_id == old[0])
     )
     now = clock.now()
     for results in (3, 0, 5):
@@ -1046,7 +1046,7 @@ async def test_people_helpers_are_region_scoped(app: App, session: AsyncSession)
     mos = await people.grant_role(
         session,
         app.clock,
-        telegram_id=7600,
+        messenger_id=7600,
         role=Role.VOLUNTEER,
         organization_id="mos-women-violence-hotline",
         region_code=MOS,

@@ -34,7 +34,11 @@ async def onboard(person: FakeMaxUser, region: str, query: str, municipality: st
 
 async def user_row(app: App, max_id: int) -> models.User | None:
     async with app.session_factory() as session:
-        return await session.scalar(select(models.User).where(models.User.telegram_id == max_id))
+        return await session.scalar(
+            select(models.User).where(
+                models.User.channel == "max", models.User.messenger_id == max_id
+            )
+        )
 
 
 async def test_family_onboards_with_consent_on_max(run: MaxRun, app: App) -> None:
@@ -178,10 +182,11 @@ async def test_family_and_volunteer_both_on_max_talk_through_the_bot(
         await people.grant_role(
             session,
             app.clock,
-            telegram_id=7020,
+            messenger_id=7020,
             role=Role.VOLUNTEER,
             organization_id="tam-opora-demo",
             region_code="RU-TAM",
+            channel="max",  # Olga works on MAX too
         )
     olga = run.fake.user(7020, "Ольга")
     anna = run.fake.user(7021)

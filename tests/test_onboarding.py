@@ -43,7 +43,7 @@ async def test_consent_then_region_and_municipality_are_stored(
     await anna.click("г. Мичуринск")
     assert "Готово!" in anna.last_text
 
-    user = await session.scalar(select(models.User).where(models.User.telegram_id == 102))
+    user = await session.scalar(select(models.User).where(models.User.messenger_id == 102))
     assert user is not None
     assert (user.region_code, user.municipality_id) == ("RU-TAM", "tam-michurinsk")
     assert user.consent_version == "1.0"
@@ -81,7 +81,7 @@ async def test_anonymous_choice_is_kept_when_consent_is_given_later(
     await vera.send("/profile")
     await vera.click("Дать согласие")
     await vera.click("✅ Согласен(на)")
-    user = await session.scalar(select(models.User).where(models.User.telegram_id == 104))
+    user = await session.scalar(select(models.User).where(models.User.messenger_id == 104))
     assert user is not None
     assert (user.region_code, user.municipality_id) == ("RU-MOS", "mos-balashikha")
 

@@ -145,7 +145,14 @@ async def queue(app: App, clock: Clock, *chats: int, start: int = 1, **kwargs: A
     async with app.session_factory() as session:
         rows = [
             outbox.notify(
-                session, clock, chat_id=chat, lang="ru", kind="k", params={"n": n}, **kwargs
+                session,
+                clock,
+                channel="telegram",
+                chat_id=chat,
+                lang="ru",
+                kind="k",
+                params={"n": n},
+                **kwargs,
             )
             for n, chat in enumerate(chats, start=start)
         ]
@@ -159,10 +166,10 @@ async def load(app: App) -> dict[int, models.OutboxMessage]:
         return {row.id: row for row in rows}
 
 
-async def add_user(app: App, clock: FrozenClock, telegram_id: int) -> None:
+async def add_user(app: App, clock: FrozenClock, messenger_id: int) -> None:
     async with app.session_factory() as session:
         now = clock.now()
-        session.add(models.User(telegram_id=telegram_id, created_at=now, last_seen_at=now))
+        session.add(models.User(messenger_id=messenger_id, created_at=now, last_seen_at=now))
         await session.commit()
 
 
@@ -194,6 +201,7 @@ async def test_copy_rows_copy_the_message_with_a_rendered_caption(
         outbox.copy(
             session,
             clock,
+            channel="telegram",
             chat_id=303,
             lang="ru",
             from_chat_id=777,
@@ -354,7 +362,15 @@ async def test_a_blocked_bot_marks_the_user_unreachable_and_calls_the_hook_once(
     async def hook(session: AsyncSession, row: models.OutboxMessage) -> None:
         calls.append((row.id, row.status))
         # What the lead's hook does: queue a note to a manager in the same transaction.
-        outbox.notify(session, clock, chat_id=900, lang="ru", kind="manager", params={"n": 0})
+        outbox.notify(
+            session,
+            clock,
+            channel="telegram",
+            chat_id=900,
+            lang="ru",
+            kind="manager",
+            params={"n": 0},
+        )
 
     worker = make_worker(app, clock, telegram, vtime, on_unreachable=hook)
     assert await worker.drain() == 2  # the note to the manager and the other person's message
@@ -368,7 +384,7 @@ async def test_a_blocked_bot_marks_the_user_unreachable_and_calls_the_hook_once(
     assert rows[other].status == OutboxStatus.SENT
     assert telegram.texts_to(900) == ["manager:0"]
     async with app.session_factory() as session:
-        users = {u.telegram_id: u for u in await session.scalars(select(models.User))}
+        users = {u.messenger_id: u for u in await session.scalars(select(models.User))}
     assert users[311].unreachable is True
     assert users[312].unreachable is False
 
@@ -383,7 +399,7 @@ async def test_a_failing_hook_still_records_the_block_without_sending_again(
     )
 
     async def hook(session: AsyncSession, row: models.OutboxMessage) -> None:
-        outbox.notify(session, clock, chat_id=900, lang="ru", kind="manager")
+        outbox.notify(session, clock, channel="telegram", chat_id=900, lang="ru", kind="manager")
         raise RuntimeError("boom")
 
     broken: UnreachableHook = hook
@@ -394,7 +410,7 @@ async def test_a_failing_hook_still_records_the_block_without_sending_again(
     assert rows[row_id].status == OutboxStatus.FAILED
     assert len(telegram.sends) == 1
     async with app.session_factory() as session:
-        user = await session.scalar(select(models.User).where(models.User.telegram_id == 313))
+        user = await session.scalar(select(models.User).where(models.User.messenger_id == 313))
     assert user is not None and user.unreachable is True
 
 
@@ -419,8 +435,12 @@ async def test_an_unknown_kind_fails_without_calling_telegram(
     app: App, clock: FrozenClock, telegram: TimedSession, vtime: VirtualTime
 ) -> None:
     async with app.session_factory() as session:
-        bad = outbox.notify(session, clock, chat_id=316, lang="ru", kind="no.such.template")
-        outbox.notify(session, clock, chat_id=316, lang="ru", kind="k", params={"n": 2})
+        bad = outbox.notify(
+            session, clock, channel="telegram", chat_id=316, lang="ru", kind="no.such.template"
+        )
+        outbox.notify(
+            session, clock, channel="telegram", chat_id=316, lang="ru", kind="k", params={"n": 2}
+        )
         await session.commit()
 
     assert await make_worker(app, clock, telegram, vtime).drain() == 1
@@ -459,6 +479,7 @@ async def test_relayed_text_is_removed_from_the_outbox_once_handled(
         sent = outbox.notify(
             session,
             clock,
+            channel="telegram",
             chat_id=318,
             lang="ru",
             kind="relay.text",
@@ -467,6 +488,7 @@ async def test_relayed_text_is_removed_from_the_outbox_once_handled(
         failed = outbox.copy(
             session,
             clock,
+            channel="telegram",
             chat_id=319,
             lang="ru",
             from_chat_id=318,
@@ -594,7 +616,9 @@ async def test_a_commit_that_queues_a_message_wakes_the_worker_by_itself(
 ) -> None:
     app.outbox_wake.clear()  # rung by earlier tests' commits; nobody waited on it
     async with app.session_factory() as session:
-        outbox.notify(session, clock, chat_id=325, lang="ru", kind="k", params={"n": 1})
+        outbox.notify(
+            session, clock, channel="telegram", chat_id=325, lang="ru", kind="k", params={"n": 1}
+        )
         await session.flush()
         await session.rollback()
     assert not app.outbox_wake.is_set()

@@ -26,16 +26,16 @@ NEWBORN_5000 = "5 000 ₽ на каждого новорождённого"
 MATCAP = "Материнский (семейный) капитал"
 
 
-async def family_with_profile(app: App, chat: LocalChat, telegram_id: int) -> ChatUser:
+async def family_with_profile(app: App, chat: LocalChat, messenger_id: int) -> ChatUser:
     """A Tambov family that consented and whose /find answers are saved: a baby born on
     15 October 2026 (the clock stands at 28 November 2026)."""
-    person = chat.user(telegram_id)
+    person = chat.user(messenger_id)
     await person.send("/start")
     await person.click("✅ Согласен(на)")
     await person.click("Тамбовская область")
     await person.click("Пропустить")
     async with app.session_factory() as session:
-        user = await people.get_user(session, telegram_id)
+        user = await people.get_user(session, messenger_id)
         profile = FamilyProfile(
             children=[Child(birth_date="2026-10-15")], citizen=True, pregnant=False
         )

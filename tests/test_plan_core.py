@@ -17,9 +17,9 @@ from db import models
 from db.enums import PlanStatus, Role
 
 
-async def consented(app: App, session: AsyncSession, telegram_id: int) -> models.User:
+async def consented(app: App, session: AsyncSession, messenger_id: int) -> models.User:
     return await people.give_consent(
-        session, app.clock, telegram_id=telegram_id, language="ru", version="1"
+        session, app.clock, messenger_id=messenger_id, language="ru", version="1"
     )
 
 
@@ -31,7 +31,7 @@ async def test_two_presses_at_once_make_one_row(app: App, session: AsyncSession)
 
     async def press(status: PlanStatus) -> PlanOutcome:
         async with app.session_factory() as own:
-            fresh = await people.get_user(own, user.telegram_id)
+            fresh = await people.get_user(own, user.messenger_id)
             change = await plan.set_status(own, app.clock, fresh, view, "fed-matcap", status)
             return change.outcome
 
@@ -86,7 +86,7 @@ async def test_nothing_is_stored_without_consent(app: App, session: AsyncSession
     assert change.outcome is PlanOutcome.NO_CONSENT
     # A staff member has a users row but never gave the family consent: no plan either.
     await people.grant_role(
-        session, app.clock, telegram_id=5304, role=Role.MANAGER, region_code="RU-TAM"
+        session, app.clock, messenger_id=5304, role=Role.MANAGER, region_code="RU-TAM"
     )
     staff = await people.get_user(session, 5304)
     assert staff is not None and staff.consent_version is None

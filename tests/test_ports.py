@@ -58,6 +58,7 @@ class RecordingNotifier:
         caption_kind: str,
         params: dict[str, Any],
         referral_id: int | None = None,
+        media: dict[str, str] | None = None,
     ) -> None:
         self.told.append(Told(person.id, caption_kind, params))
 

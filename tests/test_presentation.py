@@ -31,8 +31,8 @@ def last_alert(chat: LocalChat) -> str:
     return chat.session.answers[-1].text or ""
 
 
-async def tambov(chat: LocalChat, telegram_id: int) -> ChatUser:
-    return await family_in(chat, telegram_id, "Тамбовская область", "Тамбов", "г. Тамбов")
+async def tambov(chat: LocalChat, messenger_id: int) -> ChatUser:
+    return await family_in(chat, messenger_id, "Тамбовская область", "Тамбов", "г. Тамбов")
 
 
 async def status_of(session: AsyncSession, number: int) -> str:
@@ -163,5 +163,5 @@ async def test_a_button_under_a_message_telegram_no_longer_shows_is_stale(
     await person._run({"callback_query": query})
     assert STALE_BUTTON in last_alert(chat)
     assert len(person.messages) == before
-    found = await session.scalar(select(models.User).where(models.User.telegram_id == person.id))
+    found = await session.scalar(select(models.User).where(models.User.messenger_id == person.id))
     assert found is None, "no consent (and no account) from an old button"

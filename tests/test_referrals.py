@@ -346,9 +346,9 @@ async def test_two_concurrent_accepts_one_wins(
     await request_help(anna, "💬 Психологическая помощь")
     number = (await latest_referral(session)).id
 
-    async def accept(telegram_id: int) -> Outcome:
+    async def accept(messenger_id: int) -> Outcome:
         async with app.session_factory() as own:
-            volunteer = await people.get_user(own, telegram_id)
+            volunteer = await people.get_user(own, messenger_id)
             assert volunteer is not None
             return await referrals.accept(
                 own, app.referral_context(), referral_id=number, volunteer=volunteer

@@ -42,14 +42,14 @@ async def family(
     chat: LocalChat,
     session: AsyncSession,
     clock: FrozenClock,
-    telegram_id: int,
+    messenger_id: int,
     profile: dict[str, Any] | None,
     *,
     region: str = "Тамбовская область",
     reminders: bool = True,
 ) -> ChatUser:
-    person = await consented_in(chat, telegram_id, region)
-    user = await people.get_user(session, telegram_id)
+    person = await consented_in(chat, messenger_id, region)
+    user = await people.get_user(session, messenger_id)
     assert user is not None
     if profile is not None:
         session.add(models.FamilyProfile(user_id=user.id, data=profile, updated_at=clock.now()))
@@ -396,8 +396,8 @@ async def test_the_last_month_before_a_plan_deadline(
     newborn = {"as_of": "2026-11-28", "children": [{"birth_date": "2026-08-15"}]}
     anna = await family(chat, session, clock, 4170, newborn)
     boris = await family(chat, session, clock, 4171, newborn)
-    for telegram_id, status in ((4170, PlanStatus.PLANNED), (4171, PlanStatus.APPLIED)):
-        user = await people.get_user(session, telegram_id)
+    for messenger_id, status in ((4170, PlanStatus.PLANNED), (4171, PlanStatus.APPLIED)):
+        user = await people.get_user(session, messenger_id)
         assert user is not None
         session.add(
             models.PlanItem(
@@ -436,14 +436,14 @@ async def test_digest_counts_reminders_acted_on_plans_and_refusals(
     assert (await run_reminders(app)).queued == 2
     marked = dt.datetime(2026, 12, 2, 12, 0, tzinfo=MSK)
     places = {4180: "tam-kotovsk", 4181: "tam-kotovsk", 4182: "tam-kotovsk", 4183: "tam-kirsanov"}
-    for telegram_id in (4182, 4183):
-        await family(chat, session, clock, telegram_id, None, reminders=False)
-    for telegram_id, municipality in places.items():
-        user = await people.get_user(session, telegram_id)
+    for messenger_id in (4182, 4183):
+        await family(chat, session, clock, messenger_id, None, reminders=False)
+    for messenger_id, municipality in places.items():
+        user = await people.get_user(session, messenger_id)
         assert user is not None
         user.municipality_id = municipality
         plan = [("tam-social-nanny", PlanStatus.REFUSED)]
-        if telegram_id == anna.id:
+        if messenger_id == anna.id:
             plan.append(("fed-unified-allowance-children", PlanStatus.PLANNED))
         for measure_id, status in plan:
             session.add(

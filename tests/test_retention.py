@@ -47,14 +47,14 @@ async def test_old_closed_requests_lose_their_text_but_stay_counted(
     assert old_open.description == "Личная история семьи", "open requests are never purged"
     assert recent_closed.contact_phone == "+79001234567"
     assert await session.scalar(select(func.count()).select_from(models.Referral)) == 3
-    assert await session.get(models.ProcessedUpdate, 2) is not None
+    assert await session.get(models.ProcessedUpdate, ("telegram", 2)) is not None
 
 
 async def test_old_searches_lose_their_text_and_family_but_stay_counted(
     session: AsyncSession, clock: FrozenClock
 ) -> None:
     now = clock.now()
-    family = models.User(telegram_id=7310049001, consent_version="1.0", created_at=now)
+    family = models.User(messenger_id=7310049001, consent_version="1.0", created_at=now)
     family.last_seen_at = now
     session.add(family)
     await session.flush()

@@ -67,7 +67,7 @@ async def test_a_familys_formula_comment_is_plain_text_in_the_digest_workbook(
         s.feedback(local(21, 10), kind="referral", referral="r7", rating=1, comment=comment)
     await session.commit()
     await people.grant_role(
-        session, app.clock, telegram_id=7101, role=Role.MANAGER, region_code="RU-TAM"
+        session, app.clock, messenger_id=7101, role=Role.MANAGER, region_code="RU-TAM"
     )
     await digest_chat.user(7101).send("/digest")
 

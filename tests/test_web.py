@@ -75,7 +75,7 @@ async def webhook(
 
 async def processed(app: App, update_id: int) -> bool:
     async with app.session_factory() as session:
-        return await session.get(models.ProcessedUpdate, update_id) is not None
+        return await session.get(models.ProcessedUpdate, ("telegram", update_id)) is not None
 
 
 # -- webhook --------------------------------------------------------------------------------------
@@ -437,7 +437,7 @@ async def test_polling_mode_serves_probes_then_stops_cleanly(runner_app: App) ->
 async def test_start_sets_the_description_and_each_staff_members_menu(runner_app: App) -> None:
     async with runner_app.session_factory() as session:
         await people.grant_role(
-            session, runner_app.clock, telegram_id=6501, role=Role.MANAGER, region_code="RU-TAM"
+            session, runner_app.clock, messenger_id=6501, role=Role.MANAGER, region_code="RU-TAM"
         )
     manager_chat = {"type": "chat", "chat_id": 6501}
     async with FakeTelegram() as fake:
@@ -518,7 +518,7 @@ async def test_shutdown_finishes_the_update_in_flight_first(
             "the update in flight finished and its answer went out before the session closed"
         )
     async with runner_app.session_factory() as session:
-        user = await session.scalar(select(models.User).where(models.User.telegram_id == 6404))
+        user = await session.scalar(select(models.User).where(models.User.messenger_id == 6404))
     assert user is not None and user.consent_version is not None
 
 

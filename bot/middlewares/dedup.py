@@ -1,4 +1,7 @@
-"""Each Telegram update is handled once: a redelivered update_id is skipped.
+"""Each update is handled once: a redelivered update_id is skipped.
+
+Each messenger numbers its own updates, so an update is known by (channel, update_id): update
+5 from MAX is not update 5 from Telegram.
 
 The id is recorded after the handlers finish, so a crash mid-way means the update is
 processed again when Telegram redelivers it (at least once), never that it is lost.
@@ -21,10 +24,11 @@ from typing import Any, Generic, TypeVar
 
 from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject, Update
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.channels import channel_of
 from core.clock import Clock
 from core.search.discovery import DEFERRED_ROWS, DeferredRow
 from db import models
@@ -33,6 +37,8 @@ log = logging.getLogger(__name__)
 
 # Ids handled by this process lately: a redelivery to the same process needs no query.
 REMEMBERED = 10_000
+
+UpdateKey = tuple[str, int]  # (channel, update_id)
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -87,9 +93,9 @@ class DedupMiddleware(BaseMiddleware):
     def __init__(self, session_factory: async_sessionmaker[AsyncSession], clock: Clock) -> None:
         self._session_factory = session_factory
         self._clock = clock
-        self._recent: dict[int, None] = {}
-        self._lookups: GroupRunner[int, bool] = GroupRunner(self._processed)
-        self._records: GroupRunner[tuple[int | None, list[DeferredRow]], None] = GroupRunner(
+        self._recent: dict[UpdateKey, None] = {}
+        self._lookups: GroupRunner[UpdateKey, bool] = GroupRunner(self._processed)
+        self._records: GroupRunner[tuple[UpdateKey | None, list[DeferredRow]], None] = GroupRunner(
             self._record
         )
 
@@ -102,7 +108,8 @@ class DedupMiddleware(BaseMiddleware):
         if not isinstance(event, Update):
             return await handler(event, data)
         update_id = event.update_id
-        if update_id in self._recent or await self._lookups.submit(update_id):
+        key = (str(channel_of(data["bot"])), update_id)
+        if key in self._recent or await self._lookups.submit(key):
             log.info("update %s already processed, skipped", update_id)
             return None
         deferred: list[DeferredRow] = []
@@ -116,27 +123,27 @@ class DedupMiddleware(BaseMiddleware):
                 except Exception:  # the handler's own error is the one to report
                     log.warning("statistics rows of update %s were not saved", update_id)
             raise
-        await self._records.submit((update_id, deferred))
-        self._remember(update_id)
+        await self._records.submit((key, deferred))
+        self._remember(key)
         return result
 
-    def _remember(self, update_id: int) -> None:
-        self._recent[update_id] = None
+    def _remember(self, key: UpdateKey) -> None:
+        self._recent[key] = None
         if len(self._recent) > REMEMBERED:
             del self._recent[next(iter(self._recent))]
 
-    async def _processed(self, update_ids: list[int]) -> list[bool]:
+    async def _processed(self, keys: list[UpdateKey]) -> list[bool]:
+        Processed = models.ProcessedUpdate
         async with self._session_factory() as session:
-            done = set(
-                await session.scalars(
-                    select(models.ProcessedUpdate.update_id).where(
-                        models.ProcessedUpdate.update_id.in_(update_ids)
-                    )
+            rows = await session.execute(
+                select(Processed.channel, Processed.update_id).where(
+                    tuple_(Processed.channel, Processed.update_id).in_(keys)
                 )
             )
-        return [update_id in done for update_id in update_ids]
+            done = {(channel, update_id) for channel, update_id in rows}
+        return [key in done for key in keys]
 
-    async def _record(self, items: list[tuple[int | None, list[DeferredRow]]]) -> list[None]:
+    async def _record(self, items: list[tuple[UpdateKey | None, list[DeferredRow]]]) -> list[None]:
         now = self._clock.now()
         try:
             async with self._session_factory() as session:
@@ -148,8 +155,11 @@ class DedupMiddleware(BaseMiddleware):
                 await self._record_one(item, now)
         return [None] * len(items)
 
-    async def _record_one(self, item: tuple[int | None, list[DeferredRow]], now: Any) -> None:
-        update_id, deferred = item
+    async def _record_one(
+        self, item: tuple[UpdateKey | None, list[DeferredRow]], now: Any
+    ) -> None:
+        key, deferred = item
+        update_id = key[1] if key is not None else None
         async with self._session_factory() as session:
             try:
                 await self._write(session, [item], now)
@@ -157,7 +167,7 @@ class DedupMiddleware(BaseMiddleware):
                 return
             except IntegrityError:
                 await session.rollback()
-            if update_id is not None:
+            if key is not None:
                 log.info("update %s was recorded by another replica", update_id)
             if deferred:
                 try:
@@ -169,7 +179,7 @@ class DedupMiddleware(BaseMiddleware):
 
     @staticmethod
     async def _write(
-        session: AsyncSession, items: list[tuple[int | None, list[DeferredRow]]], now: Any
+        session: AsyncSession, items: list[tuple[UpdateKey | None, list[DeferredRow]]], now: Any
     ) -> None:
         by_model: dict[Any, list[dict[str, Any]]] = defaultdict(list)
         for _, deferred in items:
@@ -177,6 +187,10 @@ class DedupMiddleware(BaseMiddleware):
                 by_model[model].append(values)
         for model, rows in by_model.items():
             await session.execute(insert(model), rows)
-        ids = [{"update_id": u, "processed_at": now} for u, _ in items if u is not None]
+        ids = [
+            {"channel": key[0], "update_id": key[1], "processed_at": now}
+            for key, _ in items
+            if key is not None
+        ]
         if ids:
             await session.execute(insert(models.ProcessedUpdate), ids)

@@ -27,6 +27,8 @@ from prometheus_client import (
     ProcessCollector,
 )
 
+from bot.channels import channel_of
+
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
@@ -109,6 +111,25 @@ class Metrics:
             "Scrapes whose database gauges could not be refreshed",
             registry=self.registry,
         )
+        # Issue 16: the same, by messenger (telegram, max).
+        self.channel_updates = Counter(
+            "navigator_channel_updates",
+            "Updates by messenger and outcome (handled, unhandled, error)",
+            ["channel", "outcome"],
+            registry=self.registry,
+        )
+        self.families = Gauge(
+            "navigator_families",
+            "Families who consented, by messenger (refreshed on scrape)",
+            ["channel"],
+            registry=self.registry,
+        )
+        self.open_requests = Gauge(
+            "navigator_open_requests",
+            "Open requests by the family's messenger (refreshed on scrape)",
+            ["channel"],
+            registry=self.registry,
+        )
         self._running = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -171,6 +192,8 @@ class MetricsMiddleware(BaseMiddleware):
             finally:
                 self._metrics.latency.labels(kind).observe(time.perf_counter() - started)
                 self._metrics.updates.labels(kind, outcome).inc()
+                channel = str(channel_of(data["bot"])) if "bot" in data else "unknown"
+                self._metrics.channel_updates.labels(channel, outcome).inc()
 
 
 class ErrorMetricsMiddleware(BaseMiddleware):

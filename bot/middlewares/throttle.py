@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
 from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject, Update, User
 
+from bot.channels import channel_of
 from bot.middlewares.metrics import Metrics, update_type
 from core.texts import Texts, pick_language
 
@@ -60,7 +61,8 @@ class ThrottleMiddleware(BaseMiddleware):
         self._refill_per_second = limit.burst / limit.per_seconds
         self._metrics = metrics
         self._monotonic = monotonic
-        self._buckets: dict[int, _Bucket] = {}
+        # By (channel, user id): the same number on two messengers is two people.
+        self._buckets: dict[Hashable, _Bucket] = {}
         self._checks = 0
 
     async def __call__(
@@ -73,7 +75,7 @@ class ThrottleMiddleware(BaseMiddleware):
         if user is None or not isinstance(event, Update):
             return await handler(event, data)
         now = self._monotonic()
-        bucket = self._take(user.id, now)
+        bucket = self._take((str(channel_of(data["bot"])), user.id), now)
         if bucket is None:
             return await handler(event, data)
         if self._metrics is not None:
@@ -81,7 +83,7 @@ class ThrottleMiddleware(BaseMiddleware):
         await self._tell(event, user, bucket, now)
         return None
 
-    def _take(self, user_id: int, now: float) -> _Bucket | None:
+    def _take(self, user_id: Hashable, now: float) -> _Bucket | None:
         """Spend a token; the bucket when there was none left, None when the update may pass."""
         self._checks += 1
         if self._checks % PRUNE_EVERY == 0:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,9 +11,11 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import TelegramObject, User
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.channels import channel_of
 from core import people
 from core.texts import Texts, pick_language
 from db import models
+from db.enums import Channel
 
 # FSM data keys for what an anonymous visitor chose: kept in the FSM storage, never in the DB.
 ANON_REGION = "anon_region"
@@ -23,15 +25,21 @@ ANON_LANGUAGE = "anon_language"
 
 @dataclass
 class Viewer:
-    telegram_id: int
+    messenger_id: int
     lang: str
     user: models.User | None
     region_code: str | None
     municipality_id: str | None
+    # The messenger they write from: `messenger_id` is their id there.
+    channel: str = Channel.TELEGRAM
 
     @property
     def consented(self) -> bool:
         return self.user is not None and self.user.consent_version is not None
+
+    def is_admin(self, admin_ids: Collection[int]) -> bool:
+        """`ADMIN_IDS` are Telegram ids: the same number on another messenger is someone else."""
+        return self.channel == Channel.TELEGRAM and self.messenger_id in admin_ids
 
 
 class ViewerMiddleware(BaseMiddleware):
@@ -53,14 +61,15 @@ class ViewerMiddleware(BaseMiddleware):
             return await handler(event, data)
         session: AsyncSession = data["session"]
         state: FSMContext | None = data.get("state")
-        user = await self._users.get(session, tg_user.id)
+        channel = channel_of(data["bot"])
+        user = await self._users.get(session, tg_user.id, channel)
         if user is not None and user.unreachable:
             # They wrote to us, so the block is over: notifications may reach them again.
             user.unreachable = False
             await session.commit()
         if user is not None:
             viewer = Viewer(
-                tg_user.id, user.language, user, user.region_code, user.municipality_id
+                tg_user.id, user.language, user, user.region_code, user.municipality_id, channel
             )
         else:
             fsm = await state.get_data() if state is not None else {}
@@ -70,6 +79,7 @@ class ViewerMiddleware(BaseMiddleware):
                 None,
                 fsm.get(ANON_REGION),
                 fsm.get(ANON_MUNICIPALITY),
+                channel,
             )
         data["viewer"] = viewer
         data["t"] = self._texts.get(viewer.lang)

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.catalogue.active import CatalogueView
 from core.screener import child_ages
 from db import models
-from db.enums import ConsentKind
+from db.enums import Channel, ConsentKind
 
 
 @dataclass(frozen=True)
@@ -27,9 +27,10 @@ class Audience:
 @dataclass(frozen=True)
 class Recipient:
     user_id: int
-    telegram_id: int
+    messenger_id: int
     language: str
     unreachable: bool
+    channel: str = Channel.TELEGRAM
 
 
 def needs_from_profile(data: Mapping[str, Any], per_capita: float | None = None) -> set[str]:
@@ -82,7 +83,9 @@ async def recipients(
         models.Consent.revoked_at.is_(None),
     )
     query = (
-        select(U.id, U.telegram_id, U.language, U.unreachable, models.FamilyProfile.data)
+        select(
+            U.id, U.messenger_id, U.language, U.unreachable, models.FamilyProfile.data, U.channel
+        )
         .outerjoin(models.FamilyProfile, models.FamilyProfile.user_id == U.id)
         .where(U.region_code == audience.region, U.consent_version.is_not(None), news)
         .order_by(U.id)
@@ -93,7 +96,7 @@ async def recipients(
         query = query.where(U.id == only)
     rows = (await session.execute(query)).all()
     if not audience.need_id:
-        return [Recipient(uid, tg, lang, bool(flag)) for uid, tg, lang, flag, _ in rows]
+        return [Recipient(uid, tg, lang, bool(flag), ch) for uid, tg, lang, flag, _, ch in rows]
     asked = set(
         await session.scalars(
             select(models.Referral.family_user_id)
@@ -108,8 +111,8 @@ async def recipients(
     region = view.regions.get(audience.region)
     per_capita = region.subsistence_minimum.per_capita if region else None
     return [
-        Recipient(uid, tg, lang, bool(flag))
-        for uid, tg, lang, flag, profile in rows
+        Recipient(uid, tg, lang, bool(flag), ch)
+        for uid, tg, lang, flag, profile, ch in rows
         if uid in asked
         or (profile is not None and audience.need_id in needs_from_profile(profile, per_capita))
     ]

@@ -16,7 +16,7 @@ from core.catalogue.active import CatalogueView
 from core.clock import Clock
 from core.texts import in_language
 from db import models
-from db.enums import OutboxStatus
+from db.enums import Channel, OutboxStatus
 from db.models.manager import Broadcast
 
 BROADCAST = "manager_tools.broadcast"
@@ -83,7 +83,8 @@ async def create_broadcast(
             outbox.notify(
                 session,
                 clock,
-                chat_id=person.telegram_id,
+                chat_id=person.messenger_id,
+                channel=person.channel,
                 lang=person.language,
                 kind=BROADCAST_MEASURE if measure is not None else BROADCAST,
                 params=params,
@@ -122,6 +123,8 @@ class BroadcastProgress:
     chat_id: int | None
     message_id: int | None
     finished: bool
+    # The messenger of `chat_id` (its creator's): only that messenger's bot may edit it.
+    channel: str = Channel.TELEGRAM
 
     @property
     def done(self) -> bool:
@@ -162,6 +165,7 @@ async def broadcast_progress(session: AsyncSession, broadcast: Broadcast) -> Bro
         chat_id=broadcast.progress_chat_id,
         message_id=broadcast.progress_message_id,
         finished=broadcast.status == DONE,
+        channel=await _creator_channel(session, broadcast.id),
     )
 
 
@@ -171,6 +175,16 @@ async def sending_broadcasts(session: AsyncSession) -> list[Broadcast]:
             select(Broadcast).where(Broadcast.status == SENDING).order_by(Broadcast.id)
         )
     )
+
+
+async def _creator_channel(session: AsyncSession, broadcast_id: int) -> str:
+    """The report goes to the chat the broadcast was started from: its creator's messenger."""
+    channel = await session.scalar(
+        select(models.User.channel)
+        .join(Broadcast, Broadcast.created_by_user_id == models.User.id)
+        .where(Broadcast.id == broadcast_id)
+    )
+    return channel or Channel.TELEGRAM
 
 
 async def finish_broadcast(
@@ -196,6 +210,7 @@ async def finish_broadcast(
             session,
             clock,
             chat_id=progress.chat_id,
+            channel=await _creator_channel(session, progress.broadcast_id),
             lang=lang,
             kind=BROADCAST_REPORT,
             params={

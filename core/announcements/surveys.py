@@ -60,7 +60,8 @@ async def create_survey(
         outbox.notify(
             session,
             clock,
-            chat_id=person.telegram_id,
+            chat_id=person.messenger_id,
+            channel=person.channel,
             lang=person.language,
             kind=SURVEY,
             params={"survey": survey.id, "question": question, "options": list(options)},

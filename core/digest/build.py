@@ -13,7 +13,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import outbox
+from core import channel_stats, outbox
 from core.catalogue.active import CatalogueView
 from core.digest.keys import DEFAULT_SLA_ACCEPT_HOURS, NUMERIC_KEYS
 from core.digest.lists import (
@@ -87,6 +87,10 @@ async def build_digest(
             "top_needs": await top_needs(session, sl),
             "no_result_queries": await no_result_queries(session, sl),
             "by_municipality": await by_municipality(session, sl),
+            # Issue 16: new families and requests by messenger (telegram, max).
+            "by_channel": await channel_stats.week_by_channel(
+                session, region_code=region_code, start=sl.start, end=sl.end
+            ),
         },
         "supply": {
             **{key: numbers[key] for key in NUMERIC_KEYS["supply"]},

@@ -8,6 +8,7 @@ import re
 from html import unescape
 from typing import Any
 
+from core import channel_stats
 from core.catalogue.active import CatalogueView
 from core.digest.figures import (
     CLUSTER_KEYS,
@@ -84,6 +85,7 @@ def render_text(
             lines.append(t("digest.more", n=len(demand["by_municipality"]) - LIST_SHOWN))
         if any(row["requests"] == SMALL_LABEL for row in demand["by_municipality"]):
             lines.append(t("digest.small_note"))
+    lines += channel_stats.digest_lines(demand, t)
     sections.append(lines)
 
     lines = [t("digest.section.supply")]

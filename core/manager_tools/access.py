@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import models
-from db.enums import Role
+from db.enums import Channel, Role
 
 
 @dataclass(frozen=True)
@@ -30,12 +30,20 @@ class ManagerAccess:
 
 
 async def manager_access(
-    session: AsyncSession, telegram_id: int, admin_ids: Collection[int]
+    session: AsyncSession,
+    messenger_id: int,
+    admin_ids: Collection[int],
+    channel: str = Channel.TELEGRAM,
 ) -> ManagerAccess:
     """Read from the DB on every update: a removed manager loses access at once."""
-    admin = telegram_id in admin_ids
+    # ADMIN_IDS are Telegram ids; on another messenger only a membership counts.
+    admin = channel == Channel.TELEGRAM and messenger_id in admin_ids
     regions: set[str] = set()
-    user = await session.scalar(select(models.User).where(models.User.telegram_id == telegram_id))
+    user = await session.scalar(
+        select(models.User).where(
+            models.User.channel == channel, models.User.messenger_id == messenger_id
+        )
+    )
     if user is not None:
         rows = await session.scalars(
             select(models.Membership).where(

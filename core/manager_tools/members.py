@@ -13,20 +13,22 @@ from core.clock import Clock
 from core.manager_tools.organizations import organization_in
 from core.referrals.queries import STAFF_ROLES
 from db import models
+from db.enums import Channel
 
 
 @dataclass(frozen=True)
 class Member:
     membership_id: int
-    telegram_id: int
+    messenger_id: int
     role: str
     paused: bool
     since: dt.datetime
+    channel: str = Channel.TELEGRAM  # the messenger `messenger_id` belongs to
 
 
 async def org_members(session: AsyncSession, org_id: str) -> list[Member]:
     rows = await session.execute(
-        select(models.Membership, models.User.telegram_id)
+        select(models.Membership, models.User.messenger_id, models.User.channel)
         .join(models.User, models.User.id == models.Membership.user_id)
         .where(
             models.Membership.organization_id == org_id,
@@ -36,7 +38,8 @@ async def org_members(session: AsyncSession, org_id: str) -> list[Member]:
         .order_by(models.Membership.role, models.Membership.id)
     )
     return [
-        Member(m.id, telegram_id, m.role, m.paused, m.created_at) for m, telegram_id in rows.all()
+        Member(m.id, messenger_id, m.role, m.paused, m.created_at, channel)
+        for m, messenger_id, channel in rows.all()
     ]
 
 

@@ -55,7 +55,8 @@ async def queue_verification_questions(
             outbox.notify(
                 session,
                 clock,
-                chat_id=user.telegram_id,
+                chat_id=user.messenger_id,
+                channel=user.channel,
                 lang=user.language,
                 kind=VERIFY_ASK,
                 params={
@@ -97,7 +98,8 @@ async def queue_measure_check_reminders(
             outbox.notify(
                 session,
                 clock,
-                chat_id=manager.telegram_id,
+                chat_id=manager.messenger_id,
+                channel=manager.channel,
                 lang=manager.language,
                 kind=MEASURES_CHECK,
                 params={
@@ -157,7 +159,8 @@ async def answer_verification(
         outbox.notify(
             session,
             clock,
-            chat_id=manager.telegram_id,
+            chat_id=manager.messenger_id,
+            channel=manager.channel,
             lang=manager.language,
             kind=VERIFY_OUTDATED,
             params={

@@ -60,8 +60,12 @@ async def relay(
     content_type: str,
     text: str | None = None,
     caption: str | None = None,
+    media: dict[str, str] | None = None,
 ) -> Outcome:
-    """Pass one message to the other side through the notifier: copied, never forwarded."""
+    """Pass one message to the other side through the notifier: copied, never forwarded.
+
+    `media` names the file for a recipient on another messenger (`core.relay_payload`).
+    """
     target = await relay_target(session, referral_id, sender)
     if isinstance(target, Outcome):
         return target
@@ -103,6 +107,7 @@ async def relay(
             caption_kind="relay.caption",
             params={**params, "caption": caption or ""},
             referral_id=referral.id,
+            media=media,
         )
     await session.commit()
     return Outcome.OK

@@ -129,9 +129,15 @@ async def pending_timers(session: AsyncSession) -> list[tuple[int, dt.datetime]]
     return [(rid, due) for rid, due in rows.all() if due is not None]
 
 
-async def on_unreachable(session: AsyncSession, ctx: Context, telegram_id: int) -> None:
+async def on_unreachable(
+    session: AsyncSession, ctx: Context, messenger_id: int, channel: str = "telegram"
+) -> None:
     """A person blocked the bot: tell the managers about each open referral that breaks."""
-    user = await session.scalar(select(models.User).where(models.User.telegram_id == telegram_id))
+    user = await session.scalar(
+        select(models.User).where(
+            models.User.channel == channel, models.User.messenger_id == messenger_id
+        )
+    )
     if user is None:
         return
     open_referrals = list(

@@ -172,7 +172,8 @@ def record_and_queue(
     outbox.notify(
         session,
         clock,
-        chat_id=user.telegram_id,
+        chat_id=user.messenger_id,
+        channel=user.channel,
         lang=user.language,
         kind=OUTBOX_KIND_PREFIX + due.kind,
         params={"measure": due.measure_id or "", "title": title or "", **due.params},

@@ -127,7 +127,8 @@ async def announce_new_help(
         outbox.notify(
             session,
             clock,
-            chat_id=user.telegram_id,
+            chat_id=user.messenger_id,
+            channel=user.channel,
             lang=user.language,
             kind=OUTBOX_KIND_PREFIX + ReminderKind.NEW_HELP,
             params={

@@ -30,7 +30,15 @@ from db.models.operations import (
     ReceivedUpdate,
     SearchLog,
 )
-from db.models.people import Consent, ErasureRecord, FamilyProfile, Invite, Membership, User
+from db.models.people import (
+    Consent,
+    ErasureRecord,
+    FamilyProfile,
+    Invite,
+    LinkCode,
+    Membership,
+    User,
+)
 from db.models.plan import PlanItem
 from db.models.referrals import Referral, ReferralEvent, ReferralOffer, RelayMessage
 from db.models.reminders import ReminderMute, ReminderSent
@@ -49,6 +57,7 @@ __all__ = [
     "FamilyProfile",
     "Feedback",
     "Invite",
+    "LinkCode",
     "MaxMessage",
     "Measure",
     "MeasureNeed",

@@ -63,11 +63,13 @@ class OutboxMessage(Base):
     __tablename__ = "outbox"
     __table_args__ = (
         Index("ix_outbox_status_due", "status", "not_before"),
-        # The worker's "nothing older pending for this chat" check (added in 0004).
-        Index("ix_outbox_chat_id", "chat_id", "id"),
+        # The worker's "nothing older pending for this chat" check (0004; channel since 0010).
+        Index("ix_outbox_chat_id", "chat_id", "channel", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    # The recipient's messenger (`db.enums.Channel`): the worker sends through its bot.
+    channel: Mapped[str] = mapped_column(String(16), server_default="telegram")
     chat_id: Mapped[int] = mapped_column(BigInteger)
     method: Mapped[str] = mapped_column(String(32))
     payload: Mapped[dict[str, Any]]
@@ -91,16 +93,26 @@ class ReceivedUpdate(Base):
 
     __tablename__ = "received_updates"
 
+    # Update ids are per messenger: the key is (channel, update_id) since migration 0010.
+    channel: Mapped[str] = mapped_column(
+        String(16), primary_key=True, default="telegram", server_default="telegram"
+    )
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     payload: Mapped[dict[str, Any]]
     received_at: Mapped[dt.datetime]
 
 
 class ProcessedUpdate(Base):
-    """Telegram update ids already handled: a redelivered update is not processed twice."""
+    """Update ids already handled: a redelivered update is not processed twice.
+
+    Each messenger numbers its own updates, so the key is (channel, update_id) (0010).
+    """
 
     __tablename__ = "processed_updates"
 
+    channel: Mapped[str] = mapped_column(
+        String(16), primary_key=True, default="telegram", server_default="telegram"
+    )
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     processed_at: Mapped[dt.datetime] = mapped_column(index=True)
 
@@ -154,6 +166,10 @@ class DeadLetter(Base):
 
     __tablename__ = "dead_letters"
 
+    # The messenger of the update and of `chat_id` (0010).
+    channel: Mapped[str] = mapped_column(
+        String(16), primary_key=True, default="telegram", server_default="telegram"
+    )
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     update_type: Mapped[str] = mapped_column(String(32))
     chat_id: Mapped[int | None] = mapped_column(BigInteger)

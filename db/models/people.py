@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, String
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import Base, BigIntPK
@@ -17,10 +17,17 @@ from db.base import Base, BigIntPK
 class User(Base):
     __tablename__ = "users"
     # New families of a region in a week (the digest); added in migration 0002.
-    __table_args__ = (Index("ix_users_region_created", "region_code", "created_at"),)
+    __table_args__ = (
+        Index("ix_users_region_created", "region_code", "created_at"),
+        # A person is (messenger, their id there): the same number on Telegram and on MAX is
+        # two different people (migration 0010).
+        UniqueConstraint("channel", "messenger_id"),
+    )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
-    telegram_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    # `db.enums.Channel`: the messenger this row's id belongs to.
+    channel: Mapped[str] = mapped_column(String(16), default="telegram", server_default="telegram")
+    messenger_id: Mapped[int] = mapped_column(BigInteger)
     language: Mapped[str] = mapped_column(String(8), default="ru")
     region_code: Mapped[str | None] = mapped_column(ForeignKey("regions.code"), index=True)
     municipality_id: Mapped[str | None] = mapped_column(ForeignKey("municipalities.id"))
@@ -30,6 +37,8 @@ class User(Base):
     last_seen_at: Mapped[dt.datetime]
     # Set when Telegram answers 403: the person blocked the bot.
     unreachable: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The same person's row on their other messenger, linked by a one-time code (/link).
+    linked_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
 
 class Consent(Base):
@@ -110,3 +119,14 @@ class ErasureRecord(Base):
     consent_given_on: Mapped[dt.date | None]
     consent_withdrawn_on: Mapped[dt.date | None]
     erased_on: Mapped[dt.date]
+
+
+class LinkCode(Base):
+    """A one-time code (`/link`): sent on the other messenger, it links the two rows."""
+
+    __tablename__ = "link_codes"
+
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime]

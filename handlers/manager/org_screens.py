@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import manager_tools as tools
 from core.catalogue.active import CatalogueHolder, CatalogueView
+from core.channel_stats import CHANNEL_NAMES
 from core.texts import Translator
 from db import models
 from db.enums import Role
@@ -168,13 +169,14 @@ async def show_members(
             t(
                 "manager.members.line",
                 role=role,
-                telegram_id=member.telegram_id,
+                messenger=CHANNEL_NAMES.get(member.channel, member.channel),
+                messenger_id=member.messenger_id,
                 since=format_date(member.since.date(), t.lang),
                 paused=paused,
             )
         )
         kb.button(
-            text=short(t("manager.members.remove", role=role, telegram_id=member.telegram_id)),
+            text=short(t("manager.members.remove", role=role, messenger_id=member.messenger_id)),
             callback_data=OrgCD(
                 action=OrgAction.REMOVE, org=org.id, value=str(member.membership_id)
             ),
