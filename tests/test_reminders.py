@@ -23,8 +23,9 @@ from core import people
 from core.clock import FrozenClock
 from core.reminders.kinds import ReminderKind
 from db import models
-from db.enums import ConsentKind, OutboxStatus, PlanStatus
+from db.enums import Channel, ConsentKind, OutboxStatus, PlanStatus
 from handlers.reminders import RemindAction, RemindCD
+from tests.channel_sessions import two_messengers, worker_for
 from tests.test_discovery_chat import consented_in
 
 Deliver = Callable[[], Awaitable[int]]
@@ -579,3 +580,24 @@ async def test_the_family_menu_lists_reminders_in_both_languages(app: App) -> No
     }
     assert menus[None]["reminders"] == "Напоминания о датах"
     assert menus["en"]["reminders"] == "Reminders of dates"
+
+
+async def test_a_family_on_max_gets_its_reminder_on_max_only(
+    app: App, session: AsyncSession, clock: FrozenClock
+) -> None:
+    """The same number on Telegram is another person: the reminder goes to the MAX family."""
+    telegram, max_chat = two_messengers(app)
+    on_telegram = await consented_in(telegram, 4190, "Тамбовская область")
+    on_max = await consented_in(max_chat, 4190, "Тамбовская область")
+    user = await people.get_user(session, 4190, Channel.MAX)
+    assert user is not None
+    session.add(models.FamilyProfile(user_id=user.id, data=BABY, updated_at=clock.now()))
+    await session.commit()
+    await on_max.send("/reminders")
+    await on_max.click(TURN_ON)
+
+    clock._now = dt.datetime(2026, 11, 30, 10, 0, tzinfo=MSK)
+    assert (await run_reminders(app)).queued == 1
+    await worker_for(app, (telegram, max_chat)).drain()
+    assert len(reminders_seen(on_max)) == 1
+    assert reminders_seen(on_telegram) == []
