@@ -26,9 +26,9 @@ from bot.privacy import PrivacyNotice
 from core import plan
 from core.catalogue.active import CatalogueHolder, CatalogueView
 from core.clock import Clock
-from core.plan import PlanOutcome
-from core.plan_pdf import render_pdf
-from core.plan_view import FamilyPlan, Line, PlanEntry, Style, entry_lines, load_plan, plan_lines
+from core.plan.marks import PlanOutcome
+from core.plan.pdf import render_pdf
+from core.plan.view import FamilyPlan, Line, PlanEntry, Style, entry_lines, load_plan, plan_lines
 from core.screener import Verdict, screen
 from core.texts import Translator
 from db.enums import PlanStatus

@@ -13,7 +13,7 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from core.catalogue.schema import Measure
-from core.plan import CHECKLIST_STATUSES, STATUS_ORDER, documents
+from core.plan.marks import CHECKLIST_STATUSES, STATUS_ORDER, documents
 from core.texts import Translator, ellipsize
 from db.enums import PlanStatus
 from handlers.keyboards import inline_button, layout

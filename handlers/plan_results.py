@@ -11,7 +11,7 @@ from aiogram.types import InlineKeyboardMarkup
 
 from core.catalogue.active import CatalogueView
 from core.catalogue.schema import Measure
-from core.plan_deadlines import deadline_of, describe_deadline, describe_rule
+from core.plan.deadlines import deadline_of, describe_deadline, describe_rule
 from core.screener import FamilyProfile
 from core.texts import Translator
 from handlers.plan_keyboards import mark_results_button

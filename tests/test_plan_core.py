@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
 from core import people, plan
-from core.plan import PlanOutcome, split_results
+from core.plan import marks
+from core.plan.marks import PlanOutcome, split_results
 from core.screener import MeasureVerdict, Verdict
 from db import models
 from db.enums import PlanStatus, Role
@@ -44,7 +45,7 @@ async def test_two_presses_at_once_make_one_row(app: App, session: AsyncSession)
 async def test_a_plan_has_a_size_limit(
     app: App, session: AsyncSession, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(plan, "MAX_ITEMS", 2)
+    monkeypatch.setattr(marks, "MAX_ITEMS", 2)
     user = await consented(app, session, 5302)
     view = app.catalogue.view
     for measure in ("fed-matcap", "fed-birth-grant"):

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from core.catalogue.files import read_catalogue
 from core.catalogue.schema import ApplyWindow, ApplyWithin, Measure
-from core.plan_deadlines import (
+from core.plan.deadlines import (
     DeadlineKind,
     add_months,
     deadline_of,

@@ -8,8 +8,8 @@ import io
 
 from pypdf import PdfReader
 
-from core.plan_pdf import render_pdf
-from core.plan_view import Line, Style
+from core.plan.pdf import render_pdf
+from core.plan.view import Line, Style
 
 MADE = dt.datetime(2026, 12, 7, 9, 30, tzinfo=dt.UTC)
 

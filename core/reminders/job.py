@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core import outbox
 from core.catalogue.active import CatalogueView
 from core.clock import Clock
-from core.plan_deadlines import deadline_of
+from core.plan.deadlines import deadline_of
 from core.reminders.consent import muted_kinds
 from core.reminders.dates import Due, PlanDeadline, PlanStep, due_reminders
 from core.reminders.kinds import (
@@ -56,7 +56,7 @@ def plan_deadlines(
     view: CatalogueView, profile: FamilyProfile | None, plan: Sequence[PlanStep], day: dt.date
 ) -> dict[str, PlanDeadline]:
     """Deadlines of the measures the family plans (not yet applied for) that are still open,
-    as the plan shows them (core/plan_deadlines.py)."""
+    as the plan shows them (core/plan/deadlines.py)."""
     found = {}
     for step in plan:
         measure = view.measures.get(step.measure_id)

@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.catalogue.active import CatalogueView
 from core.catalogue.schema import Measure, OrgKind, Region
-from core.plan import CHECKLIST_STATUSES, STATUS_ORDER, documents, plan_items, ticked
-from core.plan_deadlines import Deadline, deadline_of, describe_deadline, describe_rule
+from core.plan.deadlines import Deadline, deadline_of, describe_deadline, describe_rule
+from core.plan.marks import CHECKLIST_STATUSES, STATUS_ORDER, documents, plan_items, ticked
 from core.screener import FamilyProfile
 from core.texts import Translator
 from db import models

@@ -16,7 +16,7 @@ import matplotlib
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
-from core.plan_view import Line, Style
+from core.plan.view import Line, Style
 
 FONT = "DejaVu"
 # Points: size, and whether bold; the space before a line of that style.
