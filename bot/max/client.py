@@ -90,7 +90,9 @@ class MaxClient:
         there as multipart `data`, and the upload server answers with the payload to send.
         """
         endpoint = await self.call("POST", "/uploads", params={"type": kind})
-        form = aiohttp.FormData()
+        # The file name as UTF-8, the way browsers send it: aiohttp's default percent-encodes
+        # it, and a volunteer would get «%D1%81%D0%BF….pdf» for «справка.pdf».
+        form = aiohttp.FormData(quote_fields=False)
         form.add_field("data", data, filename=filename)
         try:
             async with self._http().post(

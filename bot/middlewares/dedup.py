@@ -24,7 +24,7 @@ from typing import Any, Generic, TypeVar
 
 from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject, Update
-from sqlalchemy import insert, select, tuple_
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -133,14 +133,21 @@ class DedupMiddleware(BaseMiddleware):
             del self._recent[next(iter(self._recent))]
 
     async def _processed(self, keys: list[UpdateKey]) -> list[bool]:
+        # One query per messenger, `channel = ? AND update_id IN (...)`: SQLite answers a
+        # row-value IN, `(channel, update_id) IN (...)`, by scanning the whole table.
         Processed = models.ProcessedUpdate
+        by_channel: dict[str, list[int]] = defaultdict(list)
+        for channel, update_id in keys:
+            by_channel[channel].append(update_id)
+        done: set[UpdateKey] = set()
         async with self._session_factory() as session:
-            rows = await session.execute(
-                select(Processed.channel, Processed.update_id).where(
-                    tuple_(Processed.channel, Processed.update_id).in_(keys)
+            for channel, update_ids in by_channel.items():
+                found = await session.scalars(
+                    select(Processed.update_id).where(
+                        Processed.channel == channel, Processed.update_id.in_(update_ids)
+                    )
                 )
-            )
-            done = {(channel, update_id) for channel, update_id in rows}
+                done.update((channel, update_id) for update_id in found)
         return [key in done for key in keys]
 
     async def _record(self, items: list[tuple[UpdateKey | None, list[DeferredRow]]]) -> list[None]:

@@ -4,19 +4,23 @@ Cyrillic needs a Unicode TrueType font; matplotlib (already a dependency, for th
 charts) ships DejaVu Sans, which has Cyrillic, «», №, ₽ and the ☐/☑ boxes, so nothing is
 downloaded. Emoji are not in it: the chat's icons are left out and any other character the
 font lacks is dropped rather than printed as a blank box.
+
+fpdf2 (with fontTools and Pillow) and matplotlib are imported when a PDF is made, not when the
+bot starts: they add about 45 MB to every process, and most processes never print a plan.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import re
 from pathlib import Path
-
-import matplotlib
-from fpdf import FPDF
-from fpdf.enums import XPos, YPos
+from typing import TYPE_CHECKING
 
 from core.plan.view import Line, Style
+
+if TYPE_CHECKING:
+    from fpdf import FPDF
 
 FONT = "DejaVu"
 # Points: size, and whether bold; the space before a line of that style.
@@ -37,7 +41,10 @@ LINK_BLUE = (30, 80, 160)
 
 
 def _font_dir() -> Path:
-    return Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+    """matplotlib's bundled fonts, found without importing matplotlib (and numpy with it)."""
+    spec = importlib.util.find_spec("matplotlib")
+    assert spec is not None and spec.origin is not None, "matplotlib is a dependency"
+    return Path(spec.origin).parent / "mpl-data" / "fonts" / "ttf"
 
 
 def _printable(pdf: FPDF) -> frozenset[int]:
@@ -55,6 +62,9 @@ def printable(text: str, known: frozenset[int]) -> str:
 def render_pdf(lines: list[Line], made_at: dt.datetime, title: str) -> bytes:
     """An A4 document of the plan's lines. `made_at` is written as the creation date, so the
     same plan made at the same moment gives the same file."""
+    from fpdf import FPDF  # imported here: see the module's docstring
+    from fpdf.enums import XPos, YPos
+
     pdf = FPDF(format="A4")
     pdf.add_font(FONT, "", _font_dir() / "DejaVuSans.ttf")
     pdf.add_font(FONT, "B", _font_dir() / "DejaVuSans-Bold.ttf")
