@@ -6,6 +6,7 @@ RUN useradd --create-home --uid 1000 bot
 
 COPY pyproject.toml README.md ./
 COPY bot ./bot
+COPY core ./core
 COPY handlers ./handlers
 COPY db ./db
 RUN pip install '.[redis]'

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import tomllib
 from pathlib import Path
 
 from bot.cli import _parser
@@ -46,3 +47,15 @@ def test_env_example_lists_every_setting() -> None:
     example = (ROOT / ".env.example").read_text(encoding="utf-8")
     named = set(re.findall(r"^#? ?([A-Z_]+)=", example, flags=re.MULTILINE))
     assert named == {name.upper() for name in Settings.model_fields}
+
+
+def test_the_image_holds_every_package_the_project_installs() -> None:
+    """The Dockerfile copies packages by name: a new top-level package (as `core/` once was)
+    must be copied too, or the image starts and fails on its first import."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    packages = {
+        p.rstrip("*") for p in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
+    }
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    copied = set(re.findall(r"^COPY (\w+) \./\1$", dockerfile, flags=re.MULTILINE))
+    assert packages <= copied, f"not copied into the image: {sorted(packages - copied)}"
